@@ -27,8 +27,11 @@ fn model(buffers: usize, writes: u64, readers: usize, preemptions: usize) {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(preemptions);
     builder.check(move || {
-        let words: Arc<Vec<Word>> =
-            Arc::new((0..1 + buffers * COPY_WORDS).map(|_| Word::new(0)).collect());
+        let words: Arc<Vec<Word>> = Arc::new(
+            (0..1 + buffers * COPY_WORDS)
+                .map(|_| Word::new(0))
+                .collect(),
+        );
         LatchWriter::new(&words, buffers, COPY_WORDS)
             .unwrap()
             .init(&[pattern(0, 0), pattern(0, 1)]);

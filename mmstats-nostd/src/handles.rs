@@ -58,7 +58,11 @@ impl<'a> Counter<'a> {
 }
 
 /// A monotonic `u64` counter that many threads may update at once.
-#[derive(Debug, Clone, Copy)]
+///
+/// `Sync`: share it by reference. Deliberately not `Clone`, so a wrapper
+/// that owns the memory (the std crate's handles) can hand out references
+/// to it without letting one escape.
+#[derive(Debug)]
 pub struct SharedCounter<'a> {
     word: &'a Word,
 }
@@ -146,8 +150,9 @@ impl<'a> Gauge<'a> {
     }
 }
 
-/// A signed `i64` gauge that many threads may update at once.
-#[derive(Debug, Clone, Copy)]
+/// A signed `i64` gauge that many threads may update at once (`Sync`; not
+/// `Clone`, as for [`SharedCounter`]).
+#[derive(Debug)]
 pub struct SharedGauge<'a> {
     word: &'a Word,
 }

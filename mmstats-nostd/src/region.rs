@@ -95,6 +95,13 @@ impl<'s> FieldSpec<'s> {
         }
     }
 
+    /// Replaces the name.
+    #[must_use]
+    pub const fn name(mut self, name: &'s str) -> Self {
+        self.name = name;
+        self
+    }
+
     /// Sets the unit.
     #[must_use]
     pub const fn unit(mut self, unit: Unit) -> Self {

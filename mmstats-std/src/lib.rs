@@ -1,1 +1,108 @@
-//! placeholder
+//! # mmstats: publish your program's stats in shared memory
+//!
+//! **What.** A program defines counters, gauges, strings, averages and
+//! timers once, and updates them as it runs; each update is a plain store
+//! into a memory-mapped file (in `/dev/shm/mmstats` by default). Any other
+//! process reads them with `mmdump` or with [`read_file`], live, without
+//! the writer noticing: no locks, no system calls and no allocation on the
+//! write path, and readers that never write to the file.
+//!
+//! **Why.** It is `/proc` for your own application: always on, free to
+//! update at millions of times per second, readable by ops tools in any
+//! language (the format is specified byte by byte in `docs/FORMAT.md`).
+//!
+//! **When not to use it.** For stats aggregated over many hosts, scrape
+//! them with Prometheus (`mmdump serve` bridges); for logs and traces, use
+//! a log pipeline; for values that must survive a power loss, `flush()` is
+//! there but a database is better.
+//!
+//! ## Example
+//!
+//! ```
+//! # let dir = tempfile::tempdir().unwrap();
+//! use mmstats::{StatsFile, Unit, FieldSpec};
+//!
+//! let stats = StatsFile::builder("web").dir(dir.path()).prefix("web.").create()?;
+//! let hits = stats.counter("hits")?;
+//! let inflight = stats.gauge("inflight")?;
+//! let load = stats.float_gauge(FieldSpec::new("load").unit(Unit::Ratio))?;
+//! let version = stats.text("version")?;
+//! let latency = stats.average(FieldSpec::new("latency").unit(Unit::Milliseconds))?;
+//! let render = stats.timer("render")?;
+//!
+//! hits.incr();
+//! inflight.set(-3);
+//! load.set(0.75);
+//! version.set("v1.2");
+//! latency.add(12.5);
+//! render.time(|| { /* work */ });
+//!
+//! // Any process can read it:
+//! let read = mmstats::read_file(&stats.path())?;
+//! let hits_now = read.fields.iter().find(|f| f.name == "web.hits").unwrap();
+//! assert_eq!(hits_now.value, mmstats::FieldValue::Counter(1));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Memory layout
+//!
+//! Each file holds one format-2 region (see the `mmstats-nostd` crate and
+//! `docs/FORMAT.md`):
+//!
+//! | offset        | length        | contents                                     |
+//! |---------------|---------------|----------------------------------------------|
+//! | 0             | 256           | prologue: magic, version, state (written last), writer pid, start time and boot, creation time, heartbeat, table and value-area bounds |
+//! | 256           | 256 × fields  | field table: name, kind, unit, description, buffers, value offset |
+//! | `data_offset` | rest          | value area: 8-byte words; multi-word values in latch cells |
+//!
+//! ## Threads and processes
+//!
+//! A [`StatsFile`] is shared by its handles (an `Arc`); any thread may add
+//! fields. Handles of single-writer kinds ([`Counter`], [`Gauge`],
+//! [`Text`], ...) are `Send` but not `Sync`: move each to the one thread
+//! that updates it. For a field many threads update, use
+//! [`SharedCounter`] or [`SharedGauge`] (`fetch_add`), or give each thread
+//! its own file (`mmdump` sums them).
+//!
+//! The compiler enforces it; this does not build:
+//!
+//! ```compile_fail
+//! fn needs_sync<T: Sync>() {}
+//! needs_sync::<mmstats::Counter>();
+//! ```
+//!
+//! ## Files
+//!
+//! Names are `{program}-{pid}-{tid}-{name}.mmstats`. Files are created with
+//! `O_EXCL | O_NOFOLLOW`, mode 0600, built under a hidden temporary name,
+//! then renamed into place; the writer holds a shared `flock` on its file;
+//! the file is marked closed and unlinked when the last handle drops,
+//! unless [`StatsFileBuilder::keep`] says otherwise.
+
+mod glob;
+mod handles;
+pub mod legacy;
+mod map;
+pub mod os;
+mod publish;
+mod read;
+mod sigbus;
+pub mod signals;
+
+pub mod demo;
+pub mod dump;
+
+#[doc(hidden)]
+pub use handles::__description;
+pub use handles::{Handle, Stat, Timer, TimerGuard};
+pub use mmstats_nostd::{FieldSpec, Kind, Padding, Unit};
+pub use publish::{
+    AddFieldError, Average, Counter, CreateError, DEFAULT_DIR, DEFAULT_SIZE, DIR_ENV, EXTENSION,
+    Flag, FloatGauge, Gauge, Location, SHM_PREFIX, SharedCounter, SharedGauge, StatsFile,
+    StatsFileBuilder, Text, Timestamp, default_dir,
+};
+pub use read::{
+    Field, FieldValue, FileStats, Format, Liveness, ReadFailure, ReadFileError, RegionInfo,
+    RegionReader, read_file,
+};
+pub use sigbus::unprotected_mappings;

@@ -1,0 +1,226 @@
+//! A demo writer: a small web server's stats, published by a few threads
+//! that simulate requests. Used by `mmdump demo`, the `mmstats-demo`
+//! binary, and the tests that read a live writer from another process.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::{CreateError, FieldSpec, StatsFile, Unit};
+
+/// A running demo writer; stops and removes its files when stopped or
+/// dropped.
+#[derive(Debug)]
+pub struct Demo {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    paths: Vec<PathBuf>,
+}
+
+/// Requests each worker simulates per millisecond.
+pub const REQUESTS_PER_MS: u64 = 20;
+
+/// Paths of the request mix: (path, status, bytes).
+const ROUTES: [(&str, u16, u64); 6] = [
+    ("/", 200, 5120),
+    ("/api/items", 200, 830),
+    ("/api/items/42", 200, 240),
+    ("/login", 302, 90),
+    ("/missing", 404, 160),
+    ("/api/slow", 503, 60),
+];
+
+impl Demo {
+    /// Starts a demo writer with `workers` worker threads, publishing in
+    /// `dir` (or the default directory).
+    pub fn start(dir: Option<PathBuf>, workers: usize) -> Result<Self, CreateError> {
+        let builder = |name: &str| {
+            let builder = StatsFile::builder(name).prefix(format!("{name}."));
+            match &dir {
+                Some(dir) => builder.dir(dir),
+                None => builder,
+            }
+        };
+        let main = builder("web").create()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut paths = vec![main.path()];
+        let mut threads = Vec::new();
+
+        let shared = |e: crate::AddFieldError| CreateError::DefaultField {
+            path: main.path(),
+            source: e,
+        };
+        let requests = Arc::new(
+            main.shared_counter(
+                FieldSpec::new("requests").describe("requests served, all workers"),
+            )
+            .map_err(shared)?,
+        );
+        let inflight = Arc::new(
+            main.shared_gauge(FieldSpec::new("inflight").describe("requests in progress"))
+                .map_err(shared)?,
+        );
+        main.text(
+            FieldSpec::new("version")
+                .capacity(16)
+                .describe("server version"),
+        )
+        .map_err(shared)?
+        .set(env!("CARGO_PKG_VERSION"));
+        let uptime = main
+            .float_gauge(
+                FieldSpec::new("uptime")
+                    .unit(Unit::Seconds)
+                    .describe("seconds since start"),
+            )
+            .map_err(shared)?;
+        let healthy = main
+            .flag(FieldSpec::new("healthy").describe("passes its health check"))
+            .map_err(shared)?;
+        healthy.set(true);
+
+        // Each worker makes its own file from its own thread (so the file
+        // name carries its thread id) and reports the path back.
+        let (tx, rx) = std::sync::mpsc::channel();
+        for worker in 0..workers {
+            let stop = Arc::clone(&stop);
+            let requests = Arc::clone(&requests);
+            let inflight = Arc::clone(&inflight);
+            let file = builder("worker");
+            let tx = tx.clone();
+            threads.push(std::thread::spawn(move || match file.create() {
+                Ok(stats) => {
+                    let _ = tx.send(Ok(stats.path()));
+                    drop(tx);
+                    run_worker(&stats, worker as u64, &stop, &requests, &inflight);
+                }
+                Err(error) => {
+                    let _ = tx.send(Err(error));
+                }
+            }));
+        }
+        drop(tx);
+        for reply in rx {
+            match reply {
+                Ok(path) => paths.push(path),
+                Err(error) => {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(error);
+                }
+            }
+        }
+
+        let ticker_stop = Arc::clone(&stop);
+        let main_for_ticker = main.clone();
+        threads.push(std::thread::spawn(move || {
+            let started = Instant::now();
+            while !ticker_stop.load(Ordering::Relaxed) {
+                uptime.set(started.elapsed().as_secs_f64());
+                main_for_ticker.heartbeat();
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            drop(healthy);
+        }));
+        Ok(Self {
+            stop,
+            threads,
+            paths,
+        })
+    }
+
+    /// The files it publishes (the main file first).
+    #[must_use]
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.paths
+    }
+
+    /// Stops the threads; their files are closed and removed.
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+fn run_worker(
+    stats: &StatsFile,
+    worker: u64,
+    stop: &AtomicBool,
+    total: &crate::SharedCounter,
+    inflight: &crate::SharedGauge,
+) {
+    let Ok(fields) = WorkerStats::register(stats) else {
+        return;
+    };
+    fields.id.set(worker as i64);
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ (worker + 1).wrapping_mul(0x2545_F491_4F6C_DD1D);
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    while !stop.load(Ordering::Relaxed) {
+        fields.busy.set(true);
+        for _ in 0..REQUESTS_PER_MS {
+            let roll = next();
+            let (path, status, bytes) = ROUTES[(roll % ROUTES.len() as u64) as usize];
+            inflight.incr();
+            fields.requests.incr();
+            total.incr();
+            fields.bytes_out.add(bytes + roll % 64);
+            match status {
+                200..=399 => fields.status_2xx.incr(),
+                400..=499 => fields.status_4xx.incr(),
+                _ => fields.status_5xx.incr(),
+            }
+            // A latency between 0.1 and 5 ms, skewed low.
+            let micros = 100 + (roll >> 20) % 900 + if roll % 50 == 0 { 4000 } else { 0 };
+            fields.latency.record(Duration::from_micros(micros));
+            fields.last_path.set(path);
+            inflight.decr();
+        }
+        fields.last_request.set_now();
+        fields.busy.set(false);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+crate::stats! {
+    /// One worker thread's stats.
+    struct WorkerStats {
+        /// Worker number.
+        id: crate::Gauge,
+        /// Requests this worker served.
+        requests: crate::Counter,
+        /// Response bytes this worker sent.
+        bytes_out: crate::Counter { unit: Unit::Bytes },
+        /// Responses with status 2XX or 3XX.
+        status_2xx: crate::Counter { name: "status.2XX" },
+        /// Responses with status 4XX.
+        status_4xx: crate::Counter { name: "status.4XX" },
+        /// Responses with status 5XX.
+        status_5xx: crate::Counter { name: "status.5XX" },
+        /// Time to serve a request.
+        latency: crate::Timer,
+        /// Path of the last request.
+        last_path: crate::Text { capacity: 32 },
+        /// Serving a batch right now.
+        busy: crate::Flag,
+        /// When the last batch finished.
+        last_request: crate::Timestamp,
+    }
+}

@@ -1,0 +1,446 @@
+//! What `mmdump` does, as a library: find stats files, read them, and
+//! render text, JSON or a listing. The binary only parses arguments.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value as Json, json};
+
+use crate::glob;
+use crate::publish::{DEFAULT_DIR, DIR_ENV, EXTENSION, SHM_PREFIX, default_dir};
+use crate::read::{FieldValue, FileStats, Liveness, read_file};
+
+/// Version of the JSON document `mmdump --json` writes. Keys may be added
+/// within a version; none is removed or renamed.
+pub const JSON_SCHEMA: u64 = 1;
+
+/// Files read and files that failed.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Files read (possibly with per-field problems).
+    pub files: Vec<FileStats>,
+    /// Files that could not be read, with the reason.
+    pub errors: Vec<(PathBuf, String)>,
+}
+
+impl Report {
+    /// Whether anything failed (a file, or a field of a file).
+    #[must_use]
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty() || self.files.iter().any(|f| !f.problems.is_empty())
+    }
+}
+
+/// The stats files named by `inputs` (files, directories, or file-name
+/// wildcards), or in the default directory if there are none. Paths that
+/// match nothing are returned as errors.
+#[must_use]
+pub fn discover(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    if inputs.is_empty() {
+        let dir = default_dir();
+        files.extend(stats_files_in(&dir, "*"));
+        if std::env::var_os(DIR_ENV).is_none() && dir == Path::new(DEFAULT_DIR) {
+            files.extend(stats_files_in(
+                Path::new("/dev/shm"),
+                &format!("{SHM_PREFIX}*"),
+            ));
+        }
+    }
+    for input in inputs {
+        match fs::symlink_metadata(input) {
+            Ok(meta) if meta.is_dir() => files.extend(stats_files_in(input, "*")),
+            Ok(_) => files.push(input.clone()),
+            Err(_) => {
+                let name = input.file_name().map(|n| n.to_string_lossy().into_owned());
+                match name.filter(|n| glob::has_wildcard(n)) {
+                    Some(pattern) => {
+                        let parent = input.parent().filter(|p| !p.as_os_str().is_empty());
+                        let found = all_entries(parent.unwrap_or(Path::new(".")), &pattern);
+                        if found.is_empty() {
+                            errors.push((input.clone(), "no file matches this pattern".into()));
+                        }
+                        files.extend(found);
+                    }
+                    None => errors.push((input.clone(), "no such file or directory".into())),
+                }
+            }
+        }
+    }
+    files.dedup();
+    (files, errors)
+}
+
+/// `*.mmstats` files in `dir` whose names match `pattern`, skipping hidden
+/// files (writers build files under hidden names), sorted.
+fn stats_files_in(dir: &Path, pattern: &str) -> Vec<PathBuf> {
+    let suffix = format!(".{EXTENSION}");
+    let mut found: Vec<PathBuf> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            !name.starts_with('.') && name.ends_with(&suffix) && glob::matches(pattern, &name)
+        })
+        .map(|entry| entry.path())
+        .collect();
+    found.sort();
+    found
+}
+
+/// Entries of `dir` (any name) matching `pattern`, sorted.
+fn all_entries(dir: &Path, pattern: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| glob::matches(pattern, &entry.file_name().to_string_lossy()))
+        .map(|entry| entry.path())
+        .collect();
+    found.sort();
+    found
+}
+
+/// Reads every file `inputs` names (see [`discover`]).
+#[must_use]
+pub fn collect(inputs: &[PathBuf]) -> Report {
+    let (paths, errors) = discover(inputs);
+    let mut report = Report {
+        files: Vec::new(),
+        errors,
+    };
+    for path in paths {
+        match read_file(&path) {
+            Ok(stats) => report.files.push(stats),
+            Err(error) => report.errors.push((error.path, error.reason.to_string())),
+        }
+    }
+    report
+}
+
+/// Text that is safe to print on a terminal: control characters (escape
+/// sequences a hostile file could carry) are shown escaped.
+#[must_use]
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// A value as `mmdump` prints it.
+#[must_use]
+pub fn display_value(value: &FieldValue) -> String {
+    match value {
+        FieldValue::Timestamp(0) => "unset".into(),
+        FieldValue::Timestamp(ns) => format_unix_ns(*ns),
+        FieldValue::Text(text) => printable(text),
+        other => other.to_string(),
+    }
+}
+
+/// `2026-11-21T23:30:07.123456789Z` for nanoseconds since the Unix epoch.
+#[must_use]
+pub fn format_unix_ns(ns: u64) -> String {
+    let secs = ns / 1_000_000_000;
+    let nanos = ns % 1_000_000_000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
+/// (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// A duration in seconds as `3d4h`, `5m3s`, `42s`.
+#[must_use]
+pub fn format_age(secs: u64) -> String {
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m{}s", secs / 60, secs % 60),
+        3600..=86_399 => format!("{}h{}m", secs / 3600, secs % 3600 / 60),
+        _ => format!("{}d{}h", secs / 86_400, secs % 86_400 / 3600),
+    }
+}
+
+fn header(file: &FileStats) -> String {
+    let mut parts = vec![file.format.name().to_owned()];
+    if let Some(pid) = file.pid {
+        parts.push(format!("pid {pid}"));
+    }
+    parts.push(format!("writer {}", file.liveness.name()));
+    format!(
+        "==> {} ({})",
+        printable(&file.path.display().to_string()),
+        parts.join(", ")
+    )
+}
+
+/// Writes the text dump: per file a header line, then aligned
+/// `name value kind unit` lines.
+pub fn write_text(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    for (index, file) in report.files.iter().enumerate() {
+        if index > 0 {
+            writeln!(out)?;
+        }
+        writeln!(out, "{}", header(file))?;
+        let rows: Vec<[String; 4]> = file
+            .fields
+            .iter()
+            .map(|f| {
+                [
+                    printable(&f.name),
+                    display_value(&f.value),
+                    f.value.kind_name().to_owned(),
+                    printable(&f.unit),
+                ]
+            })
+            .collect();
+        let name_width = rows.iter().map(|r| r[0].chars().count()).max().unwrap_or(0);
+        let value_width = rows.iter().map(|r| r[1].chars().count()).max().unwrap_or(0);
+        for [name, value, kind, unit] in rows {
+            let line = format!("{name:<name_width$}  {value:<value_width$}  {kind:<9} {unit}");
+            writeln!(out, "{}", line.trim_end())?;
+        }
+        for problem in &file.problems {
+            writeln!(out, "!! {}", printable(problem))?;
+        }
+    }
+    Ok(())
+}
+
+/// A float as JSON: a number, or "NaN", "+Inf", "-Inf" (JSON has none).
+fn json_float(value: f64) -> Json {
+    if value.is_nan() {
+        json!("NaN")
+    } else if value.is_infinite() {
+        json!(if value > 0.0 { "+Inf" } else { "-Inf" })
+    } else {
+        json!(value)
+    }
+}
+
+fn json_value(value: &FieldValue) -> Json {
+    match value {
+        FieldValue::Counter(v) | FieldValue::UInt(v) | FieldValue::Timestamp(v) => json!(v),
+        FieldValue::Gauge(v) | FieldValue::Int(v) => json!(v),
+        FieldValue::Float(v) => json_float(*v),
+        FieldValue::Bool(v) => json!(v),
+        FieldValue::Text(v) => json!(v),
+        FieldValue::Average { sum, count } => json_float(if *count == 0 {
+            0.0
+        } else {
+            sum / *count as f64
+        }),
+    }
+}
+
+fn json_file(file: &FileStats) -> Json {
+    let fields: Vec<Json> = file
+        .fields
+        .iter()
+        .map(|f| {
+            let mut field = json!({
+                "name": f.name,
+                "kind": f.value.kind_name(),
+                "value": json_value(&f.value),
+            });
+            let object = field.as_object_mut().expect("a JSON object");
+            if !f.unit.is_empty() {
+                object.insert("unit".into(), json!(f.unit));
+            }
+            if !f.description.is_empty() {
+                object.insert("description".into(), json!(f.description));
+            }
+            if let FieldValue::Average { sum, count } = f.value {
+                object.insert("sum".into(), json_float(sum));
+                object.insert("count".into(), json!(count));
+            }
+            field
+        })
+        .collect();
+    let mut out = json!({
+        "path": file.path.display().to_string(),
+        "format": file.format.name(),
+        "pid": file.pid,
+        "writer": file.liveness.name(),
+        "fields": fields,
+    });
+    if let Some(region) = &file.region {
+        let object = out.as_object_mut().expect("a JSON object");
+        object.insert("generation".into(), json!(region.generation));
+        object.insert("created_ns".into(), json!(region.created_ns));
+        object.insert("heartbeat_ns".into(), json!(region.heartbeat_ns));
+    }
+    out
+}
+
+/// The JSON document of `mmdump --json` (schema 1):
+/// `{"schema": 1, "files": [...], "errors": [...]}`.
+#[must_use]
+pub fn to_json(report: &Report) -> Json {
+    let mut errors: Vec<Json> = report
+        .errors
+        .iter()
+        .map(|(path, error)| json!({"path": path.display().to_string(), "error": error}))
+        .collect();
+    for file in &report.files {
+        for problem in &file.problems {
+            errors.push(json!({"path": file.path.display().to_string(), "error": problem}));
+        }
+    }
+    json!({
+        "schema": JSON_SCHEMA,
+        "files": report.files.iter().map(json_file).collect::<Vec<_>>(),
+        "errors": errors,
+    })
+}
+
+/// Seconds since the file's creation, if known.
+fn age_secs(file: &FileStats, now_ns: u64) -> Option<u64> {
+    let created = match &file.region {
+        Some(region) => region.created_ns,
+        None => file
+            .fields
+            .iter()
+            .find_map(|f| match (f.name.as_str(), &f.value) {
+                ("sys.created", FieldValue::Float(secs)) if *secs > 0.0 => {
+                    Some((*secs * 1e9) as u64)
+                }
+                ("sys.created", FieldValue::UInt(secs)) => Some(secs.saturating_mul(1_000_000_000)),
+                _ => None,
+            })?,
+    };
+    (created != 0).then(|| now_ns.saturating_sub(created) / 1_000_000_000)
+}
+
+/// Writes `mmdump list`: one line per file.
+pub fn write_list(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    let now = crate::os::now_ns();
+    let rows: Vec<[String; 6]> = report
+        .files
+        .iter()
+        .map(|f| {
+            [
+                printable(&f.path.display().to_string()),
+                f.format.name().to_owned(),
+                f.pid.map_or_else(|| "-".into(), |p| p.to_string()),
+                f.liveness.name().to_owned(),
+                age_secs(f, now).map_or_else(|| "-".into(), format_age),
+                f.fields.len().to_string(),
+            ]
+        })
+        .collect();
+    let head = ["PATH", "FORMAT", "PID", "WRITER", "AGE", "FIELDS"].map(String::from);
+    let mut widths = [0usize; 6];
+    for row in std::iter::once(&head).chain(&rows) {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&head).chain(&rows) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        writeln!(out, "{}", line.join("  ").trim_end())?;
+    }
+    Ok(())
+}
+
+/// The JSON document of `mmdump list --json`.
+#[must_use]
+pub fn list_json(report: &Report) -> Json {
+    let now = crate::os::now_ns();
+    let files: Vec<Json> = report
+        .files
+        .iter()
+        .map(|f| {
+            json!({
+                "path": f.path.display().to_string(),
+                "format": f.format.name(),
+                "pid": f.pid,
+                "writer": f.liveness.name(),
+                "alive": f.liveness == Liveness::Alive,
+                "age_seconds": age_secs(f, now),
+                "field_count": f.fields.len(),
+            })
+        })
+        .collect();
+    let errors: Vec<Json> = report
+        .errors
+        .iter()
+        .map(|(path, error)| json!({"path": path.display().to_string(), "error": error}))
+        .collect();
+    json!({"schema": JSON_SCHEMA, "files": files, "errors": errors})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_format_correctly() {
+        assert_eq!(format_unix_ns(0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            format_unix_ns(1_700_000_000_123_456_789),
+            "2023-11-14T22:13:20.123456789Z"
+        );
+        assert_eq!(
+            format_unix_ns(951_782_400_000_000_000),
+            "2000-02-29T00:00:00.000000000Z"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(printable("ok"), "ok");
+        assert_eq!(printable("a\x1b[31mb\n"), "a\\u{1b}[31mb\\n");
+    }
+
+    #[test]
+    fn ages_read_well() {
+        assert_eq!(format_age(5), "5s");
+        assert_eq!(format_age(303), "5m3s");
+        assert_eq!(format_age(7260), "2h1m");
+        assert_eq!(format_age(90_000), "1d1h");
+    }
+
+    #[test]
+    fn floats_that_json_cannot_hold_become_strings() {
+        assert_eq!(json_float(f64::NAN), json!("NaN"));
+        assert_eq!(json_float(f64::NEG_INFINITY), json!("-Inf"));
+        assert_eq!(json_float(0.5), json!(0.5));
+    }
+}

@@ -1,0 +1,235 @@
+//! Handles that keep their file alive, the [`Stat`] trait behind
+//! [`crate::stats!`], and [`Timer`].
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mmstats_nostd::{FieldSpec, Unit};
+
+use crate::publish::{AddFieldError, FileInner, StatsFile};
+
+/// A field handle from `mmstats-nostd` plus a reference that keeps the
+/// file's mapping alive as long as the handle exists. Derefs to the
+/// `mmstats-nostd` handle, whose methods (`incr`, `set`, ...) do the work;
+/// the `Arc` is never touched on the write path.
+///
+/// `Handle<T>` is `Send` and `Sync` exactly when `T` is, so single-writer
+/// kinds stay `Send` but not `Sync`.
+#[derive(Debug)]
+pub struct Handle<T> {
+    // Declared first so it is dropped before the mapping it borrows.
+    inner: T,
+    _file: Arc<FileInner>,
+}
+
+impl<T> Handle<T> {
+    pub(crate) fn new(inner: T, file: Arc<FileInner>) -> Self {
+        Self { inner, _file: file }
+    }
+}
+
+impl<T> Deref for Handle<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl Handle<mmstats_nostd::Timestamp<'static>> {
+    /// Sets the timestamp to the current time.
+    pub fn set_now(&self) {
+        self.set_ns(crate::os::now_ns());
+    }
+}
+
+/// A handle type that can be registered in a [`StatsFile`]; used by
+/// [`StatsFile::add`] and [`crate::stats!`].
+pub trait Stat: Sized {
+    /// Adds a field described by `spec` and returns its handle.
+    fn register(file: &StatsFile, spec: FieldSpec<'_>) -> Result<Self, AddFieldError>;
+}
+
+macro_rules! stat_via {
+    ($($handle:ident => $method:ident),* $(,)?) => {
+        $(
+            impl Stat for Handle<mmstats_nostd::$handle<'static>> {
+                fn register(file: &StatsFile, spec: FieldSpec<'_>) -> Result<Self, AddFieldError> {
+                    file.with_region(&spec, |region, spec| region.$method(spec))
+                }
+            }
+        )*
+    };
+}
+
+stat_via! {
+    Counter => counter,
+    SharedCounter => shared_counter,
+    Gauge => gauge,
+    SharedGauge => shared_gauge,
+    FloatGauge => float_gauge,
+    Flag => flag,
+    Timestamp => timestamp,
+    Text => text,
+    Average => average,
+}
+
+/// Times work and publishes the mean duration, in seconds (an average
+/// field with unit seconds: readers see the mean, the count and the sum).
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let stats = mmstats::StatsFile::builder("t").dir(dir.path()).create().unwrap();
+/// let timer = stats.timer("render").unwrap();
+/// let answer = timer.time(|| 6 * 7);
+/// {
+///     let _guard = timer.start(); // records when dropped
+/// }
+/// timer.record(std::time::Duration::from_millis(3));
+/// assert_eq!((answer, timer.count()), (42, 3));
+/// ```
+#[derive(Debug)]
+pub struct Timer {
+    average: Handle<mmstats_nostd::Average<'static>>,
+}
+
+impl Stat for Timer {
+    fn register(file: &StatsFile, spec: FieldSpec<'_>) -> Result<Self, AddFieldError> {
+        let spec = spec.unit(Unit::Seconds);
+        Ok(Self {
+            average: file.with_region(&spec, |region, spec| region.average(spec))?,
+        })
+    }
+}
+
+impl Timer {
+    /// Runs `work` and records how long it took.
+    pub fn time<R>(&self, work: impl FnOnce() -> R) -> R {
+        let start = Instant::now();
+        let result = work();
+        self.record(start.elapsed());
+        result
+    }
+
+    /// Starts timing; the duration is recorded when the guard drops.
+    #[must_use = "the duration is recorded when the guard is dropped"]
+    pub fn start(&self) -> TimerGuard<'_> {
+        TimerGuard {
+            timer: self,
+            start: Instant::now(),
+        }
+    }
+
+    /// Records a duration measured elsewhere.
+    pub fn record(&self, duration: Duration) {
+        self.average.add(duration.as_secs_f64());
+    }
+
+    /// Durations recorded so far.
+    #[must_use]
+    pub fn count(&self) -> u64 {
+        self.average.get().1
+    }
+
+    /// Mean duration so far.
+    #[must_use]
+    pub fn mean(&self) -> Option<Duration> {
+        self.average
+            .mean()
+            .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+    }
+}
+
+/// Records the time since [`Timer::start`] when dropped.
+#[derive(Debug)]
+pub struct TimerGuard<'t> {
+    timer: &'t Timer,
+    start: Instant,
+}
+
+impl Drop for TimerGuard<'_> {
+    fn drop(&mut self) {
+        self.timer.record(self.start.elapsed());
+    }
+}
+
+/// The first non-empty line of a doc comment, trimmed and cut to the
+/// 80-byte description limit; used by [`crate::stats!`].
+#[doc(hidden)]
+#[must_use]
+pub fn __description(lines: &[&'static str]) -> &'static str {
+    let line = lines
+        .iter()
+        .map(|line| line.trim())
+        .find(|line| !line.is_empty())
+        .unwrap_or("");
+    mmstats_nostd::truncate_utf8(line, 80)
+}
+
+/// Declares a struct of stats whose `register` method adds every field to
+/// a [`StatsFile`]. A field's doc comment becomes its description; options
+/// in braces call the [`FieldSpec`] method of the same name.
+///
+/// ```
+/// use mmstats::{Counter, Gauge, Text, Timer, Unit, stats};
+///
+/// stats! {
+///     /// What the web front end publishes.
+///     pub struct WebStats {
+///         /// Requests served.
+///         requests: Counter,
+///         /// Bytes sent to clients.
+///         bytes_out: Counter { unit: Unit::Bytes },
+///         /// Requests being served now.
+///         inflight: Gauge,
+///         /// Build version.
+///         version: Text { capacity: 32 },
+///         /// Time to render a page.
+///         render: Timer { name: "render.seconds" },
+///     }
+/// }
+///
+/// # let dir = tempfile::tempdir().unwrap();
+/// let file = mmstats::StatsFile::builder("web").dir(dir.path()).prefix("web.").create().unwrap();
+/// let stats = WebStats::register(&file).unwrap();
+/// stats.requests.incr();
+/// stats.version.set("v1.2");
+/// ```
+#[macro_export]
+macro_rules! stats {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $(
+                $(#[doc = $doc:literal])*
+                $field_vis:vis $field:ident : $ty:ty $({ $($key:ident : $value:expr),* $(,)? })?
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $(
+                $(#[doc = $doc])*
+                $field_vis $field: $ty,
+            )*
+        }
+
+        impl $name {
+            /// Adds every field to `file` and returns their handles.
+            $vis fn register(file: &$crate::StatsFile) -> ::core::result::Result<Self, $crate::AddFieldError> {
+                ::core::result::Result::Ok(Self {
+                    $(
+                        $field: <$ty as $crate::Stat>::register(
+                            file,
+                            $crate::FieldSpec::new(::core::stringify!($field))
+                                .describe($crate::__description(&[$($doc),*]))
+                                $($(.$key($value))*)?,
+                        )?,
+                    )*
+                })
+            }
+        }
+    };
+}

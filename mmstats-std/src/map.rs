@@ -1,0 +1,178 @@
+//! Memory mappings of regions, seen as atomic words.
+//!
+//! # Safety
+//!
+//! One of the two modules of this crate with `unsafe` code (with
+//! `sigbus`). It turns a memory mapping into `&[Word]`:
+//!
+//! - mappings come from memmap2's [`MmapRaw`], which never hands out
+//!   `&[u8]`, so no reference to plain bytes of shared memory ever exists:
+//!   all access is through the atomic words;
+//! - a mapping is page-aligned (so 8-byte aligned) and its length is cut
+//!   to whole words;
+//! - a read-only mapping is only exposed through [`LiveWords`], whose only
+//!   operation is a `Relaxed` atomic load: the one access Rust permits on
+//!   read-only memory;
+//! - writer handles get `&'static [Word]` from [`WriteMap::words_static`],
+//!   whose contract is that the map outlives them; the std handles keep it
+//!   alive with an `Arc`.
+
+use std::fs::File;
+use std::io;
+
+#[cfg(test)]
+use memmap2::MmapMut;
+use memmap2::{MmapOptions, MmapRaw};
+use mmstats_nostd::{Word, WordSource};
+
+use crate::sigbus;
+
+/// Converts a mapping into a word slice.
+///
+/// # Safety
+///
+/// `raw` must stay mapped, at the same address, for `'a`, and every access
+/// through the slice must be atomic (if the mapping is read-only: `Relaxed`
+/// loads only).
+unsafe fn words_of<'a>(raw: &MmapRaw) -> &'a [Word] {
+    let start = raw.as_mut_ptr().cast::<Word>();
+    let len = raw.len() / core::mem::size_of::<Word>();
+    debug_assert!(start.is_aligned(), "mmap returns page-aligned memory");
+    // SAFETY: `start` is page-aligned (mmap), hence aligned for `Word`;
+    // the mapping spans `raw.len()` bytes, which cover `len` whole words,
+    // and the caller keeps it mapped for `'a`. Every bit pattern is a valid
+    // `Word` (same validity as `u64`), and the caller restricts access to
+    // atomics, so sharing the memory with other processes and threads
+    // forms no data race.
+    unsafe { core::slice::from_raw_parts(start, len) }
+}
+
+/// A read-write shared mapping that a writer publishes a region in.
+#[derive(Debug)]
+pub(crate) struct WriteMap {
+    raw: MmapRaw,
+}
+
+impl WriteMap {
+    /// Maps the first `len` bytes of `file` shared and writable
+    /// (`mmap(2)` with `PROT_READ | PROT_WRITE`, `MAP_SHARED`).
+    pub(crate) fn shared(file: &File, len: usize) -> io::Result<Self> {
+        let raw = MmapOptions::new().len(len).map_raw(file)?;
+        Ok(Self { raw })
+    }
+
+    /// Maps `len` bytes of anonymous private memory (for tests and miri).
+    #[cfg(test)]
+    pub(crate) fn anonymous(len: usize) -> io::Result<Self> {
+        Ok(Self {
+            raw: MmapRaw::from(MmapMut::map_anon(len)?),
+        })
+    }
+
+    /// The words of the mapping.
+    #[cfg(test)]
+    pub(crate) fn words(&self) -> &[Word] {
+        // SAFETY: the slice borrows `self`, which owns the mapping; `Word`
+        // is only accessed atomically.
+        unsafe { words_of(&self.raw) }
+    }
+
+    /// The words of the mapping, with the borrow detached from `self`.
+    ///
+    /// # Safety
+    ///
+    /// The caller must keep this `WriteMap` alive (not dropped) for as long
+    /// as the returned slice, or anything derived from it, is used. Moving
+    /// the `WriteMap` is fine: the mapping's address does not depend on
+    /// where the struct lives.
+    pub(crate) unsafe fn words_static(&self) -> &'static [Word] {
+        // SAFETY: forwarded to the caller: the mapping outlives every use.
+        unsafe { words_of(&self.raw) }
+    }
+
+    /// Writes dirty pages back to the file and waits (`msync(2)` with
+    /// `MS_SYNC`).
+    pub(crate) fn flush(&self) -> io::Result<()> {
+        self.raw.flush()
+    }
+}
+
+/// A read-only shared mapping of a region someone else writes, protected
+/// against the file shrinking underneath it (see [`crate::sigbus`]).
+#[derive(Debug)]
+pub(crate) struct ReadMap {
+    raw: MmapRaw,
+    guard: sigbus::Registration,
+}
+
+impl ReadMap {
+    /// Maps the first `len` bytes of `file` shared and read-only
+    /// (`mmap(2)` with `PROT_READ`, `MAP_SHARED`), and registers the range
+    /// so that a `SIGBUS` from a later truncation is survived.
+    pub(crate) fn shared(file: &File, len: usize) -> io::Result<Self> {
+        let raw = MmapOptions::new().len(len).map_raw_read_only(file)?;
+        let guard = sigbus::Registration::new(raw.as_ptr().addr(), raw.len());
+        Ok(Self { raw, guard })
+    }
+
+    /// The mapping's words, for loading only.
+    pub(crate) fn words(&self) -> LiveWords<'_> {
+        LiveWords {
+            // SAFETY: the slice borrows `self`, which owns the mapping, and
+            // `LiveWords` only ever performs `Relaxed` atomic loads, which
+            // Rust permits on read-only memory.
+            words: unsafe { words_of(&self.raw) },
+        }
+    }
+
+    /// Whether a page of the mapping vanished (the file was truncated)
+    /// since it was mapped: what was read from it since may be zeros.
+    pub(crate) fn faulted(&self) -> bool {
+        self.guard.faulted()
+    }
+
+    /// Length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.raw.len()
+    }
+}
+
+/// Words of a read-only mapping: loads only.
+#[derive(Clone, Copy, Debug)]
+pub struct LiveWords<'a> {
+    words: &'a [Word],
+}
+
+impl WordSource for LiveWords<'_> {
+    #[inline]
+    fn word_len(&self) -> usize {
+        self.words.word_len()
+    }
+
+    #[inline]
+    fn load(&self, index: usize) -> Option<u64> {
+        // Relaxed only (see `WordSource for [Word]`).
+        self.words.load(index)
+    }
+
+    #[inline]
+    fn acquire_fence(&self) {
+        self.words.acquire_fence();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mmstats_nostd::sync::Ordering;
+
+    #[test]
+    fn anonymous_map_is_zeroed_words() {
+        let map = WriteMap::anonymous(4096).unwrap();
+        let words = map.words();
+        assert_eq!(words.len(), 512);
+        assert!(words.iter().all(|w| w.load(Ordering::Relaxed) == 0));
+        words[511].store(7, Ordering::Relaxed);
+        assert_eq!(words[511].load(Ordering::Relaxed), 7);
+    }
+}

@@ -1,0 +1,201 @@
+//! Facts about processes and the machine: ids, start times, boot id, clock,
+//! and whether the writer of a region is still alive.
+//!
+//! Liveness never trusts a pid alone: pids are reused. A writer is judged by
+//! its pid *and* its process start time *and* the boot it ran in, and, for
+//! files made by this crate, by the shared `flock` its writer holds for as
+//! long as the file is open (which also works across pid namespaces).
+
+use std::fs;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Nanoseconds since the Unix epoch, now (0 if the clock is before 1970).
+#[must_use]
+pub fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// This process's id.
+#[must_use]
+pub fn pid() -> u64 {
+    u64::from(std::process::id())
+}
+
+/// The calling thread's id (`gettid(2)`).
+#[must_use]
+pub fn tid() -> u64 {
+    rustix::thread::gettid()
+        .as_raw_nonzero()
+        .get()
+        .unsigned_abs()
+        .into()
+}
+
+/// This process's real user id (`getuid(2)`).
+#[must_use]
+pub fn uid() -> u64 {
+    rustix::process::getuid().as_raw().into()
+}
+
+/// The start time of process `pid` as the kernel reports it: field 22 of
+/// `/proc/PID/stat`, in clock ticks after boot. `None` if there is no such
+/// process (or no procfs).
+///
+/// See [proc_pid_stat(5)](https://man7.org/linux/man-pages/man5/proc_pid_stat.5.html).
+#[must_use]
+pub fn process_start_time(pid: u64) -> Option<u64> {
+    let stat = fs::read(format!("/proc/{pid}/stat")).ok()?;
+    parse_start_time(&stat)
+}
+
+/// Field 22 of a `/proc/PID/stat` line. The command name (field 2) is in
+/// parentheses and may itself hold spaces and parentheses, so fields are
+/// counted from the last `)`.
+fn parse_start_time(stat: &[u8]) -> Option<u64> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(stat.get(close + 1..)?).ok()?;
+    // After ")": field 3 (state) is index 0, so field 22 is index 19.
+    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+}
+
+/// A 64-bit FNV-1a hash of this boot's id
+/// (`/proc/sys/kernel/random/boot_id`), or 0 where there is none.
+#[must_use]
+pub fn boot_id() -> u64 {
+    fs::read("/proc/sys/kernel/random/boot_id").map_or(0, |id| fnv1a(id.trim_ascii()))
+}
+
+/// 64-bit FNV-1a.
+#[must_use]
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The program's short name, safe in a file name: the base name of
+/// `argv[0]` with anything but `[A-Za-z0-9._-]` turned into `_`, at most
+/// 32 bytes, or `"unknown"`.
+#[must_use]
+pub fn program_name() -> String {
+    let raw = std::env::args_os()
+        .next()
+        .and_then(|arg| {
+            Path::new(&arg)
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    let clean = sanitize_name_part(&raw);
+    if clean.is_empty() {
+        "unknown".to_owned()
+    } else {
+        clean
+    }
+}
+
+/// `part` with anything but `[A-Za-z0-9._-]` turned into `_`, cut to 32
+/// bytes, and never starting with a dot (readers skip dot files).
+#[must_use]
+pub fn sanitize_name_part(part: &str) -> String {
+    let mut clean: String = part
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(32)
+        .collect();
+    if clean.starts_with('.') {
+        clean.replace_range(..1, "_");
+    }
+    clean
+}
+
+/// What the process table says of a writer identified by pid, start time
+/// and boot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcessCheck {
+    /// A process with this pid and this start time runs in this boot.
+    Running,
+    /// No such process in this boot: the pid is free, or now belongs to a
+    /// process that started at another time, or the writer ran in an
+    /// earlier boot.
+    Gone,
+    /// Cannot tell (no pid or start time recorded, or no procfs).
+    Unknown,
+}
+
+/// Checks a writer's identity against the process table.
+#[must_use]
+pub fn check_process(pid: u64, start_time: u64, writer_boot: u64) -> ProcessCheck {
+    let this_boot = boot_id();
+    if writer_boot != 0 && this_boot != 0 && writer_boot != this_boot {
+        return ProcessCheck::Gone;
+    }
+    if pid == 0 || pid > i32::MAX as u64 || !Path::new("/proc/self/stat").exists() {
+        return ProcessCheck::Unknown;
+    }
+    match process_start_time(pid) {
+        None => ProcessCheck::Gone,
+        Some(_) if start_time == 0 => ProcessCheck::Unknown,
+        Some(now) if now == start_time => ProcessCheck::Running,
+        Some(_) => ProcessCheck::Gone,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_time_parses_past_odd_command_names() {
+        let line =
+            b"1234 (a (b) c) S 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 987654 23 24\n";
+        assert_eq!(parse_start_time(line), Some(987_654));
+        assert_eq!(parse_start_time(b"1234 (x) S 1 2"), None);
+        assert_eq!(parse_start_time(b"garbage"), None);
+    }
+
+    #[test]
+    fn own_process_is_running_and_a_changed_start_time_is_gone() {
+        let me = pid();
+        let Some(start) = process_start_time(me) else {
+            // No procfs here: nothing to check against.
+            assert_eq!(check_process(me, 1, 0), ProcessCheck::Unknown);
+            return;
+        };
+        assert_eq!(check_process(me, start, boot_id()), ProcessCheck::Running);
+        assert_eq!(
+            check_process(me, start + 1, boot_id()),
+            ProcessCheck::Gone,
+            "pid reuse"
+        );
+        assert_eq!(
+            check_process(me, start, boot_id() ^ 1),
+            ProcessCheck::Gone,
+            "other boot"
+        );
+        assert_eq!(check_process(me, 0, 0), ProcessCheck::Unknown);
+    }
+
+    #[test]
+    fn names_are_sanitized_for_files() {
+        assert_eq!(sanitize_name_part("web server/1"), "web_server_1");
+        assert_eq!(sanitize_name_part(".hidden"), "_hidden");
+        assert_eq!(sanitize_name_part(&"x".repeat(40)).len(), 32);
+        assert!(!program_name().is_empty());
+    }
+
+    #[test]
+    fn fnv1a_matches_reference_values() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}

@@ -1,0 +1,654 @@
+//! Reading stats files: format detection, format-2 regions through a
+//! read-only mapping, legacy v1 files, and writer liveness.
+//!
+//! Readers never write to a region: format-2 files are mapped `PROT_READ`
+//! and only loaded from with atomic loads. Files are opened with
+//! `O_NOFOLLOW | O_NONBLOCK`, so a symbolic link planted in a shared
+//! directory is refused and a FIFO cannot hang the reader.
+
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use mmstats_nostd::layout::MAGIC;
+use mmstats_nostd::{
+    DEFAULT_MAX_TRIES, FieldInfo, MAX_COPY_WORDS, OpenError, ReadError, RegionState, RegionView,
+    Value,
+};
+use rustix::fs::{FileType, FlockOperation, Mode, OFlags};
+
+use crate::legacy::{self, LEGACY_VERSION};
+use crate::map::ReadMap;
+use crate::os::{self, ProcessCheck};
+
+/// Largest legacy file read (they are a few pages in practice).
+const LEGACY_MAX_BYTES: u64 = 64 << 20;
+
+/// The format of a stats file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Format 2 (this project).
+    Mmstats2,
+    /// Legacy v1 (the original Python mmstats).
+    LegacyV1,
+}
+
+impl Format {
+    /// The name used in `mmdump` output and JSON.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Mmstats2 => "mmstats-2",
+            Self::LegacyV1 => "legacy-v1",
+        }
+    }
+}
+
+/// A value copied out of a stats file.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FieldValue {
+    /// Monotonic counter.
+    Counter(u64),
+    /// Signed gauge.
+    Gauge(i64),
+    /// Float (format-2 float gauge, or a legacy `f`/`d` field).
+    Float(f64),
+    /// Boolean.
+    Bool(bool),
+    /// Nanoseconds since the Unix epoch.
+    Timestamp(u64),
+    /// String.
+    Text(String),
+    /// Sum and count.
+    Average {
+        /// Sum of the samples.
+        sum: f64,
+        /// Number of samples.
+        count: u64,
+    },
+    /// Legacy signed integer.
+    Int(i64),
+    /// Legacy unsigned integer.
+    UInt(u64),
+}
+
+impl FieldValue {
+    /// The kind name shown by `mmdump` and in its JSON.
+    #[must_use]
+    pub const fn kind_name(&self) -> &'static str {
+        match self {
+            Self::Counter(_) => "counter",
+            Self::Gauge(_) => "gauge",
+            Self::Float(_) => "float",
+            Self::Bool(_) => "bool",
+            Self::Timestamp(_) => "timestamp",
+            Self::Text(_) => "string",
+            Self::Average { .. } => "average",
+            Self::Int(_) => "int",
+            Self::UInt(_) => "uint",
+        }
+    }
+
+    /// The value as a number, where it is one (an average gives its mean;
+    /// a boolean 0 or 1; a string nothing).
+    #[must_use]
+    pub fn as_f64(&self) -> Option<f64> {
+        match *self {
+            Self::Counter(v) | Self::UInt(v) | Self::Timestamp(v) => Some(v as f64),
+            Self::Gauge(v) | Self::Int(v) => Some(v as f64),
+            Self::Float(v) => Some(v),
+            Self::Bool(v) => Some(f64::from(u8::from(v))),
+            Self::Average { sum, count } => Some(if count == 0 { 0.0 } else { sum / count as f64 }),
+            Self::Text(_) => None,
+        }
+    }
+
+    fn from_value(value: Value<'_>) -> Self {
+        match value {
+            Value::Counter(v) => Self::Counter(v),
+            Value::Gauge(v) => Self::Gauge(v),
+            Value::Float(v) => Self::Float(v),
+            Value::Bool(v) => Self::Bool(v),
+            Value::Timestamp(v) => Self::Timestamp(v),
+            Value::Text(v) => Self::Text(v.to_owned()),
+            Value::Average { sum, count } => Self::Average { sum, count },
+        }
+    }
+}
+
+impl fmt::Display for FieldValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Counter(v) | Self::UInt(v) | Self::Timestamp(v) => write!(f, "{v}"),
+            Self::Gauge(v) | Self::Int(v) => write!(f, "{v}"),
+            Self::Float(v) => write!(f, "{v}"),
+            Self::Bool(v) => write!(f, "{v}"),
+            Self::Text(v) => f.write_str(v),
+            Self::Average { sum, count } => {
+                if *count == 0 {
+                    f.write_str("0 (no samples)")
+                } else {
+                    write!(f, "{} (n={count})", sum / *count as f64)
+                }
+            }
+        }
+    }
+}
+
+/// A field of a stats file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Field {
+    /// Full name, label prefix included.
+    pub name: String,
+    /// The unit's name ("" for none; `unit(N)` for a code this reader does
+    /// not know).
+    pub unit: String,
+    /// One-line description ("" if none).
+    pub description: String,
+    /// The value.
+    pub value: FieldValue,
+}
+
+/// Whether the writer of a file is alive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Liveness {
+    /// Its lock is held, or its pid runs with the recorded start time.
+    Alive,
+    /// No lock is held and no process with its pid and start time runs in
+    /// this boot.
+    Dead,
+    /// The writer closed the region.
+    Closed,
+    /// Cannot tell (no start time recorded, no procfs, ...).
+    Unknown,
+}
+
+impl Liveness {
+    /// Lower-case name for output.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Alive => "alive",
+            Self::Dead => "dead",
+            Self::Closed => "closed",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// Prologue facts of a format-2 file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegionInfo {
+    /// Major and minor version.
+    pub version: (u16, u16),
+    /// Whether the region's numbers are little-endian.
+    pub little_endian: bool,
+    /// State when read.
+    pub state: RegionState,
+    /// Generation.
+    pub generation: u64,
+    /// Writer's process start time (OS ticks; 0 unknown).
+    pub start_time: u64,
+    /// Writer's boot-id hash (0 unknown).
+    pub boot_id: u64,
+    /// Creation time, ns since the Unix epoch.
+    pub created_ns: u64,
+    /// Last heartbeat, ns since the Unix epoch (0: none).
+    pub heartbeat_ns: u64,
+    /// Fields published.
+    pub field_count: usize,
+    /// Field-table capacity.
+    pub table_capacity: u64,
+    /// Region length in bytes.
+    pub region_len: u64,
+    /// Value-area bytes used and available.
+    pub data_used: u64,
+    /// Value-area bytes in all.
+    pub data_len: u64,
+}
+
+/// Everything read from one stats file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileStats {
+    /// The file.
+    pub path: PathBuf,
+    /// Its format.
+    pub format: Format,
+    /// Writer's pid, if recorded.
+    pub pid: Option<u64>,
+    /// Whether the writer is alive.
+    pub liveness: Liveness,
+    /// Prologue facts (format 2 only).
+    pub region: Option<RegionInfo>,
+    /// Fields, in table order.
+    pub fields: Vec<Field>,
+    /// Fields that could not be read, with the reason (the file's other
+    /// fields are still in `fields`).
+    pub problems: Vec<String>,
+}
+
+/// Why a file could not be read.
+#[derive(Debug)]
+pub struct ReadFileError {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    pub reason: ReadFailure,
+}
+
+/// What went wrong reading a file.
+#[derive(Debug)]
+pub enum ReadFailure {
+    /// A system call failed.
+    Io {
+        /// What was being done.
+        operation: &'static str,
+        /// The system's reason.
+        source: io::Error,
+    },
+    /// The file disappeared before it could be opened.
+    Vanished,
+    /// A symbolic link (never followed).
+    SymbolicLink,
+    /// Not a regular file.
+    NotRegular,
+    /// Neither a format-2 region nor a legacy v1 file.
+    NotStats {
+        /// Length of the file.
+        len: u64,
+    },
+    /// The format-2 prologue or field table failed validation.
+    Region(OpenError),
+    /// The legacy file failed to parse.
+    Legacy(legacy::LegacyError),
+    /// The file shrank while it was being read.
+    TruncatedWhileReading,
+    /// The region was re-initialised under the reader again and again.
+    Unstable,
+    /// The file is larger than a legacy file can be.
+    TooLarge {
+        /// Its length.
+        len: u64,
+    },
+}
+
+impl fmt::Display for ReadFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io { operation, source } => write!(f, "{operation} failed: {source}"),
+            Self::Vanished => f.write_str("file was removed before it could be read"),
+            Self::SymbolicLink => f.write_str("is a symbolic link (not followed)"),
+            Self::NotRegular => f.write_str("not a regular file"),
+            Self::NotStats { len } => write!(
+                f,
+                "not an mmstats file ({len} bytes; no format-2 magic or legacy version byte)"
+            ),
+            Self::Region(error) => write!(f, "format 2: {error}"),
+            Self::Legacy(error) => error.fmt(f),
+            Self::TruncatedWhileReading => {
+                f.write_str("file was truncated while being read; values discarded")
+            }
+            Self::Unstable => f.write_str("region was re-initialised during every read attempt"),
+            Self::TooLarge { len } => write!(f, "{len} bytes is too large for a legacy file"),
+        }
+    }
+}
+
+impl fmt::Display for ReadFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.reason)
+    }
+}
+
+impl std::error::Error for ReadFileError {}
+
+fn failure(path: &Path, reason: ReadFailure) -> ReadFileError {
+    ReadFileError {
+        path: path.to_owned(),
+        reason,
+    }
+}
+
+/// Opens a stats file for reading: no symlinks, no blocking, regular
+/// files only.
+fn open_for_reading(path: &Path) -> Result<(File, u64), ReadFileError> {
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| {
+        failure(
+            path,
+            match e {
+                rustix::io::Errno::NOENT => ReadFailure::Vanished,
+                rustix::io::Errno::LOOP => ReadFailure::SymbolicLink,
+                other => ReadFailure::Io {
+                    operation: "open",
+                    source: other.into(),
+                },
+            },
+        )
+    })?;
+    let file = File::from(fd);
+    let stat = rustix::fs::fstat(&file).map_err(|e| {
+        failure(
+            path,
+            ReadFailure::Io {
+                operation: "fstat",
+                source: e.into(),
+            },
+        )
+    })?;
+    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+        return Err(failure(path, ReadFailure::NotRegular));
+    }
+    Ok((file, stat.st_size as u64))
+}
+
+/// Reads every field of the stats file at `path` (either format).
+pub fn read_file(path: impl AsRef<Path>) -> Result<FileStats, ReadFileError> {
+    let path = path.as_ref();
+    let (file, len) = open_for_reading(path)?;
+    let mut head = [0u8; 8];
+    let got = read_prefix(&file, &mut head).map_err(|e| {
+        failure(
+            path,
+            ReadFailure::Io {
+                operation: "read",
+                source: e,
+            },
+        )
+    })?;
+    if got == head.len() && head == MAGIC {
+        RegionReader::from_file(path, file, len)?.read()
+    } else if got >= 1 && head[0] == LEGACY_VERSION {
+        read_legacy(path, &file, len)
+    } else {
+        Err(failure(path, ReadFailure::NotStats { len }))
+    }
+}
+
+fn read_prefix(file: &File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read_at(&mut buf[got..], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+fn read_legacy(path: &Path, file: &File, len: u64) -> Result<FileStats, ReadFileError> {
+    if len > LEGACY_MAX_BYTES {
+        return Err(failure(path, ReadFailure::TooLarge { len }));
+    }
+    let mut bytes = vec![0u8; len as usize];
+    let got = read_prefix(file, &mut bytes).map_err(|e| {
+        failure(
+            path,
+            ReadFailure::Io {
+                operation: "read",
+                source: e,
+            },
+        )
+    })?;
+    bytes.truncate(got);
+    let parsed = legacy::parse(&bytes).map_err(|e| failure(path, ReadFailure::Legacy(e)))?;
+    let pid = parsed
+        .iter()
+        .find_map(|f| match (f.name.as_str(), &f.value) {
+            ("sys.pid", FieldValue::Int(p)) => u64::try_from(*p).ok(),
+            ("sys.pid", FieldValue::UInt(p)) => Some(*p),
+            _ => None,
+        });
+    // A legacy file records no start time: a running pid may be a reuse.
+    let liveness = match pid.map(|p| os::check_process(p, 0, 0)) {
+        Some(ProcessCheck::Gone) => Liveness::Dead,
+        _ => Liveness::Unknown,
+    };
+    Ok(FileStats {
+        path: path.to_owned(),
+        format: Format::LegacyV1,
+        pid,
+        liveness,
+        region: None,
+        fields: parsed
+            .into_iter()
+            .map(|f| Field {
+                name: f.name,
+                unit: String::new(),
+                description: String::new(),
+                value: f.value,
+            })
+            .collect(),
+        problems: Vec::new(),
+    })
+}
+
+/// Whether some process holds the writer lock of an open stats file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LockProbe {
+    Held,
+    Free,
+    Unsupported,
+}
+
+/// Probes the writer's `flock` (`flock(2)` with `LOCK_EX | LOCK_NB`, then
+/// `LOCK_UN`): a writer holds a shared lock for as long as it has the file.
+fn probe_lock(file: &File) -> LockProbe {
+    match rustix::fs::flock(file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {
+            let _ = rustix::fs::flock(file, FlockOperation::Unlock);
+            LockProbe::Free
+        }
+        Err(rustix::io::Errno::WOULDBLOCK) => LockProbe::Held,
+        Err(_) => LockProbe::Unsupported,
+    }
+}
+
+fn judge(state: RegionState, lock: LockProbe, process: ProcessCheck) -> Liveness {
+    if state == RegionState::Closed {
+        return Liveness::Closed;
+    }
+    match (lock, process) {
+        (LockProbe::Held, _) | (_, ProcessCheck::Running) => Liveness::Alive,
+        (_, ProcessCheck::Gone) => Liveness::Dead,
+        _ => Liveness::Unknown,
+    }
+}
+
+/// Liveness of the writer of an open format-2 file (anything else:
+/// [`Liveness::Unknown`]).
+pub(crate) fn writer_liveness(file: &File) -> Liveness {
+    let Ok(stat) = rustix::fs::fstat(file) else {
+        return Liveness::Unknown;
+    };
+    let Ok(map) = ReadMap::shared(file, (stat.st_size.max(0) as usize).min(1 << 30)) else {
+        return Liveness::Unknown;
+    };
+    let words = map.words();
+    match RegionView::open(&words) {
+        Ok(view) => {
+            let p = view.prologue();
+            judge(
+                view.state(),
+                probe_lock(file),
+                os::check_process(p.pid, p.start_time, p.boot_id),
+            )
+        }
+        Err(_) => Liveness::Unknown,
+    }
+}
+
+/// A format-2 file kept open for repeated reads: the field table is parsed
+/// once and extended as fields are added; each [`RegionReader::read`] loads
+/// only the values (and new entries).
+#[derive(Debug)]
+pub struct RegionReader {
+    path: PathBuf,
+    file: File,
+    map: ReadMap,
+    generation: u64,
+    entries: Vec<Result<Option<FieldInfo>, String>>,
+    scratch: Vec<u64>,
+}
+
+impl RegionReader {
+    /// Opens and maps a format-2 file.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, ReadFileError> {
+        let path = path.as_ref();
+        let (file, len) = open_for_reading(path)?;
+        Self::from_file(path, file, len)
+    }
+
+    fn from_file(path: &Path, file: File, len: u64) -> Result<Self, ReadFileError> {
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        if len < mmstats_nostd::layout::PROLOGUE_LEN {
+            return Err(failure(
+                path,
+                ReadFailure::Region(OpenError::TooShort { len }),
+            ));
+        }
+        let map = ReadMap::shared(&file, len).map_err(|e| {
+            failure(
+                path,
+                ReadFailure::Io {
+                    operation: "mmap",
+                    source: e,
+                },
+            )
+        })?;
+        Ok(Self {
+            path: path.to_owned(),
+            file,
+            map,
+            generation: 0,
+            entries: Vec::new(),
+            scratch: vec![0; MAX_COPY_WORDS],
+        })
+    }
+
+    /// The file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads every field now.
+    pub fn read(&mut self) -> Result<FileStats, ReadFileError> {
+        // A writer still initialising (a shm object, which has no private
+        // name while it is built) gets a few milliseconds; a region
+        // re-initialised under us is read again.
+        let mut last = ReadFailure::Unstable;
+        for attempt in 0..20 {
+            let result = self.try_read();
+            // Whatever was read after a page vanished is zeros, not data:
+            // that overrides any value or validation error.
+            if self.map.faulted() {
+                return Err(failure(&self.path, ReadFailure::TruncatedWhileReading));
+            }
+            match result {
+                Ok(stats) => return Ok(stats),
+                Err(ReadFailure::Region(OpenError::NotReady)) => {
+                    last = ReadFailure::Region(OpenError::NotReady);
+                    std::thread::sleep(std::time::Duration::from_millis(1 << attempt.min(3)));
+                }
+                Err(ReadFailure::Unstable) => last = ReadFailure::Unstable,
+                Err(other) => return Err(failure(&self.path, other)),
+            }
+        }
+        Err(failure(&self.path, last))
+    }
+
+    fn try_read(&mut self) -> Result<FileStats, ReadFailure> {
+        let words = self.map.words();
+        let view = RegionView::open(&words).map_err(ReadFailure::Region)?;
+        let p = *view.prologue();
+        if p.generation != self.generation {
+            self.entries.clear();
+            self.generation = p.generation;
+        }
+        let count = view.field_count().map_err(ReadFailure::Region)?;
+        for index in self.entries.len()..count {
+            self.entries
+                .push(view.entry(index).map_err(|e| e.to_string()));
+        }
+        let mut fields = Vec::with_capacity(count);
+        let mut problems = Vec::new();
+        for entry in &self.entries {
+            let info = match entry {
+                Ok(Some(info)) => info,
+                Ok(None) => continue,
+                Err(reason) => {
+                    problems.push(reason.clone());
+                    continue;
+                }
+            };
+            match view.read(info, &mut self.scratch, DEFAULT_MAX_TRIES) {
+                Ok(value) => fields.push(Field {
+                    name: info.name.to_string(),
+                    unit: unit_name(info),
+                    description: info.description.to_string(),
+                    value: FieldValue::from_value(value),
+                }),
+                // A kind from a newer minor version: skipped, as the
+                // format says, and not an error.
+                Err(ReadError::UnknownKind { .. }) => {}
+                Err(error) => {
+                    problems.push(format!("field {} ({}): {error}", info.index, info.name))
+                }
+            }
+        }
+        if !view.still_valid() {
+            return Err(ReadFailure::Unstable);
+        }
+        let state = view.state();
+        let liveness = judge(
+            state,
+            probe_lock(&self.file),
+            os::check_process(p.pid, p.start_time, p.boot_id),
+        );
+        Ok(FileStats {
+            path: self.path.clone(),
+            format: Format::Mmstats2,
+            pid: (p.pid != 0).then_some(p.pid),
+            liveness,
+            region: Some(RegionInfo {
+                version: (p.major, p.minor),
+                little_endian: view.byte_order().region_is_little_endian(),
+                state,
+                generation: p.generation,
+                start_time: p.start_time,
+                boot_id: p.boot_id,
+                created_ns: p.created_ns,
+                heartbeat_ns: view.heartbeat_ns(),
+                field_count: count,
+                table_capacity: p.table_capacity,
+                region_len: p.region_len,
+                data_used: p.data_used,
+                data_len: p.data_len,
+            }),
+            fields,
+            problems,
+        })
+    }
+
+    /// Bytes mapped.
+    #[must_use]
+    pub fn mapped_len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+fn unit_name(info: &FieldInfo) -> String {
+    match info.unit {
+        Some(unit) => unit.name().to_owned(),
+        None => format!("unit({})", info.unit_code),
+    }
+}
