@@ -29,7 +29,9 @@ fn writes(c: &mut Criterion) {
     group.bench_function("counter incr", |b| b.iter(|| counter.add(black_box(1))));
     group.bench_function("average add", |b| b.iter(|| average.add(black_box(1.5))));
     let sixteen = "0123456789abcdef";
-    group.bench_function("string set 16 B", |b| b.iter(|| text.set(black_box(sixteen))));
+    group.bench_function("string set 16 B", |b| {
+        b.iter(|| text.set(black_box(sixteen)))
+    });
     group.finish();
 }
 

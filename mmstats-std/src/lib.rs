@@ -106,3 +106,8 @@ pub use read::{
     RegionReader, read_file,
 };
 pub use sigbus::unprotected_mappings;
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,100 @@
+//! Keeps the worked example of `docs/FORMAT.md` true: builds the region the
+//! document describes and compares its hex dump with the one in the
+//! document, byte for byte. On a mismatch it prints the dump to paste.
+
+mod common;
+
+use common::{to_bytes, words};
+use mmstats_nostd::{FieldSpec, Region, RegionOptions, Unit};
+
+/// The example region: two fields, a counter and a 2-buffer string, in a
+/// table of capacity 2.
+fn example() -> Vec<u8> {
+    let memory = words(32 + 2 * 32 + 6);
+    let mut region = Region::create(
+        &memory,
+        &RegionOptions {
+            table_capacity: 2,
+            generation: 1,
+            pid: 1234,
+            start_time: 5678,
+            boot_id: 0x1122_3344_5566_7788,
+            created_ns: 1_700_000_000_000_000_000,
+        },
+    )
+    .unwrap();
+    let hits = region
+        .counter(
+            FieldSpec::new("hits")
+                .unit(Unit::Events)
+                .describe("requests"),
+        )
+        .unwrap();
+    let version = region
+        .text(FieldSpec::new("ver").capacity(8).buffers(2))
+        .unwrap();
+    hits.add(42);
+    version.set("v1.2");
+    to_bytes(&memory)
+}
+
+/// `hexdump -C` style, with runs of zero lines folded into `*`.
+fn hexdump(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    let mut folded = false;
+    for (line, chunk) in bytes.chunks(16).enumerate() {
+        let offset = line * 16;
+        let zero = chunk.iter().all(|&b| b == 0);
+        let last = offset + 16 >= bytes.len();
+        if zero && !last && line > 0 && bytes[offset - 16..offset].iter().all(|&b| b == 0) {
+            if !folded {
+                out.push_str("*\n");
+                folded = true;
+            }
+            continue;
+        }
+        folded = false;
+        let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
+        let text: String = chunk
+            .iter()
+            .map(|&b| {
+                if (0x20..0x7f).contains(&b) {
+                    b as char
+                } else {
+                    '.'
+                }
+            })
+            .collect();
+        out.push_str(&format!(
+            "{offset:04x}  {}  {}  |{text}|\n",
+            hex[..8].join(" "),
+            hex[8..].join(" ")
+        ));
+    }
+    out.push_str(&format!("{:04x}\n", bytes.len()));
+    out
+}
+
+#[test]
+fn format_md_hex_example_is_current() {
+    if cfg!(target_endian = "big") {
+        return; // The document shows the little-endian encoding.
+    }
+    let dump = hexdump(&example());
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/FORMAT.md"))
+        .expect("docs/FORMAT.md");
+    let start = doc
+        .find("<!-- hex-example:start -->")
+        .expect("start marker");
+    let end = doc.find("<!-- hex-example:end -->").expect("end marker");
+    let block = &doc[start..end];
+    let body = block
+        .split_once("```text\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map(|(body, _)| body)
+        .expect("a ```text block between the markers");
+    assert_eq!(
+        body, dump,
+        "docs/FORMAT.md example is stale; current dump:\n{dump}"
+    );
+}
