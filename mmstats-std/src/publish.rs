@@ -607,15 +607,7 @@ fn create_in_dir(
         name: OsString::from(name),
         published: AtomicBool::new(false),
     };
-    if let Err(e) = prepare(&file, size, mode) {
-        place.remove(&file);
-        return Err(CreateError::Io {
-            path,
-            operation: e.0,
-            source: e.1,
-        });
-    }
-    Ok((file, place))
+    prepare(file, place, path, size, mode)
 }
 
 fn create_shm(name: &str, mode: u32, size: usize) -> Result<(File, Place), CreateError> {
@@ -646,26 +638,35 @@ fn create_shm(name: &str, mode: u32, size: usize) -> Result<(File, Place), Creat
     let place = Place::Shm {
         name: name.to_owned(),
     };
-    if let Err(e) = prepare(&file, size, mode) {
-        place.remove(&file);
-        return Err(CreateError::Io {
-            path,
-            operation: e.0,
-            source: e.1,
-        });
-    }
-    Ok((file, place))
+    prepare(file, place, path, size, mode)
 }
 
 /// Sizes the new file, fixes its mode against the umask, and takes the
-/// writer's lock.
-fn prepare(file: &File, size: usize, mode: u32) -> Result<(), (&'static str, io::Error)> {
-    rustix::fs::ftruncate(file, size as u64).map_err(|e| ("ftruncate", e.into()))?;
-    // The umask may have cleared bits the caller asked for.
-    rustix::fs::fchmod(file, Mode::from_raw_mode(mode)).map_err(|e| ("fchmod", e.into()))?;
-    rustix::fs::flock(file, FlockOperation::NonBlockingLockShared)
-        .map_err(|e| ("flock", e.into()))?;
-    Ok(())
+/// writer's lock; on failure removes the file.
+fn prepare(
+    file: File,
+    place: Place,
+    path: PathBuf,
+    size: usize,
+    mode: u32,
+) -> Result<(File, Place), CreateError> {
+    let steps = || -> Result<(), (&'static str, rustix::io::Errno)> {
+        rustix::fs::ftruncate(&file, size as u64).map_err(|e| ("ftruncate", e))?;
+        // The umask may have cleared bits the caller asked for.
+        rustix::fs::fchmod(&file, Mode::from_raw_mode(mode)).map_err(|e| ("fchmod", e))?;
+        rustix::fs::flock(&file, FlockOperation::NonBlockingLockShared).map_err(|e| ("flock", e))
+    };
+    match steps() {
+        Ok(()) => Ok((file, place)),
+        Err((operation, error)) => {
+            place.remove(&file);
+            Err(CreateError::Io {
+                path,
+                operation,
+                source: error.into(),
+            })
+        }
+    }
 }
 
 /// What the file owns; shared by the [`StatsFile`] and every handle.

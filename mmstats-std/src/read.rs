@@ -311,6 +311,22 @@ fn failure(path: &Path, reason: ReadFailure) -> ReadFileError {
     }
 }
 
+/// Maps an I/O error of `operation` on `path` to a [`ReadFileError`].
+fn io_failure<'p, E: Into<io::Error>>(
+    path: &'p Path,
+    operation: &'static str,
+) -> impl FnOnce(E) -> ReadFileError + 'p {
+    move |error| {
+        failure(
+            path,
+            ReadFailure::Io {
+                operation,
+                source: error.into(),
+            },
+        )
+    }
+}
+
 /// Opens a stats file for reading: no symlinks, no blocking, regular
 /// files only.
 fn open_for_reading(path: &Path) -> Result<(File, u64), ReadFileError> {
@@ -333,15 +349,7 @@ fn open_for_reading(path: &Path) -> Result<(File, u64), ReadFileError> {
         )
     })?;
     let file = File::from(fd);
-    let stat = rustix::fs::fstat(&file).map_err(|e| {
-        failure(
-            path,
-            ReadFailure::Io {
-                operation: "fstat",
-                source: e.into(),
-            },
-        )
-    })?;
+    let stat = rustix::fs::fstat(&file).map_err(io_failure(path, "fstat"))?;
     if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
         return Err(failure(path, ReadFailure::NotRegular));
     }
@@ -353,15 +361,7 @@ pub fn read_file(path: impl AsRef<Path>) -> Result<FileStats, ReadFileError> {
     let path = path.as_ref();
     let (file, len) = open_for_reading(path)?;
     let mut head = [0u8; 8];
-    let got = read_prefix(&file, &mut head).map_err(|e| {
-        failure(
-            path,
-            ReadFailure::Io {
-                operation: "read",
-                source: e,
-            },
-        )
-    })?;
+    let got = read_prefix(&file, &mut head).map_err(io_failure(path, "read"))?;
     if got == head.len() && head == MAGIC {
         RegionReader::from_file(path, file, len)?.read()
     } else if got >= 1 && head[0] == LEGACY_VERSION {
@@ -389,15 +389,7 @@ fn read_legacy(path: &Path, file: &File, len: u64) -> Result<FileStats, ReadFile
         return Err(failure(path, ReadFailure::TooLarge { len }));
     }
     let mut bytes = vec![0u8; len as usize];
-    let got = read_prefix(file, &mut bytes).map_err(|e| {
-        failure(
-            path,
-            ReadFailure::Io {
-                operation: "read",
-                source: e,
-            },
-        )
-    })?;
+    let got = read_prefix(file, &mut bytes).map_err(io_failure(path, "read"))?;
     bytes.truncate(got);
     let parsed = legacy::parse(&bytes).map_err(|e| failure(path, ReadFailure::Legacy(e)))?;
     let pid = parsed
@@ -515,15 +507,7 @@ impl RegionReader {
                 ReadFailure::Region(OpenError::TooShort { len }),
             ));
         }
-        let map = ReadMap::shared(&file, len).map_err(|e| {
-            failure(
-                path,
-                ReadFailure::Io {
-                    operation: "mmap",
-                    source: e,
-                },
-            )
-        })?;
+        let map = ReadMap::shared(&file, len).map_err(io_failure(path, "mmap"))?;
         Ok(Self {
             path: path.to_owned(),
             file,
