@@ -94,10 +94,10 @@ pub fn measure(run: &mut dyn FnMut(u64), budget: Duration) -> Timing {
 /// memory, as in production.
 pub fn bench_dir() -> tempfile::TempDir {
     let shm = PathBuf::from("/dev/shm");
-    if shm.is_dir() {
-        if let Ok(dir) = tempfile::tempdir_in(&shm) {
-            return dir;
-        }
+    if shm.is_dir()
+        && let Ok(dir) = tempfile::tempdir_in(&shm)
+    {
+        return dir;
     }
     tempfile::tempdir().expect("a temporary directory")
 }
