@@ -83,6 +83,7 @@ pub mod latch;
 pub mod layout;
 mod reader;
 mod region;
+pub mod scan;
 mod source;
 pub mod sync;
 
