@@ -7,13 +7,13 @@
 //! behind each match with [`RegionView::open_at`], the same checks a reader
 //! of a stats file makes. What it yields:
 //!
-//! - a [`RegionView`] for every region whose prologue validates, after
-//!   which the scan resumes past the region's end (a string value that
+//! - `Ok(`[`RegionView`]`)` for every region whose prologue validates,
+//!   after which the scan resumes past the region's end (a value that
 //!   happens to hold the magic is data, not a second region);
-//! - the [`OpenError`] of every match that carries the magic *and* a valid
-//!   byte-order mark but fails validation: a region cut by the end of the
-//!   image, a future major version, a region caught initialising, a
-//!   corrupt header. These are reported, never guessed at;
+//! - `Err(`[`OpenError`]`)` for every match that carries the magic *and*
+//!   a valid byte-order mark but fails validation: a region cut by the end
+//!   of the image, a future major version, a region caught initialising,
+//!   a corrupt header. These are reported, never guessed at;
 //! - nothing for a match whose byte-order mark is invalid: eight bytes
 //!   equal to the magic with anything else behind them are not a region
 //!   header (the magic as a constant in a program's read-only data, a copy
@@ -26,7 +26,7 @@
 //! region, and hardly ever a damaged candidate.
 //!
 //! ```
-//! use mmstats_nostd::scan::{Candidate, RegionScanner};
+//! use mmstats_nostd::scan::RegionScanner;
 //! use mmstats_nostd::{ByteImage, Region, RegionBuffer, RegionOptions};
 //!
 //! static STATS: RegionBuffer<128> = RegionBuffer::new();
@@ -43,7 +43,7 @@
 //! let mut scanner = RegionScanner::new(&image);
 //! let found = scanner.next().unwrap();
 //! assert_eq!(found.offset(), 4096);
-//! let Candidate::Region(view) = found.candidate else { panic!("not a region") };
+//! let view = found.region.unwrap();
 //! assert_eq!(view.field_count().unwrap(), 1);
 //! assert!(scanner.next().is_none());
 //! ```
@@ -52,24 +52,15 @@ use crate::layout::{ByteOrder, MAGIC};
 use crate::reader::{OpenError, RegionView};
 use crate::source::WordSource;
 
-/// What the scanner found at one offset.
-#[derive(Debug)]
-pub enum Candidate<'s, S: WordSource + ?Sized> {
-    /// A region whose prologue validated: list and read its fields.
-    Region(RegionView<'s, S>),
-    /// The magic and a valid byte-order mark, but the header failed
-    /// validation (truncated by the end of the image, unsupported version,
-    /// not ready, corrupt): report it, do not read it.
-    Damaged(OpenError),
-}
-
 /// One find: where, and what.
 #[derive(Debug)]
 pub struct Found<'s, S: WordSource + ?Sized> {
     /// Word index in the source where the magic is (byte offset / 8).
     pub word: usize,
-    /// The validated region, or why it is not one.
-    pub candidate: Candidate<'s, S>,
+    /// The validated region; or why a candidate that carries the magic and
+    /// a valid byte-order mark is not one (cut by the end of the image,
+    /// unsupported version, not ready, corrupt): report it, do not read it.
+    pub region: Result<RegionView<'s, S>, OpenError>,
 }
 
 impl<S: WordSource + ?Sized> Found<'_, S> {
@@ -143,18 +134,15 @@ impl<'s, S: WordSource + ?Sized> Iterator for RegionScanner<'s, S> {
             }
             // Either a valid mark, or the image ends right after the magic
             // (a region cut short: reported as such by `open_at`).
-            let candidate = match RegionView::open_at(self.source, word) {
-                Ok(view) => {
-                    // Validated: region_len is a multiple of 8, at least
-                    // the 256-byte prologue, and within the source, so the
-                    // sum stays within the source's word count.
-                    let words = usize::try_from(view.prologue().region_len / 8).unwrap_or(1);
-                    self.next_word = word.saturating_add(words.max(1));
-                    Candidate::Region(view)
-                }
-                Err(error) => Candidate::Damaged(error),
-            };
-            return Some(Found { word, candidate });
+            let region = RegionView::open_at(self.source, word);
+            if let Ok(view) = &region {
+                // Validated: region_len is a multiple of 8, at least
+                // the 256-byte prologue, and within the source, so the
+                // sum stays within the source's word count.
+                let words = usize::try_from(view.prologue().region_len / 8).unwrap_or(1);
+                self.next_word = word.saturating_add(words.max(1));
+            }
+            return Some(Found { word, region });
         }
     }
 }
@@ -198,8 +186,8 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].offset(), 1016);
         assert!(matches!(
-            found[0].candidate,
-            Candidate::Damaged(OpenError::TooShort { len: 8 })
+            found[0].region,
+            Err(OpenError::TooShort { len: 8 })
         ));
     }
 
@@ -211,6 +199,6 @@ mod tests {
         let image = ByteImage::new(&bytes);
         let found: Vec<_> = RegionScanner::new(&image).collect();
         assert_eq!(found.len(), 1);
-        assert!(matches!(found[0].candidate, Candidate::Damaged(_)));
+        assert!(found[0].region.is_err());
     }
 }

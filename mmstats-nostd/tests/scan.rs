@@ -9,7 +9,7 @@ mod support;
 
 use common::{Owned, Rng, read_all, to_bytes, words};
 use mmstats_nostd::layout::{BYTE_ORDER_MARK, MAGIC, MAJOR};
-use mmstats_nostd::scan::{Candidate, RegionScanner};
+use mmstats_nostd::scan::RegionScanner;
 use mmstats_nostd::{ByteImage, ByteOrder, FieldSpec, OpenError, Region, RegionOptions, Unit};
 use support::foreign;
 
@@ -53,9 +53,9 @@ fn random_bytes(rng: &mut Rng, len: usize) -> Vec<u8> {
 fn regions(bytes: &[u8]) -> Vec<(usize, Vec<(String, Owned)>)> {
     let image = ByteImage::new(bytes);
     RegionScanner::new(&image)
-        .map(|found| match found.candidate {
-            Candidate::Region(ref view) => (found.offset(), read_all(view).unwrap()),
-            Candidate::Damaged(error) => panic!("damaged at {}: {error}", found.offset()),
+        .map(|found| match &found.region {
+            Ok(view) => (found.offset(), read_all(view).unwrap()),
+            Err(error) => panic!("damaged at {}: {error}", found.offset()),
         })
         .collect()
 }
@@ -77,7 +77,10 @@ fn regions_are_found_at_any_aligned_offset_among_random_bytes() {
     assert_eq!(found[1].0, at_second);
     assert_eq!(found[0].1[0], ("tag".into(), Owned::Counter(1)));
     assert_eq!(found[1].1[0], ("tag".into(), Owned::Counter(2)));
-    assert_eq!(found[0].1[3], ("state".into(), Owned::Text("running".into())));
+    assert_eq!(
+        found[0].1[3],
+        ("state".into(), Owned::Text("running".into()))
+    );
     assert_eq!(found[0].1.len(), 5);
 }
 
@@ -87,10 +90,7 @@ fn a_region_at_offset_zero_and_back_to_back_regions() {
     let b = region_bytes(256, 11);
     let image = [a.clone(), b].concat();
     let found = regions(&image);
-    assert_eq!(
-        found.iter().map(|f| f.0).collect::<Vec<_>>(),
-        [0, a.len()]
-    );
+    assert_eq!(found.iter().map(|f| f.0).collect::<Vec<_>>(), [0, a.len()]);
 }
 
 #[test]
@@ -115,7 +115,7 @@ fn the_magic_inside_a_region_is_data_not_a_second_region() {
     let mut scanner = RegionScanner::new(&scan_image);
     let found: Vec<_> = scanner.by_ref().collect();
     assert_eq!(found.len(), 1);
-    assert!(matches!(found[0].candidate, Candidate::Region(_)));
+    assert!(found[0].region.is_ok());
     assert_eq!(scanner.ignored(), 0);
 
     // The same bytes past the end of a region are a (damaged) candidate:
@@ -135,7 +135,7 @@ fn the_magic_inside_a_region_is_data_not_a_second_region() {
     let found: Vec<_> = RegionScanner::new(&tail_image).collect();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].offset(), 64);
-    assert!(matches!(found[0].candidate, Candidate::Damaged(_)));
+    assert!(found[0].region.is_err());
 }
 
 #[test]
@@ -188,9 +188,9 @@ fn planted_magic_with_garbage_headers_is_never_a_region() {
         let mut damaged = 0;
         for found in scanner.by_ref() {
             assert_eq!(found.offset() % 8, 0);
-            match found.candidate {
-                Candidate::Region(_) => regions_seen += 1,
-                Candidate::Damaged(_) => damaged += 1,
+            match found.region {
+                Ok(_) => regions_seen += 1,
+                Err(_) => damaged += 1,
             }
         }
         // Every plant is either ignored or reported as damaged; random
@@ -216,9 +216,9 @@ fn a_region_cut_by_the_end_of_the_image_is_reported_at_every_length() {
         }
         assert_eq!(found.len(), 1, "cut at {cut}");
         assert_eq!(found[0].offset(), 4096);
-        match found[0].candidate {
-            Candidate::Damaged(OpenError::TooShort { .. } | OpenError::Truncated { .. }) => {}
-            ref other => panic!("cut at {cut}: {other:?}"),
+        match &found[0].region {
+            Err(OpenError::TooShort { .. } | OpenError::Truncated { .. }) => {}
+            other => panic!("cut at {cut}: {other:?}"),
         }
     }
 }
@@ -235,9 +235,7 @@ fn a_region_of_the_other_byte_order_is_found_and_reads_the_same() {
     let scan_image = ByteImage::new(&image);
     let found: Vec<_> = RegionScanner::new(&scan_image).collect();
     assert_eq!(found.len(), 1);
-    let Candidate::Region(view) = &found[0].candidate else {
-        panic!("not a region");
-    };
+    let view = found[0].region.as_ref().unwrap();
     assert_eq!(view.byte_order(), ByteOrder::Swapped);
     assert_eq!(read_all(view).unwrap(), regions(&native)[0].1);
     assert_eq!(
@@ -254,10 +252,7 @@ fn a_region_being_initialised_is_reported_not_read() {
     let scan_image = ByteImage::new(&image);
     let found: Vec<_> = RegionScanner::new(&scan_image).collect();
     assert_eq!(found.len(), 1);
-    assert!(matches!(
-        found[0].candidate,
-        Candidate::Damaged(OpenError::NotReady)
-    ));
+    assert!(matches!(found[0].region, Err(OpenError::NotReady)));
 }
 
 #[test]

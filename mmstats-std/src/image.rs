@@ -22,7 +22,7 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use mmstats_nostd::scan::{Candidate, RegionScanner};
+use mmstats_nostd::scan::RegionScanner;
 use mmstats_nostd::{
     ByteImage, DEFAULT_MAX_TRIES, MAX_COPY_WORDS, ReadError, RegionState, RegionView, WordSource,
 };
@@ -201,14 +201,7 @@ pub fn scan_image(path: &Path, base: Option<u64>) -> Result<ImageScan, ImageErro
         path: path.to_owned(),
         reason,
     };
-    let io_fail = |operation| {
-        move |source| {
-            fail(ImageFailure::Io {
-                operation,
-                source,
-            })
-        }
-    };
+    let io_fail = |operation| move |source| fail(ImageFailure::Io { operation, source });
     let started = Instant::now();
     let mut scan = ImageScan {
         path: path.to_owned(),
@@ -317,12 +310,12 @@ fn scan_source<S: WordSource + ?Sized>(scan: &mut ImageScan, source: &S) {
     let mut scanner = RegionScanner::new(source);
     for found in &mut scanner {
         let offset = found.offset() as u64;
-        match found.candidate {
-            Candidate::Region(view) => match decode(&view, &scan.path, &mut scratch) {
+        match found.region {
+            Ok(view) => match decode(&view, &scan.path, &mut scratch) {
                 Ok(stats) => scan.regions.push(ImageRegion { offset, stats }),
                 Err(reason) => scan.damaged.push(DamagedRegion { offset, reason }),
             },
-            Candidate::Damaged(error) => scan.damaged.push(DamagedRegion {
+            Err(error) => scan.damaged.push(DamagedRegion {
                 offset,
                 reason: format!("format 2: {error}"),
             }),

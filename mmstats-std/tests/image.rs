@@ -177,7 +177,10 @@ fn regions_in_a_ram_image_are_found_with_offset_and_address() {
     // Without --base, the offset only.
     let text = mmdump(&["--image", &path], None);
     let text = String::from_utf8(text.stdout).unwrap();
-    assert!(text.contains(&format!("==> {path} [offset 0x80000]")), "{text}");
+    assert!(
+        text.contains(&format!("==> {path} [offset 0x80000]")),
+        "{text}"
+    );
 }
 
 #[test]
@@ -232,7 +235,9 @@ fn a_region_cut_by_the_end_of_the_image_is_an_error_not_a_crash() {
     );
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(
-        stderr.contains(&format!("{path}: candidate at offset 0x2000, address 0x3000")),
+        stderr.contains(&format!(
+            "{path}: candidate at offset 0x2000, address 0x3000"
+        )),
         "{stderr}"
     );
 
@@ -262,7 +267,12 @@ fn random_images_hold_no_false_regions() {
     assert_eq!(document["images"][0]["ignored_magic"], 0);
     let errors = document["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1);
-    assert!(errors[0]["error"].as_str().unwrap().contains("no format-2 region"));
+    assert!(
+        errors[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no format-2 region")
+    );
 
     // Random bytes with the magic planted, alone or with a valid mark,
     // followed by garbage: candidates at most, never regions.
