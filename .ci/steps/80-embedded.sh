@@ -10,6 +10,7 @@
 #   reason, if the package cannot be installed);
 # - `mmdump --image` timed on a 64 MiB image (printed, not asserted).
 set -euo pipefail
+shopt -s inherit_errexit
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 
@@ -42,16 +43,22 @@ for candidate in "$sysroot_size" llvm-size arm-none-eabi-size; do
     if command -v "$candidate" >/dev/null 2>&1; then size_tool=$candidate; break; fi
 done
 if [ -z "$size_tool" ]; then
-    echo "no llvm-size or arm-none-eabi-size found (rustup component add llvm-tools)" >&2
-    exit 1
+    echo "no llvm-size: installing Debian's binutils-arm-none-eabi"
+    apt-get update >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y binutils-arm-none-eabi >/dev/null
+    size_tool=arm-none-eabi-size
 fi
 # flash = vector table + code + read-only data + initialised data;
 # RAM = initialised data + zeroed data (stack not included).
+# One target directory for the three builds (the dependencies are shared);
+# each ELF is copied aside before the next build overwrites it.
 measure() {  # measure NAME FEATURES...
     local name=$1; shift
-    (cd "$firmware" && cargo build --release --bin footprint --target-dir "target/footprint-$name" "$@" >/dev/null 2>&1) \
-        || (cd "$firmware" && cargo build --release --bin footprint --target-dir "target/footprint-$name" "$@")
-    "$size_tool" -A "$firmware/target/footprint-$name/thumbv7m-none-eabi/release/footprint" | awk -v name="$name" '
+    (cd "$firmware" && cargo build --release --bin footprint --target-dir target/footprint "$@" >&2)
+    mkdir -p "$firmware/target/footprint/elves"
+    cp "$firmware/target/footprint/thumbv7m-none-eabi/release/footprint" \
+        "$firmware/target/footprint/elves/$name.elf"
+    "$size_tool" -A "$firmware/target/footprint/elves/$name.elf" | awk -v name="$name" '
         $1 == ".vector_table" || $1 == ".text" || $1 == ".rodata" { flash += $2 }
         $1 == ".data" { flash += $2; ram += $2 }
         $1 == ".bss" || $1 == ".uninit" { ram += $2 }
