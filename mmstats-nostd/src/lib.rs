@@ -70,7 +70,14 @@
 //!
 //! All shared words are [`sync::Word`]s: `core`'s `AtomicU64` where the
 //! target has 64-bit atomics, `portable-atomic`'s elsewhere (thumbv6m/7m/7em,
-//! riscv32), and loom's under `--cfg loom`.
+//! riscv32), and loom's under `--cfg loom`. On those targets the firmware
+//! chooses how portable-atomic makes 64-bit accesses atomic, with the
+//! `portable-atomic-unsafe-assume-single-core` or
+//! `portable-atomic-critical-section` feature (required on targets without
+//! compare-and-swap such as riscv32imc, and whenever an interrupt handler
+//! updates a field); see `docs/EMBEDDED.md`.
+//!
+//! A region in a RAM dump or core file is found with [`scan`].
 #![no_std]
 
 #[cfg(test)]
@@ -83,6 +90,7 @@ pub mod latch;
 pub mod layout;
 mod reader;
 mod region;
+pub mod scan;
 mod source;
 pub mod sync;
 

@@ -81,6 +81,7 @@
 
 mod glob;
 mod handles;
+pub mod image;
 pub mod legacy;
 mod map;
 pub mod os;

@@ -105,7 +105,7 @@ impl FieldValue {
         }
     }
 
-    fn from_value(value: Value<'_>) -> Self {
+    pub(crate) fn from_value(value: Value<'_>) -> Self {
         match value {
             Value::Counter(v) => Self::Counter(v),
             Value::Gauge(v) => Self::Gauge(v),
@@ -630,7 +630,7 @@ impl RegionReader {
     }
 }
 
-fn unit_name(info: &FieldInfo) -> String {
+pub(crate) fn unit_name(info: &FieldInfo) -> String {
     match info.unit {
         Some(unit) => unit.name().to_owned(),
         None => format!("unit({})", info.unit_code),

@@ -23,6 +23,16 @@ use mmstats::dump::{self, Report};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Scan a memory image instead (a RAM dump, a core file, a raw image;
+    /// `-` reads standard input) for format-2 regions at every 8-byte
+    /// boundary, and print each with its offset. Repeatable.
+    #[arg(long, value_name = "FILE", conflicts_with = "paths")]
+    image: Vec<PathBuf>,
+    /// With --image: the address of the image's first byte in the
+    /// target's memory (0x20000000 or decimal), to print each region's
+    /// address.
+    #[arg(long, value_name = "ADDR", requires = "image", value_parser = mmstats::image::parse_address)]
+    base: Option<u64>,
     #[command(flatten)]
     dump: DumpArgs,
 }
@@ -66,6 +76,7 @@ struct DemoArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        None if !cli.image.is_empty() => image(&cli.image, cli.base, cli.dump.json),
         None => dump(&cli.dump, false),
         Some(Command::Dump(args)) => dump(&args, false),
         Some(Command::List(args)) => dump(&args, true),
@@ -158,6 +169,26 @@ fn demo(args: &DemoArgs) -> io::Result<ExitCode> {
     out.flush()?;
     report_errors(&report);
     demo.stop();
+    Ok(if report.has_errors() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `mmdump --image FILE... [--base ADDR] [--json]`.
+fn image(paths: &[PathBuf], base: Option<u64>, json: bool) -> io::Result<ExitCode> {
+    let report = mmstats::image::collect(paths, base);
+    let mut out = BufWriter::new(io::stdout().lock());
+    if json {
+        writeln!(out, "{}", mmstats::image::to_json(&report))?;
+    } else {
+        mmstats::image::write_text(&mut out, &report)?;
+    }
+    out.flush()?;
+    for line in report.error_lines() {
+        eprintln!("mmdump: {line}");
+    }
     Ok(if report.has_errors() {
         ExitCode::FAILURE
     } else {
