@@ -317,7 +317,7 @@ impl MuninPlugin {
             }
             let mut info = format!("{} ({})", field.name, field.value.kind_name());
             if !field.description.is_empty() {
-                info = format!("{}: {info}", field.description);
+                info = format!("{info}: {}", field.description);
             }
             writeln!(out, "{id}.info {}", one_line(&info))?;
         }
