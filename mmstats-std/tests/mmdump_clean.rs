@@ -70,6 +70,35 @@ fn a_dead_writers_files_go_and_a_live_writers_stay() {
 }
 
 #[test]
+fn an_exited_writer_not_yet_reaped_is_dead() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut zombie, paths) = start_demo(dir.path(), 1);
+    // Killed but not waited for: a zombie keeps its pid and start time.
+    zombie.0.kill().ok();
+    let stat = format!("/proc/{}/stat", zombie.0.id());
+    let deadline = std::time::Instant::now() + mmdump_common::WATCHDOG;
+    loop {
+        let text = std::fs::read_to_string(&stat).unwrap();
+        if text[text.rfind(')').unwrap() + 1..]
+            .trim_start()
+            .starts_with('Z')
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no zombie: {text}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let (document, code) = clean_json(&[], dir.path());
+    assert_eq!(code, Some(0), "{document}");
+    for path in &paths {
+        let (action, reason) = verdict(&document, path);
+        assert_eq!(action, "removed", "{reason}");
+        assert!(!path.exists());
+    }
+    drop(zombie);
+}
+
+#[test]
 fn a_reused_pid_does_not_keep_a_file_alive() {
     let dir = tempfile::tempdir().unwrap();
     // This test process is alive; a file that names its pid with another

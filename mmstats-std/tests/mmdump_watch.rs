@@ -193,8 +193,14 @@ fn a_restarted_writer_gives_no_negative_rate_and_sums_never_go_back() {
     let mut last_value = 0;
     let mut retired = false;
     let mut rates_after_restart = Vec::new();
+    let mut gap = false;
     for frame in &summed {
         let row = aggregate_row(frame, "web.ticks").expect("kept while no file has it");
+        if row["files"] == 0 {
+            // Between the writers: only the first one's last values.
+            gap = true;
+            assert_eq!(row["rate"].as_f64(), Some(0.0), "{frame}");
+        }
         let value = row["value"].as_u64().unwrap();
         assert!(
             value >= last_value,
@@ -213,6 +219,7 @@ fn a_restarted_writer_gives_no_negative_rate_and_sums_never_go_back() {
         retired |= frame["retired_files"].as_u64().unwrap() > 0;
     }
     assert!(retired, "the first writer's values were retired");
+    assert!(gap, "a read fell between the two writers");
     assert!(
         rates_after_restart.iter().any(|&r| within(r, RATE, 0.25)),
         "the second writer's rate shows: {rates_after_restart:?}"

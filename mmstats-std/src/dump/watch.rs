@@ -413,10 +413,14 @@ impl Watcher {
             let kind = field.field.value.kind_name();
             let key = (field.field.name.clone(), kind);
             live.insert(key.clone());
-            let [rate, average] = sums
+            let [mut rate, average] = sums
                 .get(&(field.field.name.as_str(), kind))
                 .copied()
                 .unwrap_or_default();
+            if field.files == 0 {
+                // Only vanished files' last values: the sum stands still.
+                rate = Some(0.0);
+            }
             let track = self.aggregated.entry(key).or_default();
             track.note_value(&field.field.value);
             let rated = rated_count(&field.field.value).is_some();
@@ -584,19 +588,8 @@ impl LineWriter {
             time.replace_range(19..time.len() - 1, "");
             cells.push(("time".into(), time));
         }
-        for group in &frame.groups {
-            let suffix = group.file.as_ref().map_or_else(String::new, |f| {
-                let name = f
-                    .path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let stem = name
-                    .strip_suffix(&format!(".{}", crate::EXTENSION))
-                    .unwrap_or(&name)
-                    .to_owned();
-                format!("@{}", printable(&stem))
-            });
+        let labels = file_labels(frame);
+        for (group, suffix) in frame.groups.iter().zip(&labels) {
             for row in &group.rows {
                 let name = format!("{}{suffix}", printable(&row.name));
                 if row.rated && matches!(row.value, FieldValue::Counter(_)) {
@@ -647,6 +640,51 @@ impl LineWriter {
         self.since_header += 1;
         Ok(())
     }
+}
+
+/// The column suffix of each group: nothing for the aggregate, else
+/// `@PID-TID` taken from a file named `{program}-{pid}-{tid}…`, or `@` and
+/// the file name without `.mmstats` when that is not unique (one thread
+/// with several files).
+fn file_labels(frame: &Frame) -> Vec<String> {
+    let stems: Vec<Option<String>> = frame
+        .groups
+        .iter()
+        .map(|g| {
+            g.file.as_ref().map(|f| {
+                let name = f
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                name.strip_suffix(&format!(".{}", crate::EXTENSION))
+                    .unwrap_or(&name)
+                    .to_owned()
+            })
+        })
+        .collect();
+    let short = |stem: &str| -> Option<String> {
+        let parts: Vec<&str> = stem.split('-').collect();
+        let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        (1..parts.len().saturating_sub(1))
+            .rev()
+            .find(|&i| numeric(parts[i]) && numeric(parts[i + 1]))
+            .map(|i| format!("{}-{}", parts[i], parts[i + 1]))
+    };
+    let shorts: Vec<Option<String>> = stems.iter().map(|s| s.as_deref().and_then(short)).collect();
+    let unique = {
+        let mut seen = HashSet::new();
+        shorts.iter().flatten().all(|s| seen.insert(s.clone()))
+    };
+    stems
+        .iter()
+        .zip(&shorts)
+        .map(|(stem, short)| match (stem, short) {
+            (None, _) => String::new(),
+            (Some(_), Some(short)) if unique => format!("@{}", printable(short)),
+            (Some(stem), _) => format!("@{}", printable(stem)),
+        })
+        .collect()
 }
 
 /// A value in a line column.
