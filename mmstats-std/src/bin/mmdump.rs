@@ -600,6 +600,8 @@ fn watch(args: &WatchArgs) -> io::Result<ExitCode> {
     let mut out = io::stdout().lock();
     let started = Instant::now();
     let mut reads = 0u64;
+    // Each distinct failure is reported once, not at every read.
+    let mut reported = std::collections::HashSet::new();
     loop {
         let frame = watcher.tick();
         reads += 1;
@@ -610,11 +612,13 @@ fn watch(args: &WatchArgs) -> io::Result<ExitCode> {
         }
         out.flush()?;
         for (path, error) in &frame.errors {
-            eprintln!(
-                "mmdump: {}: {}",
-                dump::printable(&path.display().to_string()),
-                error
-            );
+            if reported.insert((path.clone(), error.clone())) {
+                eprintln!(
+                    "mmdump: {}: {}",
+                    dump::printable(&path.display().to_string()),
+                    error
+                );
+            }
         }
         if args.count.is_some_and(|count| reads >= count) {
             return Ok(ExitCode::SUCCESS);

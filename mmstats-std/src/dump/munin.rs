@@ -376,7 +376,7 @@ fn one_line(text: &str) -> String {
 }
 
 /// Plugin-name suffixes worth linking: every first and second level of the
-/// names of numeric fields.
+/// names of numeric fields, but `sys`.
 fn suggestions(report: &Report) -> Vec<String> {
     let mut found = std::collections::BTreeSet::new();
     for field in report.files.iter().flat_map(|f| &f.fields) {
@@ -384,6 +384,10 @@ fn suggestions(report: &Report) -> Vec<String> {
             continue;
         }
         let levels: Vec<&str> = field.name.split('.').collect();
+        // sys.pid, sys.uid ... identify writers; nothing to graph.
+        if levels[0] == "sys" {
+            continue;
+        }
         for depth in 1..levels.len().min(3) {
             let subtree = levels[..depth].join(".");
             let selector = selector_of(&subtree);

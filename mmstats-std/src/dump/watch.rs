@@ -558,7 +558,8 @@ pub struct LineOptions {
 /// started, as vmstat's first line shows averages since boot); gauges,
 /// floats, booleans (0/1) and averages (the mean) show their value;
 /// strings and timestamps are left out. Per-file columns are named
-/// `name@file`, where `file` is the file name without `.mmstats`.
+/// `name@PID-TID` (see `file_labels`). A read with nothing to show writes
+/// nothing.
 #[derive(Debug)]
 pub struct LineWriter {
     options: LineOptions,
@@ -614,6 +615,10 @@ impl LineWriter {
                     cells.push((name, cell_value(&row.value)));
                 }
             }
+        }
+        if cells.len() == usize::from(self.options.timestamps) {
+            // Nothing to show (no file yet, or nothing numeric selected).
+            return Ok(());
         }
         let columns: Vec<String> = cells.iter().map(|(h, _)| h.clone()).collect();
         let due = self.options.header_every > 0 && self.since_header >= self.options.header_every;
