@@ -154,5 +154,38 @@ fn the_terminal_view_redraws_in_place_reacts_to_keys_and_quits_on_q() {
     assert!(after.contains("mmdump exited 0"), "{after}");
     // The alternate screen is gone: the table is not left behind.
     assert!(!after.contains("ma100/s"), "{after}");
+
+    // On a terminal the one-shot dump is coloured, unless NO_COLOR is set.
+    for (no_color, coloured) in [("", true), ("1", false)] {
+        let window = format!("dump{}", no_color.len());
+        let script = format!(
+            "env -u MMSTATS_DIR NO_COLOR={no_color} TERM=xterm-256color {} {}; sleep 120",
+            Path::new(env!("CARGO_BIN_EXE_mmdump")).display(),
+            dir.path().display()
+        );
+        let opened = run(tmux
+            .command()
+            .args(["new-window", "-d", "-n", &window, "-t", "w"])
+            .arg(script));
+        assert!(opened.status.success(), "{opened:?}");
+        let target = format!("w:{window}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let screen = loop {
+            let output = run(tmux
+                .command()
+                .args(["capture-pane", "-e", "-p", "-t", &target]));
+            let screen = String::from_utf8_lossy(&output.stdout).into_owned();
+            if screen.contains("web.ticks") {
+                break screen;
+            }
+            assert!(Instant::now() < deadline, "no dump in {target}: {screen}");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert_eq!(
+            screen.contains('\x1b'),
+            coloured,
+            "NO_COLOR={no_color:?}: {screen:?}"
+        );
+    }
     assert!(started.elapsed() < WATCHDOG);
 }

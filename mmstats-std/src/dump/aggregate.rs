@@ -337,13 +337,13 @@ fn combine(mode: AggregateMode, values: &[(u64, FieldValue)]) -> FieldValue {
 }
 
 /// Who a file's values belong to: the path plus the writer's generation,
-/// pid and creation time, separated by NUL (which no path holds). A writer
-/// restarted into the same path gets a new identity.
+/// pid, process start time and creation time, separated by NUL (which no
+/// path holds). A writer restarted into the same path gets a new identity.
 #[must_use]
 pub fn file_identity(file: &FileStats) -> String {
-    let generation = file.region.map_or(0, |r| r.generation);
+    let (generation, start_time) = file.region.map_or((0, 0), |r| (r.generation, r.start_time));
     format!(
-        "{}\0{generation:x}\0{}\0{}",
+        "{}\0{generation:x}\0{}\0{start_time}\0{}",
         file.path.display(),
         file.pid.unwrap_or(0),
         created_ns(file).unwrap_or(0)
