@@ -22,6 +22,11 @@ pub struct Demo {
 /// Requests each worker simulates per millisecond.
 pub const REQUESTS_PER_MS: u64 = 20;
 
+/// The rate of the main file's `web.ticks` counter, per second: it is
+/// kept at `elapsed seconds × TICKS_PER_SECOND` (updated every 10 ms), so
+/// readers can check the rates they compute against a known one.
+pub const TICKS_PER_SECOND: u64 = 1000;
+
 /// Paths of the request mix: (path, status, bytes).
 const ROUTES: [(&str, u16, u64); 6] = [
     ("/", 200, 5120),
@@ -79,6 +84,9 @@ impl Demo {
         let healthy = main
             .flag(FieldSpec::new("healthy").describe("passes its health check"))
             .map_err(shared)?;
+        let ticks = main
+            .counter(FieldSpec::new("ticks").describe("grows by exactly 1000 a second"))
+            .map_err(shared)?;
         healthy.set(true);
 
         // Each worker makes its own file from its own thread (so the file
@@ -116,10 +124,21 @@ impl Demo {
         let main_for_ticker = main.clone();
         threads.push(std::thread::spawn(move || {
             let started = Instant::now();
+            let mut beats = 0u32;
             while !ticker_stop.load(Ordering::Relaxed) {
-                uptime.set(started.elapsed().as_secs_f64());
-                main_for_ticker.heartbeat();
-                std::thread::sleep(Duration::from_millis(100));
+                let elapsed = started.elapsed();
+                let due = elapsed.as_nanos() * u128::from(TICKS_PER_SECOND) / 1_000_000_000;
+                ticks.add(
+                    u64::try_from(due)
+                        .unwrap_or(u64::MAX)
+                        .saturating_sub(ticks.get()),
+                );
+                if beats.is_multiple_of(10) {
+                    uptime.set(elapsed.as_secs_f64());
+                    main_for_ticker.heartbeat();
+                }
+                beats = beats.wrapping_add(1);
+                std::thread::sleep(Duration::from_millis(10));
             }
             drop(healthy);
         }));

@@ -79,7 +79,7 @@
 //! the file is marked closed and unlinked when the last handle drops,
 //! unless [`StatsFileBuilder::keep`] says otherwise.
 
-mod glob;
+pub mod glob;
 mod handles;
 pub mod image;
 pub mod legacy;

@@ -329,7 +329,7 @@ fn io_failure<'p, E: Into<io::Error>>(
 
 /// Opens a stats file for reading: no symlinks, no blocking, regular
 /// files only.
-fn open_for_reading(path: &Path) -> Result<(File, u64), ReadFileError> {
+pub(crate) fn open_for_reading(path: &Path) -> Result<(File, u64), ReadFileError> {
     let fd = rustix::fs::open(
         path,
         OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
@@ -425,7 +425,7 @@ fn read_legacy(path: &Path, file: &File, len: u64) -> Result<FileStats, ReadFile
 
 /// Whether some process holds the writer lock of an open stats file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum LockProbe {
+pub(crate) enum LockProbe {
     Held,
     Free,
     Unsupported,
@@ -433,7 +433,7 @@ enum LockProbe {
 
 /// Probes the writer's `flock` (`flock(2)` with `LOCK_EX | LOCK_NB`, then
 /// `LOCK_UN`): a writer holds a shared lock for as long as it has the file.
-fn probe_lock(file: &File) -> LockProbe {
+pub(crate) fn probe_lock(file: &File) -> LockProbe {
     match rustix::fs::flock(file, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {
             let _ = rustix::fs::flock(file, FlockOperation::Unlock);
@@ -526,12 +526,54 @@ impl RegionReader {
 
     /// Reads every field now.
     pub fn read(&mut self) -> Result<FileStats, ReadFileError> {
+        self.read_with(true)
+    }
+
+    /// Reads every field now without judging the writer's liveness (no
+    /// lock probe, no process-table look-up): the cheap read for tools
+    /// that read many files many times a second. The result's `liveness`
+    /// is [`Liveness::Unknown`]; ask [`RegionReader::liveness`] when needed.
+    pub fn read_values(&mut self) -> Result<FileStats, ReadFileError> {
+        self.read_with(false)
+    }
+
+    /// Whether the writer is alive now (lock probe, then pid, start time
+    /// and boot id), [`Liveness::Unknown`] if the region cannot be opened.
+    #[must_use]
+    pub fn liveness(&self) -> Liveness {
+        let words = self.map.words();
+        let judged = match RegionView::open(&words) {
+            Ok(view) => {
+                let p = view.prologue();
+                judge(
+                    view.state(),
+                    probe_lock(&self.file),
+                    os::check_process(p.pid, p.start_time, p.boot_id),
+                )
+            }
+            Err(_) => Liveness::Unknown,
+        };
+        if self.map.faulted() {
+            Liveness::Unknown
+        } else {
+            judged
+        }
+    }
+
+    /// The device and inode numbers of the open file (`fstat(2)`): a path
+    /// that now names another file was replaced.
+    pub fn file_id(&self) -> io::Result<(u64, u64)> {
+        let stat = rustix::fs::fstat(&self.file)?;
+        Ok((stat.st_dev, stat.st_ino))
+    }
+
+    fn read_with(&mut self, judge_liveness: bool) -> Result<FileStats, ReadFileError> {
         // A writer still initialising (a shm object, which has no private
         // name while it is built) gets a few milliseconds; a region
         // re-initialised under us is read again.
         let mut last = ReadFailure::Unstable;
         for attempt in 0..20 {
-            let result = self.try_read();
+            let result = self.try_read(judge_liveness);
             // Whatever was read after a page vanished is zeros, not data:
             // that overrides any value or validation error.
             if self.map.faulted() {
@@ -550,7 +592,7 @@ impl RegionReader {
         Err(failure(&self.path, last))
     }
 
-    fn try_read(&mut self) -> Result<FileStats, ReadFailure> {
+    fn try_read(&mut self, judge_liveness: bool) -> Result<FileStats, ReadFailure> {
         let words = self.map.words();
         let view = RegionView::open(&words).map_err(ReadFailure::Region)?;
         let p = *view.prologue();
@@ -593,11 +635,15 @@ impl RegionReader {
             return Err(ReadFailure::Unstable);
         }
         let state = view.state();
-        let liveness = judge(
-            state,
-            probe_lock(&self.file),
-            os::check_process(p.pid, p.start_time, p.boot_id),
-        );
+        let liveness = if judge_liveness {
+            judge(
+                state,
+                probe_lock(&self.file),
+                os::check_process(p.pid, p.start_time, p.boot_id),
+            )
+        } else {
+            Liveness::Unknown
+        };
         Ok(FileStats {
             path: self.path.clone(),
             format: Format::Mmstats2,
