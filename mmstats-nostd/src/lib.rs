@@ -76,16 +76,21 @@
 #[cfg(test)]
 extern crate std;
 
+mod averages;
 mod buffer;
 mod handles;
+pub mod histogram;
 mod kind;
 pub mod latch;
 pub mod layout;
 mod reader;
 mod region;
+pub mod ring;
+pub mod slot;
 mod source;
 pub mod sync;
 
+pub use averages::{MovingAverage, WindowAverage};
 #[cfg(not(loom))]
 pub use buffer::words_from_bytes;
 pub use buffer::{MisalignedBuffer, RegionBuffer};
@@ -93,14 +98,17 @@ pub use handles::{
     Average, Counter, Flag, FloatGauge, Gauge, SharedCounter, SharedGauge, Text, Timestamp,
     truncate_utf8,
 };
+pub use histogram::{Clock, Histogram, HistogramShape, HistogramTimer, HistogramView};
 pub use kind::{Kind, Shape, Unit};
 pub use layout::{ByteOrder, MAX_COPY_WORDS, MAX_STRING_CAPACITY, NAME_MAX};
 pub use reader::{
     DEFAULT_MAX_TRIES, EntryError, FieldInfo, OpenError, ReadError, RegionState, RegionView, Value,
 };
 pub use region::{
-    AddFieldError, CreateError, DEFAULT_BUFFERS, DEFAULT_STRING_CAPACITY, FieldSpec, Padding,
-    Region, RegionOptions,
+    AddFieldError, CreateError, DEFAULT_BUFFERS, DEFAULT_STRING_CAPACITY, DEFAULT_WINDOW,
+    DEFAULT_WINDOW_SLOTS, FieldSpec, Padding, Region, RegionOptions,
 };
+pub use ring::{EventRecord, EventRing, Payload, RingCursor, RingEvent, RingPoll, RingShape};
+pub use slot::{Dynamic, Slot};
 pub use source::{ByteImage, WordSource};
 pub use sync::Word;

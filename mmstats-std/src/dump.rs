@@ -214,13 +214,18 @@ pub fn write_text(out: &mut impl Write, report: &Report) -> io::Result<()> {
             writeln!(out)?;
         }
         writeln!(out, "{}", header(file))?;
+        // Format-2.1 kinds (histograms with their rate over the file's age,
+        // moving and window averages, event rings) are shown by
+        // crate::summary.
+        let age = crate::summary::file_age_secs(file);
         let rows: Vec<[String; 4]> = file
             .fields
             .iter()
             .map(|f| {
                 [
                     printable(&f.name),
-                    display_value(&f.value),
+                    crate::summary::value_text(&f.value, &f.unit, age)
+                        .unwrap_or_else(|| display_value(&f.value)),
                     f.value.kind_name().to_owned(),
                     printable(&f.unit),
                 ]
@@ -262,6 +267,8 @@ fn json_value(value: &FieldValue) -> Json {
         } else {
             sum / *count as f64
         }),
+        // Format-2.1 kinds: see crate::summary.
+        other => crate::summary::json_value(other).unwrap_or(Json::Null),
     }
 }
 
@@ -286,6 +293,8 @@ fn json_file(file: &FileStats) -> Json {
                 object.insert("sum".into(), json_float(sum));
                 object.insert("count".into(), json!(count));
             }
+            // Format-2.1 kinds: histogram statistics and `buckets`, ...
+            crate::summary::json_extra(&f.value, object);
             field
         })
         .collect();

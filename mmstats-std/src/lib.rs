@@ -81,6 +81,7 @@
 
 mod glob;
 mod handles;
+pub mod histogram;
 pub mod legacy;
 mod map;
 pub mod os;
@@ -91,15 +92,22 @@ pub mod signals;
 
 pub mod demo;
 pub mod dump;
+mod dynamic;
+pub mod events;
+pub mod summary;
+pub mod tail;
 
+pub use dynamic::{CounterOrOverflow, GaugeOrOverflow};
+pub use events::{EventRing, Span};
 #[doc(hidden)]
 pub use handles::__description;
-pub use handles::{Handle, Stat, Timer, TimerGuard};
+pub use handles::{Handle, Stat, Timer, TimerGuard, WindowAverage};
+pub use histogram::{HistogramSnapshot, HistogramTimer};
 pub use mmstats_nostd::{FieldSpec, Kind, Padding, Unit};
 pub use publish::{
-    AddFieldError, Average, Counter, CreateError, DEFAULT_DIR, DEFAULT_SIZE, DIR_ENV, EXTENSION,
-    Flag, FloatGauge, Gauge, Location, SHM_PREFIX, SharedCounter, SharedGauge, StatsFile,
-    StatsFileBuilder, Text, Timestamp, default_dir,
+    AddFieldError, Average, Counter, CreateError, DEFAULT_DIR, DEFAULT_REUSE_DELAY, DEFAULT_SIZE,
+    DIR_ENV, EXTENSION, Flag, FloatGauge, Gauge, Histogram, Location, MovingAverage, SHM_PREFIX,
+    SharedCounter, SharedGauge, StatsFile, StatsFileBuilder, Text, Timestamp, default_dir,
 };
 pub use read::{
     Field, FieldValue, FileStats, Format, Liveness, ReadFailure, ReadFileError, RegionInfo,
