@@ -57,6 +57,9 @@ pub enum Start {
     Oldest,
     /// Only records appended from now on.
     Newest,
+    /// Sequence number 1: records already overwritten are reported as
+    /// missed, so delivered + missed counts every record the ring held.
+    First,
 }
 
 /// What to follow and how.
@@ -535,6 +538,7 @@ fn poll_file<S: mmstats_nostd::WordSource + ?Sized>(
                         cursor: match start {
                             Start::Oldest => RingCursor::oldest(),
                             Start::Newest => RingCursor::newest(),
+                            Start::First => RingCursor::at(1),
                         },
                         scratch: vec![0; info.scratch_words()],
                         info,
