@@ -1,7 +1,8 @@
 //! # mmstats: publish your program's stats in shared memory
 //!
-//! **What.** A program defines counters, gauges, strings, averages and
-//! timers once, and updates them as it runs; each update is a plain store
+//! **What.** A program defines counters, gauges, strings, averages,
+//! timers, histograms and event rings once (or per connection, with
+//! [`StatsFile::dynamic_group`]), and updates them as it runs; each update is a plain store
 //! into a memory-mapped file (in `/dev/shm/mmstats` by default). Any other
 //! process reads them with `mmdump` or with [`read_file`], live, without
 //! the writer noticing: no locks, no system calls and no allocation on the

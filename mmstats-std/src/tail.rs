@@ -849,12 +849,18 @@ pub fn run(
     let started = Instant::now();
     let mut problems = false;
     let mut announced = false;
+    // Records written out (a poll may find more than `max_records`).
+    let mut written = 0u64;
+    let limit = options.max_records.unwrap_or(u64::MAX);
     loop {
         let mut pending: io::Result<()> = Ok(());
         let spans = options.tail.spans;
         follower.poll(&mut |event| {
-            if pending.is_err() {
+            if pending.is_err() || written >= limit {
                 return;
+            }
+            if matches!(event, TailEvent::Record(_)) {
+                written += 1;
             }
             problems |= matches!(event, TailEvent::Problem { .. });
             let line = if options.json {
@@ -887,7 +893,7 @@ pub fn run(
         }
         let done = options.once
             || stop.load(Ordering::Relaxed)
-            || options.max_records.is_some_and(|max| totals.records >= max)
+            || written >= limit
             || options
                 .duration
                 .is_some_and(|limit| started.elapsed() >= limit);
@@ -900,7 +906,13 @@ pub fn run(
                     format_count(totals.missed)
                 )?;
             }
-            return Ok((totals, !problems));
+            return Ok((
+                TailTotals {
+                    records: written.min(totals.records),
+                    ..totals
+                },
+                !problems,
+            ));
         }
         std::thread::sleep(options.interval);
     }
@@ -1162,6 +1174,7 @@ mod tests {
             .unwrap();
         ring.text(4, "a\u{1b}[31mb");
         ring.event(5, &[1, 2, 3]);
+        ring.event(6, &[]);
         let archive = dir.path().join("a.jsonl");
         let mut out = Vec::new();
         let mut notes = Vec::new();
@@ -1187,6 +1200,7 @@ mod tests {
         assert!(text.contains(":events #1 "), "{text}");
         assert!(text.contains("text=\"a\\u{1b}[31mb\""), "escaped: {text}");
         assert!(text.contains("values=[1, 2, 3]"), "{text}");
+        assert!(!text.contains("event=6"), "stopped at the count: {text}");
         assert_eq!(
             std::fs::read_to_string(&archive).unwrap().lines().count(),
             2
