@@ -260,11 +260,13 @@ fn random_flips_and_words_never_panic() {
     let original = sample_region();
     let mut rng = Rng(0xDEC0_DE21);
     let table_end = (32 + 8 * 32) * 8;
-    for round in 0..std::env::var("HOSTILE_ROUNDS")
+    // MMSTATS_HOSTILE_ROUNDS raises the count for a longer local run (in a
+    // debug build: release builds do not check arithmetic overflow).
+    let rounds: u32 = std::env::var("MMSTATS_HOSTILE_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000)
-    {
+        .unwrap_or(20_000);
+    for round in 0..rounds {
         let mut bytes = original.clone();
         if round % 2 == 0 {
             for _ in 0..=rng.below(4) {

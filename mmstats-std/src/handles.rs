@@ -275,7 +275,9 @@ pub fn __description(lines: &[&'static str]) -> &'static str {
 
 /// Declares a struct of stats whose `register` method adds every field to
 /// a [`StatsFile`]. A field's doc comment becomes its description; options
-/// in braces call the [`FieldSpec`] method of the same name.
+/// in braces call the [`FieldSpec`] method of the same name. Registered on
+/// a [`StatsFile::dynamic_group`], the fields are dynamic: dropping the
+/// struct retires them all (per-connection stats).
 ///
 /// ```
 /// use mmstats::{Counter, Gauge, Text, Timer, Unit, stats};
