@@ -260,12 +260,14 @@ pub fn header(file: &FileStats, style: &Style) -> String {
 fn write_field_rows<'f>(
     out: &mut impl Write,
     fields: impl Iterator<Item = (&'f Field, Option<usize>)>,
+    age_secs: Option<f64>,
 ) -> io::Result<()> {
     let rows: Vec<[String; 5]> = fields
         .map(|(f, files)| {
             [
                 printable(&f.name),
-                display_value(&f.value),
+                crate::summary::value_text(&f.value, &f.unit, age_secs)
+                    .unwrap_or_else(|| display_value(&f.value)),
                 f.value.kind_name().to_owned(),
                 printable(&f.unit),
                 files.map_or_else(String::new, |n| format!("({n} files)")),
@@ -301,7 +303,11 @@ pub fn write_text_styled(out: &mut impl Write, report: &Report, style: &Style) -
             writeln!(out)?;
         }
         writeln!(out, "{}", header(file, style))?;
-        write_field_rows(out, file.fields.iter().map(|f| (f, None)))?;
+        // Format-2.1 kinds (histograms with their rate over the file's age,
+        // moving and window averages, event rings) are shown by
+        // crate::summary.
+        let age = crate::summary::file_age_secs(file);
+        write_field_rows(out, file.fields.iter().map(|f| (f, None)), age)?;
         for problem in &file.problems {
             writeln!(
                 out,
@@ -336,9 +342,11 @@ pub fn write_aggregate_text(
     style: &Style,
 ) -> io::Result<()> {
     writeln!(out, "{}", aggregate_header(aggregate, style))?;
+    // Rates over a file's age mean nothing for a sum of files.
     write_field_rows(
         out,
         aggregate.fields.iter().map(|f| (&f.field, Some(f.files))),
+        None,
     )
 }
 
@@ -383,6 +391,8 @@ fn json_value(value: &FieldValue) -> Json {
         } else {
             sum / *count as f64
         }),
+        // Format-2.1 kinds: see crate::summary.
+        other => crate::summary::json_value(other).unwrap_or(Json::Null),
     }
 }
 
@@ -405,6 +415,9 @@ pub fn json_field(f: &Field) -> Json {
         object.insert("sum".into(), json_float(sum));
         object.insert("count".into(), json!(count));
     }
+    // Format-2.1 kinds: histogram statistics and `buckets`, window and
+    // moving-average parts, ring geometry.
+    crate::summary::json_extra(&f.value, object);
     field
 }
 

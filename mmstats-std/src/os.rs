@@ -18,6 +18,28 @@ pub fn now_ns() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
+/// Nanoseconds of `CLOCK_MONOTONIC`, now (`clock_gettime(2)`): the same
+/// clock in every process of the machine, never stepped; what window
+/// averages and their readers use.
+#[must_use]
+pub fn monotonic_ns() -> u64 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    u64::try_from(now.tv_sec)
+        .unwrap_or(0)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::try_from(now.tv_nsec).unwrap_or(0))
+}
+
+/// The calling thread's id, cached per thread (one `gettid(2)` per thread):
+/// cheap enough for every event-ring record.
+#[must_use]
+pub fn cached_tid() -> u64 {
+    thread_local! {
+        static TID: u64 = tid();
+    }
+    TID.with(|tid| *tid)
+}
+
 /// This process's id.
 #[must_use]
 pub fn pid() -> u64 {

@@ -124,6 +124,46 @@ enum Command {
     /// Start a demo writer (a simulated web server with a few worker
     /// threads) and show its live values once a second.
     Demo(DemoArgs),
+    /// Follow event rings live: print each record (text or JSON lines),
+    /// report records the writer overwrote before they were read ("missed
+    /// 1,024 events"), turn spans into durations, archive to a file.
+    Tail(TailArgs),
+}
+
+#[derive(Args, Debug)]
+struct TailArgs {
+    /// Stats files, directories or wildcard patterns; default: the stats
+    /// directory. New files are picked up as they appear.
+    paths: Vec<PathBuf>,
+    /// Only rings whose field name matches this wildcard pattern.
+    #[arg(long)]
+    ring: Option<String>,
+    /// Print JSON lines instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Print span durations (from span enter and exit records) instead of
+    /// the records themselves.
+    #[arg(long)]
+    spans: bool,
+    /// Also append every event to this file as JSON lines (created 0600;
+    /// never truncated; symbolic links refused).
+    #[arg(long)]
+    archive: Option<PathBuf>,
+    /// Skip the records already in the rings; show only new ones.
+    #[arg(long)]
+    new: bool,
+    /// Print what the rings hold now and exit.
+    #[arg(long)]
+    once: bool,
+    /// Stop after this many records.
+    #[arg(long)]
+    count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    seconds: Option<u64>,
+    /// Milliseconds between polls.
+    #[arg(long, default_value_t = 100)]
+    interval_ms: u64,
 }
 
 /// Filters on field names and on files.
@@ -367,6 +407,7 @@ fn main() -> ExitCode {
                 &args.filter,
             ),
             Some(Command::Demo(args)) => demo(&args),
+            Some(Command::Tail(args)) => tail(args),
         }
     };
     match result {
@@ -737,6 +778,37 @@ fn munin(plugin: &str, command: &str, filter: &FilterArgs) -> io::Result<ExitCod
     out.flush()?;
     report_errors(&report);
     Ok(exit_code(&report))
+}
+
+fn tail(args: TailArgs) -> io::Result<ExitCode> {
+    use mmstats::tail::{RunOptions, Start, TailOptions};
+    let options = RunOptions {
+        tail: TailOptions {
+            paths: args.paths,
+            ring: args.ring,
+            start: if args.new {
+                Start::Newest
+            } else {
+                Start::Oldest
+            },
+            spans: args.spans,
+            ..TailOptions::default()
+        },
+        json: args.json,
+        archive: args.archive,
+        interval: Duration::from_millis(args.interval_ms.max(1)),
+        once: args.once,
+        max_records: args.count,
+        duration: args.seconds.map(Duration::from_secs),
+    };
+    let stop = mmstats::signals::stop_flag();
+    let mut out = BufWriter::new(io::stdout().lock());
+    let (_, ok) = mmstats::tail::run(&options, stop, &mut out, &mut io::stderr())?;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn demo(args: &DemoArgs) -> io::Result<ExitCode> {

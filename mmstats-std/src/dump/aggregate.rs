@@ -333,6 +333,85 @@ fn combine(mode: AggregateMode, values: &[(u64, FieldValue)]) -> FieldValue {
             let (sum, count) = pick.copied().unwrap_or((0.0, 0));
             FieldValue::Average { sum, count }
         }
+        // Histograms of the same shape merge into the histogram of every
+        // file's samples, whatever the mode (a quantile of quantiles means
+        // nothing); one of another shape cannot be merged and is left out.
+        FieldValue::Histogram(first_histogram) => {
+            let mut merged = first_histogram.clone();
+            for (_, value) in &values[1..] {
+                if let FieldValue::Histogram(other) = value {
+                    let _ = merged.merge(other);
+                }
+            }
+            FieldValue::Histogram(merged)
+        }
+        // Windowed averages: the windows' sums and counts add up (the mean
+        // over every file's window), as for averages; totals add up.
+        FieldValue::MovingAverage { window, .. } => {
+            let (mut sum, mut count, mut total) = (0.0, 0u64, 0u64);
+            for (_, value) in values {
+                if let FieldValue::MovingAverage {
+                    sum: s,
+                    count: c,
+                    total: t,
+                    ..
+                } = value
+                {
+                    sum += s;
+                    count = count.saturating_add(*c);
+                    total = total.saturating_add(*t);
+                }
+            }
+            FieldValue::MovingAverage {
+                sum,
+                count,
+                total,
+                window: *window,
+            }
+        }
+        FieldValue::WindowAverage { window, .. } => {
+            let (mut sum, mut count, mut total, mut as_of) = (0.0, 0u64, 0u64, 0u64);
+            for (_, value) in values {
+                if let FieldValue::WindowAverage {
+                    sum: s,
+                    count: c,
+                    total: t,
+                    as_of: at,
+                    ..
+                } = value
+                {
+                    sum += s;
+                    count = count.saturating_add(*c);
+                    total = total.saturating_add(*t);
+                    as_of = as_of.max(*at);
+                }
+            }
+            FieldValue::WindowAverage {
+                sum,
+                count,
+                total,
+                as_of,
+                window: *window,
+            }
+        }
+        // Rings: records appended add up; capacity and payload are the
+        // first file's (they are per ring, not summable). Follow the rings
+        // themselves with `mmdump tail`.
+        FieldValue::EventRing {
+            capacity,
+            payload_words,
+            ..
+        } => FieldValue::EventRing {
+            appended: values
+                .iter()
+                .filter_map(|(_, v)| match v {
+                    FieldValue::EventRing { appended, .. } => Some(*appended),
+                    _ => None,
+                })
+                .fold(0u64, u64::saturating_add),
+            capacity: *capacity,
+            payload_words: *payload_words,
+        },
     }
 }
 
