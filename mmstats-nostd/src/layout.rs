@@ -23,7 +23,9 @@ pub const BYTE_ORDER_MARK: u32 = 0x0102_0304;
 /// Major version: a reader refuses any other.
 pub const MAJOR: u16 = 2;
 /// Minor version: additions only (new kinds, units, flags, longer headers).
-pub const MINOR: u16 = 0;
+/// 2.1 added retired and reused slots, histograms, moving and windowed
+/// averages, and event rings.
+pub const MINOR: u16 = 1;
 
 /// Length in bytes of the prologue this writer emits (`header_len`).
 pub const PROLOGUE_LEN: usize = 256;
@@ -53,8 +55,20 @@ pub const STATE_READY: u64 = 1;
 /// `state` word: the writer closed the region; the values are final.
 pub const STATE_CLOSED: u64 = 2;
 
+/// Entry `state`: the slot is free or being (re)written; skip it.
+pub const ENTRY_FREE: u64 = 0;
 /// Entry `state`: the slot holds a field readers should show.
 pub const ENTRY_LIVE: u64 = 1;
+/// Entry `state`, low byte: the field was retired; the upper 56 bits hold
+/// the writer's reuse deadline (format 2.1). Readers skip the slot.
+pub const ENTRY_RETIRED: u64 = 2;
+/// Bits of the entry `state` word that hold the state code.
+pub const ENTRY_STATE_MASK: u64 = 0xff;
+/// Shift of the reuse deadline in a retired entry's `state` word.
+pub const ENTRY_DEADLINE_SHIFT: u32 = 8;
+/// Largest reuse deadline a retired entry can hold (56 bits; deadlines
+/// compare modulo 2^56).
+pub const ENTRY_DEADLINE_MAX: u64 = (1 << 56) - 1;
 
 /// Entry flag: many threads update this field with atomic read-modify-write.
 pub const FLAG_SHARED: u32 = 1 << 0;
@@ -64,6 +78,22 @@ pub const FLAG_PAD_64: u32 = 1 << 1;
 pub const FLAG_PAD_128: u32 = 1 << 2;
 /// Entry flag: the value is set once when the field is created.
 pub const FLAG_CONSTANT: u32 = 1 << 3;
+/// Entry flag (2.1): the slot may be retired and reused for another field;
+/// informational (readers check `state` and `id` around every read anyway).
+pub const FLAG_DYNAMIC: u32 = 1 << 4;
+
+/// Largest histogram (2.1): buckets, not counting the four summary words.
+pub const MAX_HISTOGRAM_BUCKETS: usize = 16_384;
+/// Largest sub-bucket precision of a histogram, in bits.
+pub const MAX_HISTOGRAM_PRECISION: u8 = 12;
+/// Largest window of a moving average over the last N samples.
+pub const MAX_MOVING_SAMPLES: usize = 4096;
+/// Most sub-windows of a time-window average.
+pub const MAX_WINDOW_SLOTS: usize = 1024;
+/// Most payload words of an event-ring record.
+pub const MAX_RING_PAYLOAD_WORDS: usize = 32;
+/// Most records an event ring may hold.
+pub const MAX_RING_RECORDS: usize = 1 << 20;
 
 /// The fixed prologue at offset 0 of every region (256 bytes).
 ///
@@ -134,13 +164,16 @@ pub const FIELD_COUNT_WORD: usize = 12;
 /// Word index of [`Prologue::data_used`].
 pub const DATA_USED_WORD: usize = 16;
 
-/// One field-table entry (256 bytes). Immutable once published.
+/// One field-table entry (256 bytes). Immutable once published, unless its
+/// slot is retired and reused (format 2.1, [`crate::slot`]).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct EntryRecord {
-    /// [`ENTRY_LIVE`] for a field readers show; anything else: skip it.
+    /// *Atomic (2.1).* [`ENTRY_LIVE`] for a field readers show; anything
+    /// else ([`ENTRY_FREE`], [`ENTRY_RETIRED`] with a deadline): skip it.
     pub state: u64,
-    /// Registration id, unique within one generation of the region (not 0).
+    /// *Atomic (2.1).* Registration id, never used twice in one generation
+    /// of the region; not 0 while live, 0 while the slot is rewritten.
     pub id: u64,
     /// Byte offset of the value from the start of the region.
     pub value_offset: u64,
@@ -172,6 +205,56 @@ pub struct EntryRecord {
 
 /// Word index, inside an entry, of [`EntryRecord::state`].
 pub const ENTRY_STATE_WORD: usize = 0;
+/// Word index, inside an entry, of [`EntryRecord::id`].
+pub const ENTRY_ID_WORD: usize = 1;
+
+/// An entry's `state` word, decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryState {
+    /// [`ENTRY_FREE`]: never used, or being rewritten.
+    Free,
+    /// [`ENTRY_LIVE`].
+    Live,
+    /// [`ENTRY_RETIRED`], with the writer's reuse deadline (its own clock).
+    Retired {
+        /// Earliest time (writer's clock, modulo 2^56) the slot may be reused.
+        deadline: u64,
+    },
+    /// Anything else (a later minor version, or corruption): skip the slot.
+    Other(u64),
+}
+
+impl EntryState {
+    /// Decodes a `state` word (already in this machine's byte order).
+    #[must_use]
+    pub const fn from_word(word: u64) -> Self {
+        match word {
+            ENTRY_FREE => Self::Free,
+            ENTRY_LIVE => Self::Live,
+            _ if word & ENTRY_STATE_MASK == ENTRY_RETIRED => Self::Retired {
+                deadline: word >> ENTRY_DEADLINE_SHIFT,
+            },
+            other => Self::Other(other),
+        }
+    }
+
+    /// The `state` word of a slot retired with this reuse deadline (cut to
+    /// 56 bits).
+    #[must_use]
+    pub const fn retired_word(deadline: u64) -> u64 {
+        ENTRY_RETIRED | ((deadline & ENTRY_DEADLINE_MAX) << ENTRY_DEADLINE_SHIFT)
+    }
+}
+
+/// Whether `now` has reached `deadline`, both in the writer's clock cut to
+/// 56 bits, comparing modulo 2^56 (serial-number arithmetic): correct as long
+/// as the reuse delay is below 2^55 ticks.
+#[must_use]
+pub const fn deadline_passed(now: u64, deadline: u64) -> bool {
+    let elapsed =
+        (now & ENTRY_DEADLINE_MAX).wrapping_sub(deadline & ENTRY_DEADLINE_MAX) & ENTRY_DEADLINE_MAX;
+    elapsed < (1 << 55)
+}
 
 /// The byte order of a region relative to the machine reading it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -375,6 +458,30 @@ mod tests {
         assert_ne!(p, original);
         p.swap_numbers();
         assert_eq!(p, original);
+    }
+
+    #[test]
+    fn entry_states_decode_and_deadlines_wrap() {
+        assert_eq!(EntryState::from_word(0), EntryState::Free);
+        assert_eq!(EntryState::from_word(1), EntryState::Live);
+        assert_eq!(
+            EntryState::from_word(EntryState::retired_word(1234)),
+            EntryState::Retired { deadline: 1234 }
+        );
+        assert_eq!(
+            EntryState::from_word(EntryState::retired_word(u64::MAX)),
+            EntryState::Retired {
+                deadline: ENTRY_DEADLINE_MAX
+            }
+        );
+        assert_eq!(EntryState::from_word(0x101), EntryState::Other(0x101));
+        assert_eq!(EntryState::from_word(3), EntryState::Other(3));
+        assert!(deadline_passed(10, 10));
+        assert!(deadline_passed(11, 10));
+        assert!(!deadline_passed(9, 10));
+        // Across the 56-bit wrap.
+        assert!(deadline_passed(3, ENTRY_DEADLINE_MAX - 2));
+        assert!(!deadline_passed(ENTRY_DEADLINE_MAX - 2, 3));
     }
 
     #[test]

@@ -13,13 +13,20 @@
 //! never sees a torn value, never makes the writer wait, and a writer
 //! killed mid-update still leaves a consistent copy.
 //!
+//! Format 2.1 adds fields that come and go ([`Region::dynamic`], with
+//! retired slots reused after a delay: [`slot`]), log-linear histograms
+//! with a bounded quantile error ([`histogram`]), moving and time-window
+//! averages ([`MovingAverage`], [`WindowAverage`]) and single-producer
+//! event rings that readers follow without ever seeing a torn record
+//! ([`ring`]).
+//!
 //! **When not to use it.** If you need stats aggregated across machines,
 //! use a metrics library and scrape it (the `mmstats-std` crate's `mmdump
 //! serve` can bridge). If your values must be durable across crashes of
 //! the machine, a region is just memory: call `msync` (the std crate's
 //! `flush`) or use a database. If you need more than a few thousand
-//! distinct fields per process, or fields that come and go, weigh the
-//! fixed field table (capacity chosen at creation).
+//! distinct fields live at once, weigh the fixed field table (capacity
+//! chosen at creation; dynamic fields reuse its slots).
 //!
 //! ## Example
 //!
@@ -60,7 +67,7 @@
 //! | offset               | length                 | contents                                      |
 //! |----------------------|------------------------|-----------------------------------------------|
 //! | 0                    | 256                    | prologue: magic `\x89MMSTAT2`, version, state, writer identity, table and value-area bounds, field count |
-//! | `table_offset` (256) | 256 × `table_capacity` | field table: name, kind, unit, description, buffers, value offset per field; append-only |
+//! | `table_offset` (256) | 256 × `table_capacity` | field table: name, kind, unit, description, buffers, value offset per field; slots of dynamic fields are retired and reused |
 //! | `data_offset`        | `data_len`             | value area: naturally aligned 8-byte words only |
 //!
 //! A single-word value is one word. A latch cell is a sequence word and
@@ -70,22 +77,35 @@
 //!
 //! All shared words are [`sync::Word`]s: `core`'s `AtomicU64` where the
 //! target has 64-bit atomics, `portable-atomic`'s elsewhere (thumbv6m/7m/7em,
-//! riscv32), and loom's under `--cfg loom`.
+//! riscv32), and loom's under `--cfg loom`. On those targets the firmware
+//! chooses how portable-atomic makes 64-bit accesses atomic, with the
+//! `portable-atomic-unsafe-assume-single-core` or
+//! `portable-atomic-critical-section` feature (required on targets without
+//! compare-and-swap such as riscv32imc, and whenever an interrupt handler
+//! updates a field); see `docs/EMBEDDED.md`.
+//!
+//! A region in a RAM dump or core file is found with [`scan`].
 #![no_std]
 
 #[cfg(test)]
 extern crate std;
 
+mod averages;
 mod buffer;
 mod handles;
+pub mod histogram;
 mod kind;
 pub mod latch;
 pub mod layout;
 mod reader;
 mod region;
+pub mod ring;
+pub mod scan;
+pub mod slot;
 mod source;
 pub mod sync;
 
+pub use averages::{MovingAverage, WindowAverage};
 #[cfg(not(loom))]
 pub use buffer::words_from_bytes;
 pub use buffer::{MisalignedBuffer, RegionBuffer};
@@ -93,14 +113,17 @@ pub use handles::{
     Average, Counter, Flag, FloatGauge, Gauge, SharedCounter, SharedGauge, Text, Timestamp,
     truncate_utf8,
 };
+pub use histogram::{Clock, Histogram, HistogramShape, HistogramTimer, HistogramView};
 pub use kind::{Kind, Shape, Unit};
 pub use layout::{ByteOrder, MAX_COPY_WORDS, MAX_STRING_CAPACITY, NAME_MAX};
 pub use reader::{
     DEFAULT_MAX_TRIES, EntryError, FieldInfo, OpenError, ReadError, RegionState, RegionView, Value,
 };
 pub use region::{
-    AddFieldError, CreateError, DEFAULT_BUFFERS, DEFAULT_STRING_CAPACITY, FieldSpec, Padding,
-    Region, RegionOptions,
+    AddFieldError, CreateError, DEFAULT_BUFFERS, DEFAULT_STRING_CAPACITY, DEFAULT_WINDOW,
+    DEFAULT_WINDOW_SLOTS, FieldSpec, Padding, Region, RegionOptions,
 };
+pub use ring::{EventRecord, EventRing, Payload, RingCursor, RingEvent, RingPoll, RingShape};
+pub use slot::{Dynamic, Slot};
 pub use source::{ByteImage, WordSource};
 pub use sync::Word;

@@ -6,15 +6,25 @@
 //! input gives values or a typed error: never a panic, never a read outside
 //! the source. `docs/FORMAT.md` ("What a reader checks") lists the checks in
 //! order; this file implements that list.
+//!
+//! Slots of a 2.1 region can be retired and reused (see [`crate::slot`]):
+//! [`RegionView::entry`] and [`RegionView::read`] check the slot's `state`
+//! and `id` before and after they load, so an entry and a value always
+//! belong to the same field. A [`FieldInfo`] may be kept between reads:
+//! `read` reports [`ReadError::SlotChanged`] once its slot holds another
+//! field (or none), and the caller reads the entry again.
 
-use crate::kind::{Kind, Shape, Unit};
+use crate::histogram::{HistogramShape, HistogramView};
+use crate::kind::{Kind, Unit};
 use crate::latch::{LatchError, LatchLocation, read_latch};
 use crate::layout::{
-    ByteOrder, DESC_MAX, ENTRY_LIVE, ENTRY_WORDS, EntryRecord, FIELD_COUNT_WORD, GENERATION_WORD,
-    HEARTBEAT_WORD, MAGIC, MAJOR, MAX_BUFFERS, MAX_COPY_WORDS, MAX_STRING_CAPACITY, NAME_MAX,
-    PROLOGUE_LEN, PROLOGUE_WORDS, Prologue, STATE_CLOSED, STATE_INITIALISING, STATE_READY,
-    STATE_WORD,
+    ByteOrder, DESC_MAX, ENTRY_ID_WORD, ENTRY_STATE_WORD, ENTRY_WORDS, EntryRecord, EntryState,
+    FIELD_COUNT_WORD, FLAG_DYNAMIC, GENERATION_WORD, HEARTBEAT_WORD, MAGIC, MAJOR, MAX_BUFFERS,
+    NAME_MAX, PROLOGUE_LEN, PROLOGUE_WORDS, Prologue, STATE_CLOSED, STATE_INITIALISING,
+    STATE_READY, STATE_WORD,
 };
+use crate::ring::{RingCursor, RingError, RingEvent, RingLocation, RingPoll, RingShape};
+use crate::slot::{SlotRead, read_slot};
 use crate::source::WordSource;
 
 /// Attempts a latch read makes before reporting the writer too fast.
@@ -23,6 +33,10 @@ pub const DEFAULT_MAX_TRIES: u32 = 1000;
 /// Largest copy an entry of a kind this reader does not know may claim;
 /// bounds the arithmetic on such entries.
 const MAX_UNKNOWN_COPY_WORDS: usize = 1 << 24;
+
+/// Times [`RegionView::entry`] re-reads a slot that changed while it read
+/// it before reporting the slot as not live for now.
+const ENTRY_TRIES: u32 = 8;
 
 /// Why a region's prologue was not trusted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,6 +171,23 @@ pub enum ReadError {
     },
     /// A string's bytes are not UTF-8.
     InvalidUtf8,
+    /// The field's slot was retired or now holds another field (format
+    /// 2.1): read the entry again.
+    SlotChanged,
+    /// The operation needs another kind (polling a field that is not an
+    /// event ring).
+    WrongKind {
+        /// Kind code of the field.
+        code: u16,
+    },
+    /// An event ring's head went back below the reader's position: the
+    /// ring was re-created; start a new cursor.
+    RingReset {
+        /// Records the ring holds now.
+        head: u64,
+        /// Sequence number the cursor wanted.
+        next: u64,
+    },
 }
 
 impl core::fmt::Display for ReadError {
@@ -173,11 +204,29 @@ impl core::fmt::Display for ReadError {
                 write!(f, "string length {len} exceeds its capacity {capacity}")
             }
             Self::InvalidUtf8 => f.write_str("string is not valid UTF-8"),
+            Self::SlotChanged => {
+                f.write_str("field was retired or its slot reused while it was read")
+            }
+            Self::WrongKind { code } => write!(f, "field of kind {code} is not an event ring"),
+            Self::RingReset { head, next } => write!(
+                f,
+                "event ring went back to {head} records while the reader was at {next}"
+            ),
         }
     }
 }
 
 impl core::error::Error for ReadError {}
+
+impl From<RingError> for ReadError {
+    fn from(error: RingError) -> Self {
+        match error {
+            RingError::OutOfBounds => Self::OutOfBounds,
+            RingError::BufferTooSmall => Self::BufferTooSmall,
+            RingError::Reset { head, next } => Self::RingReset { head, next },
+        }
+    }
+}
 
 impl From<LatchError> for ReadError {
     fn from(error: LatchError) -> Self {
@@ -238,17 +287,47 @@ pub struct FieldInfo {
     pub buffers: usize,
     /// Words per copy.
     pub copy_words: usize,
-    /// Kind-specific parameter (string capacity).
+    /// Kind-specific parameter (string capacity, histogram shape, ...).
     pub param: u64,
     /// Word index of the value in the source.
     pub value_word: usize,
+    /// Words the value occupies (checked to lie in the value area).
+    pub value_words: usize,
+    /// Word index of the entry in the source (its `state`; `id` follows).
+    pub entry_word: usize,
 }
 
 impl FieldInfo {
-    /// Words of scratch space [`RegionView::read`] needs for this field.
+    /// Words of scratch space [`RegionView::read`] needs for this field
+    /// (a histogram's summary and buckets; a ring record for
+    /// [`RegionView::poll_ring`]).
     #[must_use]
     pub const fn scratch_words(&self) -> usize {
         self.copy_words
+    }
+
+    /// Whether the field is dynamic (its slot may be retired and reused).
+    #[must_use]
+    pub const fn is_dynamic(&self) -> bool {
+        self.flags & FLAG_DYNAMIC != 0
+    }
+
+    /// A histogram's bucket layout.
+    #[must_use]
+    pub const fn histogram_shape(&self) -> Option<HistogramShape> {
+        match self.kind {
+            Some(Kind::Histogram) => HistogramShape::from_param(self.param),
+            _ => None,
+        }
+    }
+
+    /// An event ring's capacity and record size.
+    #[must_use]
+    pub const fn ring_shape(&self) -> Option<RingShape> {
+        match self.kind {
+            Some(Kind::EventRing) => RingShape::from_param(self.param),
+            _ => None,
+        }
     }
 }
 
@@ -273,6 +352,42 @@ pub enum Value<'b> {
         sum: f64,
         /// Number of samples.
         count: u64,
+    },
+    /// [`Kind::Histogram`]; the buckets borrow the scratch buffer.
+    Histogram(HistogramView<'b>),
+    /// [`Kind::MovingAverage`]: the mean of the last `window` samples is
+    /// `sum / count`.
+    MovingAverage {
+        /// Sum of the samples in the window.
+        sum: f64,
+        /// Samples in the window (at most `window`).
+        count: u64,
+        /// Samples ever added.
+        total: u64,
+        /// Window size N.
+        window: u64,
+    },
+    /// [`Kind::WindowAverage`]: the mean over the last `window` ticks, as
+    /// of `as_of`, is `sum / count`.
+    WindowAverage {
+        /// Sum of the samples in the window.
+        sum: f64,
+        /// Samples in the window.
+        count: u64,
+        /// Samples ever recorded.
+        total: u64,
+        /// Writer's clock at the last update (std: monotonic nanoseconds).
+        as_of: u64,
+        /// Window length, in the writer's clock ticks.
+        window: u64,
+    },
+    /// [`Kind::EventRing`]: how far it got; follow it with
+    /// [`RegionView::poll_ring`].
+    EventRing {
+        /// Records appended so far.
+        appended: u64,
+        /// Capacity and record size.
+        shape: RingShape,
     },
 }
 
@@ -420,33 +535,78 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
         })
     }
 
-    /// The entry at `index`, validated. `Ok(None)` for a slot that is not
-    /// live. Call [`RegionView::field_count`] first: entries at or past the
-    /// count are refused.
-    pub fn entry(&self, index: usize) -> Result<Option<FieldInfo>, EntryError> {
+    /// The state and registration id of slot `index`, loaded now (no
+    /// validation of the rest of the entry).
+    pub fn slot(&self, index: usize) -> Result<(EntryState, u64), EntryError> {
+        let entry_word = self.entry_word(index)?;
+        let state = self
+            .load_fixed(entry_word + ENTRY_STATE_WORD)
+            .ok_or(EntryError::OutOfBounds { index })?;
+        let id = self
+            .load_fixed(entry_word + ENTRY_ID_WORD)
+            .ok_or(EntryError::OutOfBounds { index })?;
+        Ok((EntryState::from_word(state), id))
+    }
+
+    /// Word index (from the region's start) of entry `index`.
+    fn entry_word(&self, index: usize) -> Result<usize, EntryError> {
         if index as u64 >= self.prologue.table_capacity {
             return Err(EntryError::NoSuchEntry { index });
         }
-        let corrupt = |reason| EntryError::Corrupt { index, reason };
         let p = &self.prologue;
         // Checked by check_prologue: the table fits in the region, so this
         // arithmetic cannot overflow.
         let first = (p.table_offset + index as u64 * u64::from(p.entry_len)) / 8;
-        let first = usize::try_from(first).map_err(|_| EntryError::OutOfBounds { index })?;
-        let mut words = [0u64; ENTRY_WORDS];
-        for (offset, slot) in words.iter_mut().enumerate() {
-            *slot = self
-                .base
-                .checked_add(first + offset)
-                .and_then(|at| self.source.load(at))
-                .ok_or(EntryError::OutOfBounds { index })?;
+        usize::try_from(first).map_err(|_| EntryError::OutOfBounds { index })
+    }
+
+    /// The entry at `index`, validated. `Ok(None)` for a slot that is not
+    /// live (free, retired, being rewritten, or rewritten again and again
+    /// while this reads it). Call [`RegionView::field_count`] first:
+    /// entries at or past the count are refused.
+    ///
+    /// The entry is read under the slot protocol ([`crate::slot`]): the
+    /// words returned all belong to one field.
+    pub fn entry(&self, index: usize) -> Result<Option<FieldInfo>, EntryError> {
+        let first = self.entry_word(index)?;
+        let entry_word = self
+            .base
+            .checked_add(first)
+            .ok_or(EntryError::OutOfBounds { index })?;
+        for _ in 0..ENTRY_TRIES {
+            let read = read_slot(self.source, entry_word, self.order, None, |_| {
+                let mut words = [0u64; ENTRY_WORDS];
+                for (offset, slot) in words.iter_mut().enumerate() {
+                    *slot = self.source.load(entry_word + offset)?;
+                }
+                Some(words)
+            });
+            match read {
+                SlotRead::Live {
+                    value: Some(words), ..
+                } => return self.check_entry(index, entry_word, words).map(Some),
+                SlotRead::Live { value: None, .. } | SlotRead::OutOfBounds => {
+                    return Err(EntryError::OutOfBounds { index });
+                }
+                SlotRead::NotLive(_) => return Ok(None),
+                SlotRead::Changed => {}
+            }
         }
+        Ok(None)
+    }
+
+    /// The checks of `docs/FORMAT.md` §8 on one live entry's words.
+    fn check_entry(
+        &self,
+        index: usize,
+        entry_word: usize,
+        words: [u64; ENTRY_WORDS],
+    ) -> Result<FieldInfo, EntryError> {
+        let corrupt = |reason| EntryError::Corrupt { index, reason };
+        let p = &self.prologue;
         let mut entry = EntryRecord::from_words(words);
         if self.order == ByteOrder::Swapped {
             entry.swap_numbers();
-        }
-        if entry.state != ENTRY_LIVE {
-            return Ok(None);
         }
 
         let name_len = usize::from(entry.name_len);
@@ -474,33 +634,21 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
         }
         let copy_words = entry.copy_words as usize;
         let kind = Kind::from_code(entry.kind);
-        let copy_limit = if kind.is_some() {
-            MAX_COPY_WORDS
-        } else {
-            MAX_UNKNOWN_COPY_WORDS
-        };
-        if copy_words == 0 || copy_words > copy_limit {
-            return Err(corrupt("copy size out of range"));
-        }
-        if let Some(kind) = kind {
-            if kind == Kind::String && entry.param > MAX_STRING_CAPACITY as u64 {
-                return Err(corrupt("string capacity out of range"));
+        let value_words = match kind {
+            Some(kind) => kind
+                .check_entry(buffers, copy_words, entry.param)
+                .map_err(corrupt)?,
+            None => {
+                if copy_words == 0 || copy_words > MAX_UNKNOWN_COPY_WORDS {
+                    return Err(corrupt("copy size out of range"));
+                }
+                // Bounded above: buffers <= 16 and copy_words <= 2^24.
+                if buffers == 1 {
+                    copy_words
+                } else {
+                    1 + buffers * copy_words
+                }
             }
-            let fits = match kind.shape(entry.param) {
-                Shape::Single => buffers == 1 && copy_words == 1,
-                Shape::Latched {
-                    copy_words: expected,
-                } => buffers >= 2 && copy_words == expected,
-            };
-            if !fits {
-                return Err(corrupt("value shape does not match its kind"));
-            }
-        }
-        // Bounded above: buffers <= 16 and copy_words <= 2^24.
-        let value_words = if buffers == 1 {
-            copy_words
-        } else {
-            1 + buffers * copy_words
         };
         let value_bytes = value_words as u64 * 8;
         if !entry.value_offset.is_multiple_of(8) {
@@ -536,6 +684,8 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
             copy_words,
             param: entry.param,
             value_word,
+            value_words,
+            entry_word,
         };
         // Both fit: their lengths were checked against the capacities.
         info.name
@@ -544,12 +694,17 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
         info.description
             .push_str(description)
             .map_err(|_| corrupt("description length out of range"))?;
-        Ok(Some(info))
+        Ok(info)
     }
 
     /// Reads the value of `field` (from [`RegionView::entry`] on this
-    /// view), using `scratch` for multi-word kinds. Retries a latch read
-    /// at most `max_tries` times ([`DEFAULT_MAX_TRIES`] is a good choice).
+    /// view), using `scratch` for multi-word kinds (at least
+    /// [`FieldInfo::scratch_words`] words). Retries a latch read at most
+    /// `max_tries` times ([`DEFAULT_MAX_TRIES`] is a good choice).
+    ///
+    /// The slot's state and id are checked around the read:
+    /// [`ReadError::SlotChanged`] means the field was retired or its slot
+    /// reused since `field` was read; read the entry again.
     pub fn read<'b>(
         &self,
         field: &FieldInfo,
@@ -559,12 +714,70 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
         let kind = field.kind.ok_or(ReadError::UnknownKind {
             code: field.kind_code,
         })?;
-        let single = || {
+        match read_slot(
+            self.source,
+            field.entry_word,
+            self.order,
+            Some(field.id),
+            |_| self.read_value(field, kind, scratch, max_tries),
+        ) {
+            SlotRead::Live { value, .. } => value,
+            SlotRead::NotLive(_) | SlotRead::Changed => Err(ReadError::SlotChanged),
+            SlotRead::OutOfBounds => Err(ReadError::OutOfBounds),
+        }
+    }
+
+    /// Copies the records an event ring received since `cursor` last
+    /// polled it (at most `max`), in order, into `f`, with
+    /// [`RingEvent::Missed`] for every stretch the writer overwrote first.
+    /// `scratch` holds one record ([`FieldInfo::scratch_words`]).
+    ///
+    /// [`ReadError::SlotChanged`] means the ring was retired or its slot
+    /// reused (records handed to `f` in this call may then belong to the
+    /// new field); [`ReadError::RingReset`] that the ring was re-created.
+    pub fn poll_ring(
+        &self,
+        field: &FieldInfo,
+        cursor: &mut RingCursor,
+        scratch: &mut [u64],
+        max: u64,
+        f: impl FnMut(RingEvent<'_>),
+    ) -> Result<RingPoll, ReadError> {
+        let shape = field.ring_shape().ok_or(ReadError::WrongKind {
+            code: field.kind_code,
+        })?;
+        let location = RingLocation {
+            head_word: field.value_word,
+            shape,
+            order: self.order,
+        };
+        match read_slot(
+            self.source,
+            field.entry_word,
+            self.order,
+            Some(field.id),
+            |_| cursor.poll(self.source, location, scratch, max, f),
+        ) {
+            SlotRead::Live { value, .. } => value.map_err(ReadError::from),
+            SlotRead::NotLive(_) | SlotRead::Changed => Err(ReadError::SlotChanged),
+            SlotRead::OutOfBounds => Err(ReadError::OutOfBounds),
+        }
+    }
+
+    fn read_value<'b>(
+        &self,
+        field: &FieldInfo,
+        kind: Kind,
+        scratch: &'b mut [u64],
+        max_tries: u32,
+    ) -> Result<Value<'b>, ReadError> {
+        let load = |word: usize| {
             self.source
-                .load(field.value_word)
+                .load(word)
                 .map(|raw| self.order.fix(raw))
                 .ok_or(ReadError::OutOfBounds)
         };
+        let single = || load(field.value_word);
         let location = LatchLocation {
             seq_index: field.value_word,
             buffers: field.buffers,
@@ -572,6 +785,17 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
             order: self.order,
         };
         let order = self.order;
+        // The first `N` words of a consistent latch copy, byte-swapped.
+        let fixed = |scratch: &[u64], n: usize| -> Result<[u64; 4], ReadError> {
+            let mut out = [0u64; 4];
+            for (slot, word) in out
+                .iter_mut()
+                .zip(scratch.get(..n).ok_or(ReadError::BufferTooSmall)?)
+            {
+                *slot = order.fix(*word);
+            }
+            Ok(out)
+        };
         Ok(match kind {
             Kind::Counter => Value::Counter(single()?),
             Kind::Gauge => Value::Gauge(single()? as i64),
@@ -580,13 +804,10 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
             Kind::Timestamp => Value::Timestamp(single()?),
             Kind::Average => {
                 let scratch = self.read_copy(location, max_tries, scratch, |_| 2)?;
-                let [sum, count] = scratch
-                    .get(..2)
-                    .and_then(|words| <[u64; 2]>::try_from(words).ok())
-                    .ok_or(ReadError::BufferTooSmall)?;
+                let [sum, count, ..] = fixed(scratch, 2)?;
                 Value::Average {
-                    sum: f64::from_bits(order.fix(sum)),
-                    count: order.fix(count),
+                    sum: f64::from_bits(sum),
+                    count,
                 }
             }
             Kind::String => {
@@ -608,6 +829,54 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
                     .ok_or(ReadError::BufferTooSmall)?;
                 Value::Text(core::str::from_utf8(bytes).map_err(|_| ReadError::InvalidUtf8)?)
             }
+            Kind::Histogram => {
+                let shape = field.histogram_shape().ok_or(ReadError::OutOfBounds)?;
+                let words = scratch
+                    .get_mut(..field.copy_words)
+                    .ok_or(ReadError::BufferTooSmall)?;
+                for (offset, word) in words.iter_mut().enumerate() {
+                    // Relaxed, one load per word: see crate::histogram for
+                    // what a snapshot taken during recording may show.
+                    *word = load(field.value_word + offset)?;
+                }
+                let words: &'b [u64] = words;
+                let (summary, buckets) = words.split_at(crate::histogram::SUMMARY_WORDS);
+                Value::Histogram(HistogramView {
+                    shape,
+                    count: summary[0],
+                    sum: summary[1],
+                    min: summary[2],
+                    max: summary[3],
+                    buckets,
+                })
+            }
+            Kind::MovingAverage => {
+                let scratch = self.read_copy(location, max_tries, scratch, |_| 3)?;
+                let [sum, count, total, _] = fixed(scratch, 3)?;
+                Value::MovingAverage {
+                    sum: f64::from_bits(sum),
+                    count,
+                    total,
+                    window: field.param,
+                }
+            }
+            Kind::WindowAverage => {
+                let scratch = self.read_copy(location, max_tries, scratch, |_| 4)?;
+                let [sum, count, total, as_of] = fixed(scratch, 4)?;
+                // The window length follows the latch cell; it never changes.
+                let window = load(field.value_word + 1 + field.buffers * field.copy_words)?;
+                Value::WindowAverage {
+                    sum: f64::from_bits(sum),
+                    count,
+                    total,
+                    as_of,
+                    window,
+                }
+            }
+            Kind::EventRing => Value::EventRing {
+                appended: single()?,
+                shape: field.ring_shape().ok_or(ReadError::OutOfBounds)?,
+            },
         })
     }
 }

@@ -1,17 +1,23 @@
 //! The writer's side of a region: create it in a slice of words, then add
-//! fields, each returning a handle.
+//! fields, each returning a handle. Fields added inside
+//! [`Region::dynamic`] can be retired and their slots reused (format 2.1;
+//! the protocol is in [`crate::slot`]).
 
+use crate::averages::{MovingAverage, WindowAverage};
 use crate::handles::{
     Average, Counter, Flag, FloatGauge, Gauge, SharedCounter, SharedGauge, Text, Timestamp,
 };
+use crate::histogram::{Clock, Histogram, HistogramShape, HistogramShapeError, HistogramTimer};
 use crate::kind::{Kind, Shape, Unit};
 use crate::latch::LatchWriter;
 use crate::layout::{
-    self, DATA_USED_WORD, DESC_MAX, ENTRY_LEN, ENTRY_LIVE, ENTRY_WORDS, EntryRecord,
-    FIELD_COUNT_WORD, GENERATION_WORD, HEARTBEAT_WORD, MAX_BUFFERS, MAX_STRING_CAPACITY, NAME_MAX,
-    PROLOGUE_LEN, PROLOGUE_WORDS, Prologue, STATE_CLOSED, STATE_INITIALISING, STATE_READY,
-    STATE_WORD,
+    self, DATA_USED_WORD, DESC_MAX, ENTRY_LEN, ENTRY_LIVE, ENTRY_WORDS, EntryRecord, EntryState,
+    FIELD_COUNT_WORD, GENERATION_WORD, HEARTBEAT_WORD, MAX_BUFFERS, MAX_MOVING_SAMPLES,
+    MAX_STRING_CAPACITY, MAX_WINDOW_SLOTS, NAME_MAX, PROLOGUE_LEN, PROLOGUE_WORDS, Prologue,
+    STATE_CLOSED, STATE_INITIALISING, STATE_READY, STATE_WORD, deadline_passed,
 };
+use crate::ring::{EventRing, RingShape};
+use crate::slot::{Dynamic, Slot, SlotWriter};
 use crate::sync::{Ordering, Word, fence};
 
 /// Where a value is placed in the value area.
@@ -48,8 +54,14 @@ impl Padding {
 /// Copies a latch cell gets unless the field says otherwise: with three, a
 /// reader retries only if the writer completes two writes during its read.
 pub const DEFAULT_BUFFERS: u16 = 3;
-/// Capacity of a string field unless it says otherwise.
+/// Capacity of a string field unless it says otherwise (also the records
+/// of an event ring and the samples of a moving average).
 pub const DEFAULT_STRING_CAPACITY: usize = 64;
+/// Window of a time-window average unless it says otherwise: 60 s in
+/// nanoseconds (the std crate's clock).
+pub const DEFAULT_WINDOW: u64 = 60_000_000_000;
+/// Sub-windows of a time-window average unless it says otherwise.
+pub const DEFAULT_WINDOW_SLOTS: u16 = 20;
 
 /// Everything about a field except its value: name, unit, description and
 /// placement. Build one from a name and adjust it:
@@ -74,10 +86,21 @@ pub struct FieldSpec<'s> {
     pub padding: Padding,
     /// Copies for a latched kind (2 to 16); ignored by single-word kinds.
     pub buffers: u16,
-    /// Bytes for a string kind; ignored by the others.
+    /// Bytes for a string; records for an event ring; samples for a
+    /// moving average; ignored by the others.
     pub capacity: usize,
     /// Marks the value as set once (informational for readers).
     pub constant: bool,
+    /// Histogram precision in bits (1 to 12): quantiles within `2^-(p+1)`.
+    pub precision: u8,
+    /// Largest value a histogram records in its own bucket.
+    pub highest: u64,
+    /// Length of a time-window average, in the writer's clock ticks.
+    pub window: u64,
+    /// Sub-windows of a time-window average (1 to 1024).
+    pub slots: u16,
+    /// Payload words of each event-ring record (1 to 32).
+    pub payload_words: u8,
 }
 
 impl<'s> FieldSpec<'s> {
@@ -92,6 +115,11 @@ impl<'s> FieldSpec<'s> {
             buffers: DEFAULT_BUFFERS,
             capacity: DEFAULT_STRING_CAPACITY,
             constant: false,
+            precision: crate::histogram::DEFAULT_PRECISION,
+            highest: crate::histogram::DEFAULT_HIGHEST,
+            window: DEFAULT_WINDOW,
+            slots: DEFAULT_WINDOW_SLOTS,
+            payload_words: crate::ring::DEFAULT_PAYLOAD_WORDS,
         }
     }
 
@@ -130,10 +158,46 @@ impl<'s> FieldSpec<'s> {
         self
     }
 
-    /// Sets a string's capacity in bytes (at most 4096).
+    /// Sets a string's capacity in bytes (at most 4096), an event ring's
+    /// records, or a moving average's window of samples.
     #[must_use]
     pub const fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity;
+        self
+    }
+
+    /// Sets a histogram's precision in bits (1 to 12).
+    #[must_use]
+    pub const fn precision(mut self, bits: u8) -> Self {
+        self.precision = bits;
+        self
+    }
+
+    /// Sets the largest value a histogram records in its own bucket.
+    #[must_use]
+    pub const fn highest(mut self, value: u64) -> Self {
+        self.highest = value;
+        self
+    }
+
+    /// Sets a time-window average's length, in the writer's clock ticks.
+    #[must_use]
+    pub const fn window(mut self, ticks: u64) -> Self {
+        self.window = ticks;
+        self
+    }
+
+    /// Sets a time-window average's number of sub-windows.
+    #[must_use]
+    pub const fn slots(mut self, slots: u16) -> Self {
+        self.slots = slots;
+        self
+    }
+
+    /// Sets the payload words of an event ring's records.
+    #[must_use]
+    pub const fn payload_words(mut self, words: u8) -> Self {
+        self.payload_words = words;
         self
     }
 
@@ -231,6 +295,34 @@ pub enum AddFieldError {
         /// Bytes left.
         available: usize,
     },
+    /// The field table is full, but retired slots will be reusable once
+    /// their reuse delay has passed.
+    TableFullPendingReuse {
+        /// Entries the table holds.
+        capacity: usize,
+        /// Retired slots still in their reuse delay.
+        waiting: usize,
+    },
+    /// A histogram, moving average, window average or event ring parameter
+    /// is out of range; the text names it.
+    InvalidParameter {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// [`Region::dynamic`] must add exactly one field.
+    DynamicNeedsOneField,
+}
+
+impl AddFieldError {
+    /// Whether the region is out of room (table or value area), as opposed
+    /// to the field being invalid: the case for an overflow fallback.
+    #[must_use]
+    pub const fn is_full(&self) -> bool {
+        matches!(
+            self,
+            Self::TableFull { .. } | Self::DataFull { .. } | Self::TableFullPendingReuse { .. }
+        )
+    }
 }
 
 impl core::fmt::Display for AddFieldError {
@@ -260,6 +352,14 @@ impl core::fmt::Display for AddFieldError {
                 f,
                 "value area is full: the field needs {needed} bytes, {available} are left"
             ),
+            Self::TableFullPendingReuse { capacity, waiting } => write!(
+                f,
+                "field table is full ({capacity} fields); {waiting} retired slots become reusable when their reuse delay has passed"
+            ),
+            Self::InvalidParameter { reason } => write!(f, "invalid field parameter: {reason}"),
+            Self::DynamicNeedsOneField => {
+                f.write_str("a dynamic field must be added by exactly one call")
+            }
         }
     }
 }
@@ -282,6 +382,14 @@ pub struct Region<'a> {
     count: usize,
     generation: u64,
     prefix: heapless::String<NAME_MAX>,
+    /// Registration id of the next field (ids are never reused).
+    next_id: u64,
+    /// Ticks between retiring a slot and reusing it.
+    reuse_delay: u64,
+    /// `Some(now)` while [`Region::dynamic`] runs its closure.
+    dynamic_now: Option<u64>,
+    /// The slot of the field added inside [`Region::dynamic`].
+    last_slot: Option<Slot<'a>>,
 }
 
 impl<'a> Region<'a> {
@@ -368,7 +476,74 @@ impl<'a> Region<'a> {
             count: 0,
             generation,
             prefix: heapless::String::new(),
+            next_id: 1,
+            reuse_delay: 0,
+            dynamic_now: None,
+            last_slot: None,
         })
+    }
+
+    /// Sets how long a retired slot stays unused before it may hold another
+    /// field, in the ticks of the clock passed to [`Region::dynamic`] and
+    /// [`Dynamic::retire`] (default 0; below 2^55). Observers that poll
+    /// less often than this see a field go before its slot shows another.
+    pub fn set_reuse_delay(&mut self, ticks: u64) {
+        self.reuse_delay = ticks.min(layout::ENTRY_DEADLINE_MAX >> 1);
+    }
+
+    /// The reuse delay, in ticks.
+    #[must_use]
+    pub const fn reuse_delay(&self) -> u64 {
+        self.reuse_delay
+    }
+
+    /// Adds a *dynamic* field: `add` adds exactly one field (with any of
+    /// the methods below) and the result can be retired with
+    /// [`Dynamic::retire`], after which its slot, and its value words if the
+    /// next field has the same size, are reused by a later dynamic field.
+    /// `now` is the writer's clock (`no_std` has none; any monotonic tick
+    /// count in the unit of [`Region::set_reuse_delay`]).
+    ///
+    /// Slots are chosen in this order: a retired slot whose reuse delay has
+    /// passed and whose value area fits (the smallest such); a new slot; a
+    /// retired slot with a new value area. When none is left the error is
+    /// [`AddFieldError::TableFull`], [`AddFieldError::TableFullPendingReuse`]
+    /// or [`AddFieldError::DataFull`] ([`AddFieldError::is_full`]), and
+    /// nothing was written.
+    ///
+    /// ```
+    /// use mmstats_nostd::{Region, RegionBuffer, RegionOptions};
+    /// static STATS: RegionBuffer<1024> = RegionBuffer::new();
+    /// let mut region = Region::create(STATS.words(), &RegionOptions::default()).unwrap();
+    /// region.set_reuse_delay(10);
+    /// let conn = region.dynamic(0, |r| r.counter("conn.7.bytes")).unwrap();
+    /// conn.add(512);
+    /// conn.retire(5); // reusable from tick 15 on
+    /// let next = region.dynamic(20, |r| r.counter("conn.8.bytes")).unwrap();
+    /// assert_eq!(next.slot().index(), 0, "the slot of conn.7 was reused");
+    /// # next.retire(21);
+    /// ```
+    pub fn dynamic<T>(
+        &mut self,
+        now: u64,
+        add: impl FnOnce(&mut Self) -> Result<T, AddFieldError>,
+    ) -> Result<Dynamic<'a, T>, AddFieldError> {
+        self.dynamic_now = Some(now);
+        self.last_slot = None;
+        let made = add(self);
+        self.dynamic_now = None;
+        match (made, self.last_slot.take()) {
+            (Ok(field), Some(slot)) => Ok(Dynamic::new(field, slot)),
+            (Ok(_), None) => Err(AddFieldError::DynamicNeedsOneField),
+            (Err(error), slot) => {
+                // The closure added a field and then failed on another: the
+                // first is retired at once rather than left live forever.
+                if let Some(slot) = slot {
+                    slot.retire(now);
+                }
+                Err(error)
+            }
+        }
     }
 
     /// Sets the label prefix put before the name of every field added
@@ -542,13 +717,13 @@ impl<'a> Region<'a> {
             });
         }
         let capacity = spec.capacity;
-        let latch = self.add_latched(spec, Kind::String, capacity as u64, |latch| {
+        let latch = self.add_latched(spec, Kind::String, capacity as u64, |latch, _| {
             latch.init(&[]);
             let text = Text::new(latch, capacity);
             if !initial.is_empty() {
                 text.set(initial);
             }
-            text
+            Some(text)
         })?;
         Ok(latch)
     }
@@ -558,9 +733,111 @@ impl<'a> Region<'a> {
         &mut self,
         spec: impl Into<FieldSpec<'s>>,
     ) -> Result<Average<'a>, AddFieldError> {
-        self.add_latched(&spec.into(), Kind::Average, 0, |latch| {
+        self.add_latched(&spec.into(), Kind::Average, 0, |latch, _| {
             latch.init(&[0f64.to_bits(), 0]);
-            Average::new(latch)
+            Some(Average::new(latch))
+        })
+    }
+
+    /// Adds a histogram of `u64` values: precision and range from the spec
+    /// ([`FieldSpec::precision`], [`FieldSpec::highest`]; defaults 5 bits,
+    /// one hour in nanoseconds: 1216 buckets, quantiles within 1/64).
+    pub fn histogram<'s>(
+        &mut self,
+        spec: impl Into<FieldSpec<'s>>,
+    ) -> Result<Histogram<'a>, AddFieldError> {
+        let spec = spec.into();
+        let shape = HistogramShape::new(spec.precision, spec.highest).map_err(|error| {
+            AddFieldError::InvalidParameter {
+                reason: match error {
+                    HistogramShapeError::Precision => "histogram precision must be 1 to 12 bits",
+                    HistogramShapeError::TooManyBuckets => {
+                        "histogram needs more than 16384 buckets (lower its precision or range)"
+                    }
+                },
+            }
+        })?;
+        let mut made = None;
+        self.append(&spec, Kind::Histogram, 0, 1, shape.param(), |words| {
+            made = Histogram::init(words, shape);
+        })?;
+        made.ok_or(AddFieldError::InvalidParameter {
+            reason: "histogram shape",
+        })
+    }
+
+    /// Adds a histogram and a timer that records durations into it, read
+    /// from `clock` (see [`crate::histogram::HistogramTimer`]).
+    pub fn histogram_timer<'s, C: Clock>(
+        &mut self,
+        spec: impl Into<FieldSpec<'s>>,
+        clock: C,
+    ) -> Result<HistogramTimer<'a, C>, AddFieldError> {
+        Ok(HistogramTimer::new(self.histogram(spec)?, clock))
+    }
+
+    /// Adds the mean of the last N samples, N = [`FieldSpec::capacity`]
+    /// (1 to 4096; default 64).
+    pub fn moving_average<'s>(
+        &mut self,
+        spec: impl Into<FieldSpec<'s>>,
+    ) -> Result<MovingAverage<'a>, AddFieldError> {
+        let spec = spec.into();
+        let samples = spec.capacity;
+        if samples == 0 || samples > MAX_MOVING_SAMPLES {
+            return Err(AddFieldError::InvalidParameter {
+                reason: "moving-average window must be 1 to 4096 samples",
+            });
+        }
+        self.add_latched(&spec, Kind::MovingAverage, samples as u64, |latch, rest| {
+            Some(MovingAverage::init(latch, rest))
+        })
+    }
+
+    /// Adds the mean over a time window of [`FieldSpec::window`] ticks
+    /// (default 60 s in nanoseconds) in [`FieldSpec::slots`] sub-windows
+    /// (1 to 1024; default 20).
+    pub fn window_average<'s>(
+        &mut self,
+        spec: impl Into<FieldSpec<'s>>,
+    ) -> Result<WindowAverage<'a>, AddFieldError> {
+        let spec = spec.into();
+        let slots = usize::from(spec.slots);
+        if slots == 0 || slots > MAX_WINDOW_SLOTS {
+            return Err(AddFieldError::InvalidParameter {
+                reason: "window average needs 1 to 1024 sub-windows",
+            });
+        }
+        if spec.window == 0 {
+            return Err(AddFieldError::InvalidParameter {
+                reason: "window length must be at least one tick",
+            });
+        }
+        let window = spec.window;
+        self.add_latched(&spec, Kind::WindowAverage, slots as u64, |latch, rest| {
+            let (length, slots) = rest.split_first()?;
+            Some(WindowAverage::init(latch, length, slots, window))
+        })
+    }
+
+    /// Adds an event ring of [`FieldSpec::capacity`] records (default 64)
+    /// of [`FieldSpec::payload_words`] payload words (1 to 32; default 4).
+    pub fn event_ring<'s>(
+        &mut self,
+        spec: impl Into<FieldSpec<'s>>,
+    ) -> Result<EventRing<'a>, AddFieldError> {
+        let spec = spec.into();
+        let shape = RingShape::new(spec.capacity, usize::from(spec.payload_words)).ok_or(
+            AddFieldError::InvalidParameter {
+                reason: "event ring needs 1 to 2^20 records of 1 to 32 payload words",
+            },
+        )?;
+        let mut made = None;
+        self.append(&spec, Kind::EventRing, 0, 1, shape.param(), |words| {
+            made = EventRing::init(words, shape);
+        })?;
+        made.ok_or(AddFieldError::InvalidParameter {
+            reason: "event ring shape",
         })
     }
 
@@ -571,19 +848,22 @@ impl<'a> Region<'a> {
         flags: u32,
         initial: u64,
     ) -> Result<&'a Word, AddFieldError> {
-        let words = self.append(spec, kind, flags, 1, 1, 0, |words| {
-            // Relaxed: published by the Release store of the field count.
+        let words = self.append(spec, kind, flags, 1, 0, |words| {
+            // Relaxed: published by the Release store of the field count,
+            // or of the slot's id when a slot is reused.
             words[0].store(initial, Ordering::Relaxed);
         })?;
         Ok(&words[0])
     }
 
+    /// Adds a latched kind; `init` gets the latch and the words that
+    /// follow it in the value (the kind's working state, if any).
     fn add_latched<T>(
         &mut self,
         spec: &FieldSpec<'_>,
         kind: Kind,
         param: u64,
-        init: impl FnOnce(LatchWriter<'a>) -> T,
+        init: impl FnOnce(LatchWriter<'a>, &'a [Word]) -> Option<T>,
     ) -> Result<T, AddFieldError> {
         let Shape::Latched { copy_words } = kind.shape(param) else {
             unreachable!("add_latched is only called with latched kinds");
@@ -595,10 +875,12 @@ impl<'a> Region<'a> {
             });
         }
         let mut made = None;
-        self.append(spec, kind, 0, buffers, copy_words, param, |words| {
-            // The shape was checked above, so the writer always fits.
-            if let Ok(latch) = LatchWriter::new(words, buffers, copy_words) {
-                made = Some(init(latch));
+        self.append(spec, kind, 0, buffers, param, |words| {
+            // The shape was checked above, so the cell is inside `words`.
+            if let Some((cell, rest)) = words.split_at_checked(1 + buffers * copy_words)
+                && let Ok(latch) = LatchWriter::new(cell, buffers, copy_words)
+            {
+                made = init(latch, rest);
             }
         })?;
         made.ok_or(AddFieldError::InvalidBuffers {
@@ -606,16 +888,16 @@ impl<'a> Region<'a> {
         })
     }
 
-    /// Validates, allocates, lets `init` write the initial value, writes
-    /// the entry and publishes it. Nothing is written if validation fails.
-    #[allow(clippy::too_many_arguments)]
+    /// Validates, finds a slot and value words (a new slot, or a retired
+    /// one inside [`Region::dynamic`]), lets `init` write the initial value,
+    /// writes the entry and publishes it. Nothing is written if validation
+    /// fails. `copy_words` comes from the kind's shape.
     fn append(
         &mut self,
         spec: &FieldSpec<'_>,
         kind: Kind,
         flags: u32,
         buffers: usize,
-        copy_words: usize,
         param: u64,
         init: impl FnOnce(&'a [Word]),
     ) -> Result<&'a [Word], AddFieldError> {
@@ -633,41 +915,89 @@ impl<'a> Region<'a> {
         if spec.description.len() > DESC_MAX || spec.description.chars().any(char::is_control) {
             return Err(AddFieldError::InvalidDescription);
         }
-        if self.count >= self.capacity {
-            return Err(AddFieldError::TableFull {
-                capacity: self.capacity,
-            });
+        let copy_words = match kind.shape(param) {
+            Shape::Single => 1,
+            Shape::Latched { copy_words } | Shape::Block { copy_words } => copy_words,
+        };
+        // The same check a reader makes, so the writer never publishes an
+        // entry readers would call corrupt.
+        let value_words = kind
+            .check_entry(buffers, copy_words, param)
+            .map_err(|reason| AddFieldError::InvalidParameter { reason })?;
+        let dynamic = self.dynamic_now;
+        if dynamic.is_some() && self.last_slot.is_some() {
+            return Err(AddFieldError::DynamicNeedsOneField);
         }
 
-        let value_words = if buffers == 1 {
-            copy_words
-        } else {
-            1 + buffers * copy_words
-        };
         let align = spec.padding.words();
-        let start = self.next_free.div_ceil(align) * align;
         let reserved = value_words.div_ceil(align) * align;
-        let end = start.saturating_add(reserved);
-        if end > self.data_end {
-            return Err(AddFieldError::DataFull {
-                needed: reserved * 8,
-                available: self.data_free(),
-            });
-        }
+        let fresh_start = self.next_free.div_ceil(align) * align;
+        let fresh_end = fresh_start.saturating_add(reserved);
+        let data_fits = fresh_end <= self.data_end;
+        let data_full = AddFieldError::DataFull {
+            needed: reserved * 8,
+            available: self.data_free(),
+        };
+
+        // Where the field goes: (slot index, value start, value words
+        // reserved, reusing a slot?, new value words?).
+        let (index, start, area, reuse, fresh) = match dynamic {
+            Some(now) => {
+                let found = self.find_reusable(now, reserved, align);
+                if let Some((index, start, area)) = found.fitting {
+                    (index, start, area, true, false)
+                } else if self.count < self.capacity && data_fits {
+                    (self.count, fresh_start, reserved, false, true)
+                } else if let (Some(index), true) = (found.any, data_fits) {
+                    // The old value words of this slot stay unused.
+                    (index, fresh_start, reserved, true, true)
+                } else if self.count < self.capacity || found.any.is_some() {
+                    return Err(data_full);
+                } else if found.waiting > 0 {
+                    return Err(AddFieldError::TableFullPendingReuse {
+                        capacity: self.capacity,
+                        waiting: found.waiting,
+                    });
+                } else {
+                    return Err(AddFieldError::TableFull {
+                        capacity: self.capacity,
+                    });
+                }
+            }
+            None => {
+                if self.count >= self.capacity {
+                    return Err(AddFieldError::TableFull {
+                        capacity: self.capacity,
+                    });
+                }
+                if !data_fits {
+                    return Err(data_full);
+                }
+                (self.count, fresh_start, reserved, false, true)
+            }
+        };
+        let id = self.next_id;
+        let entry_start = self.table_word + index * ENTRY_WORDS;
+        let entry_words = &self.words[entry_start..entry_start + ENTRY_WORDS];
+        let slot = SlotWriter::new(entry_words);
         let value = &self.words[start..start + value_words];
-        init(value);
 
         let mut entry = EntryRecord {
             state: ENTRY_LIVE,
-            id: self.count as u64 + 1,
+            id,
             value_offset: (start * 8) as u64,
-            value_len: (reserved * 8) as u32,
+            value_len: (area * 8) as u32,
             kind: kind.code(),
             unit: spec.unit.code(),
             flags: flags
                 | spec.padding.flag()
                 | if spec.constant {
                     layout::FLAG_CONSTANT
+                } else {
+                    0
+                }
+                | if dynamic.is_some() {
+                    layout::FLAG_DYNAMIC
                 } else {
                     0
                 },
@@ -683,27 +1013,105 @@ impl<'a> Region<'a> {
         entry.name[..name.len()].copy_from_slice(name.as_bytes());
         entry.desc[..spec.description.len()].copy_from_slice(spec.description.as_bytes());
 
-        let entry_start = self.table_word + self.count * ENTRY_WORDS;
-        for (word, value) in self.words[entry_start..entry_start + ENTRY_WORDS]
-            .iter()
-            .zip(entry.to_words())
-        {
-            // Relaxed: published by the Release store of the field count.
-            word.store(value, Ordering::Relaxed);
+        if reuse {
+            let Some(slot) = slot else {
+                unreachable!("an entry has more than two words");
+            };
+            // The slot protocol (crate::slot): not live, id 0, release fence;
+            // then the new value and entry; then live and the new id.
+            slot.begin_rewrite();
+            init(value);
+            for (offset, (word, value)) in entry_words.iter().zip(entry.to_words()).enumerate() {
+                if offset != layout::ENTRY_STATE_WORD && offset != layout::ENTRY_ID_WORD {
+                    // Relaxed: ordered by the fence of begin_rewrite and
+                    // published by the Release store of the id.
+                    word.store(value, Ordering::Relaxed);
+                }
+            }
+            slot.publish(id);
+        } else {
+            init(value);
+            for (word, value) in entry_words.iter().zip(entry.to_words()) {
+                // Relaxed: published by the Release store of the field count.
+                word.store(value, Ordering::Relaxed);
+            }
+            self.count += 1;
         }
-        self.next_free = end;
-        self.count += 1;
+        if fresh {
+            self.next_free = fresh_end;
+        }
+        self.next_id += 1;
         // Relaxed: informational; readers use entries, not this word.
-        self.words[DATA_USED_WORD].store(((end - self.data_start()) * 8) as u64, Ordering::Relaxed);
-        // Release: a reader that loads the new count (and fences acquire)
-        // sees the entry and the initial value written above.
-        self.words[FIELD_COUNT_WORD].store(self.count as u64, Ordering::Release);
+        self.words[DATA_USED_WORD].store(
+            ((self.next_free - self.data_start()) * 8) as u64,
+            Ordering::Relaxed,
+        );
+        if !reuse {
+            // Release: a reader that loads the new count (and fences
+            // acquire) sees the entry and the initial value written above.
+            self.words[FIELD_COUNT_WORD].store(self.count as u64, Ordering::Release);
+        }
+        if dynamic.is_some()
+            && let Some(slot) = slot
+        {
+            self.last_slot = Some(Slot::new(slot, index, id, self.reuse_delay));
+        }
         Ok(value)
+    }
+
+    /// Scans the table for retired slots (only inside [`Region::dynamic`]).
+    fn find_reusable(&self, now: u64, reserved: usize, align: usize) -> Reusable {
+        let mut found = Reusable::default();
+        for index in 0..self.count {
+            let entry_start = self.table_word + index * ENTRY_WORDS;
+            let Some(slot) = SlotWriter::new(&self.words[entry_start..]) else {
+                continue;
+            };
+            // An acquire load (SlotWriter::state): pairs with the Release
+            // store of the retire, so the retired handle's last value stores
+            // happen before this writer rewrites the value.
+            let EntryState::Retired { deadline } = slot.state() else {
+                continue;
+            };
+            if !deadline_passed(now, deadline) {
+                found.waiting += 1;
+                continue;
+            }
+            found.any.get_or_insert(index);
+            // Relaxed: this writer's own stores (entry words of a retired
+            // slot do not change).
+            let offset = self.words[entry_start + 2].load(Ordering::Relaxed);
+            let len_word = self.words[entry_start + 3]
+                .load(Ordering::Relaxed)
+                .to_ne_bytes();
+            let len = u32::from_ne_bytes([len_word[0], len_word[1], len_word[2], len_word[3]]);
+            let start = (offset / 8) as usize;
+            let area = len as usize / 8;
+            if start.is_multiple_of(align)
+                && area >= reserved
+                && found.fitting.is_none_or(|(_, _, best)| area < best)
+            {
+                found.fitting = Some((index, start, area));
+            }
+        }
+        found
     }
 
     fn data_start(&self) -> usize {
         self.table_word + self.capacity * ENTRY_WORDS
     }
+}
+
+/// What [`Region::find_reusable`] found.
+#[derive(Default)]
+struct Reusable {
+    /// The smallest retired slot, past its delay, whose value area fits:
+    /// (index, value start, value words).
+    fitting: Option<(usize, usize, usize)>,
+    /// Any retired slot past its delay.
+    any: Option<usize>,
+    /// Retired slots still in their delay.
+    waiting: usize,
 }
 
 /// The generation of a region already in `words`, or 0.

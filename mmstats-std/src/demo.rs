@@ -22,6 +22,18 @@ pub struct Demo {
 /// Requests each worker simulates per millisecond.
 pub const REQUESTS_PER_MS: u64 = 20;
 
+/// The rate of the main file's `web.ticks` counter, per second: it is
+/// kept at `elapsed seconds × TICKS_PER_SECOND` (updated every 10 ms), so
+/// readers can check the rates they compute against a known one.
+pub const TICKS_PER_SECOND: u64 = 1000;
+
+/// Event id in `web.events`: a connection opened (value: its number).
+pub const EVENT_OPEN: u32 = 1;
+/// Event id in `web.events`: a connection closed (value: its number).
+pub const EVENT_CLOSE: u32 = 2;
+/// Event id in `web.events`: the span of one tick of the demo's clock.
+pub const EVENT_TICK: u32 = 3;
+
 /// Paths of the request mix: (path, status, bytes).
 const ROUTES: [(&str, u16, u64); 6] = [
     ("/", 200, 5120),
@@ -79,7 +91,17 @@ impl Demo {
         let healthy = main
             .flag(FieldSpec::new("healthy").describe("passes its health check"))
             .map_err(shared)?;
+        let ticks = main
+            .counter(FieldSpec::new("ticks").describe("grows by exactly 1000 a second"))
+            .map_err(shared)?;
         healthy.set(true);
+        let events = main
+            .event_ring(
+                FieldSpec::new("events")
+                    .capacity(256)
+                    .describe("connections opened and closed, one span per tick"),
+            )
+            .map_err(shared)?;
 
         // Each worker makes its own file from its own thread (so the file
         // name carries its thread id) and reports the path back.
@@ -116,10 +138,45 @@ impl Demo {
         let main_for_ticker = main.clone();
         threads.push(std::thread::spawn(move || {
             let started = Instant::now();
+            // Every 10 ms: `web.ticks` kept at the known rate. Every 100 ms:
+            // uptime, heartbeat, and connections that come and go (dynamic
+            // fields `web.conn.N.*`, at most three open, one closing and one
+            // opening per tick), each tick a span in `web.events`.
+            let mut beats = 0u32;
+            let mut connections = std::collections::VecDeque::new();
+            let mut next_connection = 1u64;
             while !ticker_stop.load(Ordering::Relaxed) {
-                uptime.set(started.elapsed().as_secs_f64());
-                main_for_ticker.heartbeat();
-                std::thread::sleep(Duration::from_millis(100));
+                let elapsed = started.elapsed();
+                let due = elapsed.as_nanos() * u128::from(TICKS_PER_SECOND) / 1_000_000_000;
+                ticks.add(
+                    u64::try_from(due)
+                        .unwrap_or(u64::MAX)
+                        .saturating_sub(ticks.get()),
+                );
+                if beats.is_multiple_of(10) {
+                    let tick = events.span(EVENT_TICK, "tick");
+                    uptime.set(elapsed.as_secs_f64());
+                    main_for_ticker.heartbeat();
+                    if connections.len() >= 3
+                        && let Some((id, _)) = connections.pop_front()
+                    {
+                        events.event(EVENT_CLOSE, &[id]);
+                    }
+                    if let Ok(conn) = ConnStats::register(
+                        &main_for_ticker.dynamic_group(&format!("conn.{next_connection}.")),
+                    ) {
+                        events.event(EVENT_OPEN, &[next_connection]);
+                        connections.push_back((next_connection, conn));
+                        next_connection += 1;
+                    }
+                    for (id, conn) in &connections {
+                        conn.requests.incr();
+                        conn.bytes.add(100 + id % 7 * 10);
+                    }
+                    drop(tick);
+                }
+                beats = beats.wrapping_add(1);
+                std::thread::sleep(Duration::from_millis(10));
             }
             drop(healthy);
         }));
@@ -190,6 +247,7 @@ fn run_worker(
             // A latency between 0.1 and 5 ms, skewed low.
             let micros = 100 + (roll >> 20) % 900 + if roll % 50 == 0 { 4000 } else { 0 };
             fields.latency.record(Duration::from_micros(micros));
+            fields.latency_ns.record(Duration::from_micros(micros));
             fields.last_path.set(path);
             inflight.decr();
         }
@@ -216,11 +274,23 @@ crate::stats! {
         status_5xx: crate::Counter { name: "status.5XX" },
         /// Time to serve a request.
         latency: crate::Timer,
+        /// Distribution of the time to serve a request.
+        latency_ns: crate::HistogramTimer { name: "latency.ns", precision: 4 },
         /// Path of the last request.
         last_path: crate::Text { capacity: 32 },
         /// Serving a batch right now.
         busy: crate::Flag,
         /// When the last batch finished.
         last_request: crate::Timestamp,
+    }
+}
+
+crate::stats! {
+    /// One simulated client connection of the main file (dynamic fields).
+    struct ConnStats {
+        /// Requests on this connection.
+        requests: crate::Counter,
+        /// Bytes sent on this connection.
+        bytes: crate::Counter { unit: Unit::Bytes },
     }
 }

@@ -1,5 +1,20 @@
 //! What `mmdump` does, as a library: find stats files, read them, and
 //! render text, JSON or a listing. The binary only parses arguments.
+//!
+//! The subcommands beyond the one-shot dump live in submodules:
+//! [`select`] (include/exclude/file/pid filters), [`aggregate`] (combining
+//! files), [`tree`], [`rates`] and [`watch`] (live view), [`clean`]
+//! (removing files of dead writers) and [`munin`] (plugin mode).
+
+pub mod aggregate;
+pub mod clean;
+pub mod munin;
+pub mod rates;
+pub mod screen;
+pub mod select;
+pub mod style;
+pub mod tree;
+pub mod watch;
 
 use std::fs;
 use std::io::{self, Write};
@@ -9,7 +24,11 @@ use serde_json::{Value as Json, json};
 
 use crate::glob;
 use crate::publish::{DEFAULT_DIR, DIR_ENV, EXTENSION, SHM_PREFIX, default_dir};
-use crate::read::{FieldValue, FileStats, Liveness, read_file};
+use crate::read::{Field, FieldValue, FileStats, Liveness, read_file};
+
+use self::aggregate::Aggregate;
+use self::select::Selection;
+use self::style::{Paint, Style};
 
 /// Version of the JSON document `mmdump --json` writes. Keys may be added
 /// within a version; none is removed or renamed.
@@ -122,6 +141,26 @@ pub fn collect(inputs: &[PathBuf]) -> Report {
     report
 }
 
+/// Reads the files `inputs` names (see [`discover`]) that `selection`
+/// selects, keeping only the selected fields. Files whose name the
+/// selection rejects are not even opened.
+#[must_use]
+pub fn collect_selected(inputs: &[PathBuf], selection: &Selection) -> Report {
+    let (paths, errors) = discover(inputs);
+    let mut report = Report {
+        files: Vec::new(),
+        errors,
+    };
+    for path in paths.into_iter().filter(|p| selection.path_selected(p)) {
+        match read_file(&path) {
+            Ok(stats) => report.files.push(stats),
+            Err(error) => report.errors.push((error.path, error.reason.to_string())),
+        }
+    }
+    selection.apply(&mut report);
+    report
+}
+
 /// Text that is safe to print on a terminal: control characters (escape
 /// sequences a hostile file could carry) are shown escaped.
 #[must_use]
@@ -193,50 +232,140 @@ pub fn format_age(secs: u64) -> String {
     }
 }
 
-fn header(file: &FileStats) -> String {
+/// The `==> path (format, pid N, writer alive)` line above a file.
+#[must_use]
+pub fn header(file: &FileStats, style: &Style) -> String {
     let mut parts = vec![file.format.name().to_owned()];
     if let Some(pid) = file.pid {
         parts.push(format!("pid {pid}"));
     }
-    parts.push(format!("writer {}", file.liveness.name()));
+    let liveness = file.liveness.name();
+    let liveness = match file.liveness {
+        Liveness::Alive => style.paint(Paint::Green, liveness),
+        Liveness::Dead => style.paint(Paint::Red, liveness),
+        _ => style.paint(Paint::Yellow, liveness),
+    };
+    parts.push(format!("writer {liveness}"));
     format!(
-        "==> {} ({})",
-        printable(&file.path.display().to_string()),
+        "{} ({})",
+        style.paint(
+            Paint::Bold,
+            &format!("==> {}", printable(&file.path.display().to_string()))
+        ),
         parts.join(", ")
     )
+}
+
+/// Writes aligned `name value kind unit` lines.
+fn write_field_rows<'f>(
+    out: &mut impl Write,
+    fields: impl Iterator<Item = (&'f Field, Option<usize>)>,
+    age_secs: Option<f64>,
+) -> io::Result<()> {
+    let rows: Vec<[String; 5]> = fields
+        .map(|(f, files)| {
+            [
+                printable(&f.name),
+                crate::summary::value_text(&f.value, &f.unit, age_secs)
+                    .unwrap_or_else(|| display_value(&f.value)),
+                f.value.kind_name().to_owned(),
+                printable(&f.unit),
+                files.map_or_else(String::new, |n| format!("({n} files)")),
+            ]
+        })
+        .collect();
+    let name_width = rows.iter().map(|r| r[0].chars().count()).max().unwrap_or(0);
+    let value_width = rows.iter().map(|r| r[1].chars().count()).max().unwrap_or(0);
+    let unit_width = rows.iter().map(|r| r[3].chars().count()).max().unwrap_or(0);
+    for [name, value, kind, unit, files] in rows {
+        let line = if files.is_empty() {
+            format!("{name:<name_width$}  {value:<value_width$}  {kind:<9} {unit}")
+        } else {
+            format!(
+                "{name:<name_width$}  {value:<value_width$}  {kind:<9} {unit:<unit_width$} {files}"
+            )
+        };
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
 }
 
 /// Writes the text dump: per file a header line, then aligned
 /// `name value kind unit` lines.
 pub fn write_text(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    write_text_styled(out, report, &Style::plain())
+}
+
+/// [`write_text`] with colour as `style` says.
+pub fn write_text_styled(out: &mut impl Write, report: &Report, style: &Style) -> io::Result<()> {
     for (index, file) in report.files.iter().enumerate() {
         if index > 0 {
             writeln!(out)?;
         }
-        writeln!(out, "{}", header(file))?;
-        let rows: Vec<[String; 4]> = file
-            .fields
-            .iter()
-            .map(|f| {
-                [
-                    printable(&f.name),
-                    display_value(&f.value),
-                    f.value.kind_name().to_owned(),
-                    printable(&f.unit),
-                ]
-            })
-            .collect();
-        let name_width = rows.iter().map(|r| r[0].chars().count()).max().unwrap_or(0);
-        let value_width = rows.iter().map(|r| r[1].chars().count()).max().unwrap_or(0);
-        for [name, value, kind, unit] in rows {
-            let line = format!("{name:<name_width$}  {value:<value_width$}  {kind:<9} {unit}");
-            writeln!(out, "{}", line.trim_end())?;
-        }
+        writeln!(out, "{}", header(file, style))?;
+        // Format-2.1 kinds (histograms with their rate over the file's age,
+        // moving and window averages, event rings) are shown by
+        // crate::summary.
+        let age = crate::summary::file_age_secs(file);
+        write_field_rows(out, file.fields.iter().map(|f| (f, None)), age)?;
         for problem in &file.problems {
-            writeln!(out, "!! {}", printable(problem))?;
+            writeln!(
+                out,
+                "{}",
+                style.paint(Paint::Red, &format!("!! {}", printable(problem)))
+            )?;
         }
     }
     Ok(())
+}
+
+/// The line above aggregated fields.
+#[must_use]
+pub fn aggregate_header(aggregate: &Aggregate, style: &Style) -> String {
+    style.paint(
+        Paint::Bold,
+        &format!(
+            "==> {} of {} file{} (counters summed, gauges by {})",
+            aggregate.mode,
+            aggregate.file_count,
+            if aggregate.file_count == 1 { "" } else { "s" },
+            aggregate.mode
+        ),
+    )
+}
+
+/// Writes aggregated fields: a header line, then aligned
+/// `name value kind unit (N files)` lines.
+pub fn write_aggregate_text(
+    out: &mut impl Write,
+    aggregate: &Aggregate,
+    style: &Style,
+) -> io::Result<()> {
+    writeln!(out, "{}", aggregate_header(aggregate, style))?;
+    // Rates over a file's age mean nothing for a sum of files.
+    write_field_rows(
+        out,
+        aggregate.fields.iter().map(|f| (&f.field, Some(f.files))),
+        None,
+    )
+}
+
+/// A value as `mmdump get` prints it, for scripts: integers in digits, a
+/// float in the shortest form that reads back exactly, a boolean as
+/// `true`/`false`, a timestamp in ns since the epoch, an average as its
+/// mean, a string as it is.
+#[must_use]
+pub fn raw_value(value: &FieldValue) -> String {
+    match value {
+        FieldValue::Average { sum, count } => {
+            if *count == 0 {
+                "0".into()
+            } else {
+                (sum / *count as f64).to_string()
+            }
+        }
+        other => other.to_string(),
+    }
 }
 
 /// A float as JSON: a number, or "NaN", "+Inf", "-Inf" (JSON has none).
@@ -262,33 +391,69 @@ fn json_value(value: &FieldValue) -> Json {
         } else {
             sum / *count as f64
         }),
+        // Format-2.1 kinds: see crate::summary.
+        other => crate::summary::json_value(other).unwrap_or(Json::Null),
     }
 }
 
-fn json_file(file: &FileStats) -> Json {
-    let fields: Vec<Json> = file
+/// A field as schema-1 JSON.
+#[must_use]
+pub fn json_field(f: &Field) -> Json {
+    let mut field = json!({
+        "name": f.name,
+        "kind": f.value.kind_name(),
+        "value": json_value(&f.value),
+    });
+    let object = field.as_object_mut().expect("a JSON object");
+    if !f.unit.is_empty() {
+        object.insert("unit".into(), json!(f.unit));
+    }
+    if !f.description.is_empty() {
+        object.insert("description".into(), json!(f.description));
+    }
+    if let FieldValue::Average { sum, count } = f.value {
+        object.insert("sum".into(), json_float(sum));
+        object.insert("count".into(), json!(count));
+    }
+    // Format-2.1 kinds: histogram statistics and `buckets`, window and
+    // moving-average parts, ring geometry.
+    crate::summary::json_extra(&f.value, object);
+    field
+}
+
+/// The `"aggregate"` object added to schema-1 documents by
+/// `--aggregate`: `{"mode", "file_count", "paths", "fields": [field +
+/// "files"]}`.
+#[must_use]
+pub fn aggregate_json(aggregate: &Aggregate, paths: &[&Path]) -> Json {
+    let fields: Vec<Json> = aggregate
         .fields
         .iter()
         .map(|f| {
-            let mut field = json!({
-                "name": f.name,
-                "kind": f.value.kind_name(),
-                "value": json_value(&f.value),
-            });
-            let object = field.as_object_mut().expect("a JSON object");
-            if !f.unit.is_empty() {
-                object.insert("unit".into(), json!(f.unit));
-            }
-            if !f.description.is_empty() {
-                object.insert("description".into(), json!(f.description));
-            }
-            if let FieldValue::Average { sum, count } = f.value {
-                object.insert("sum".into(), json_float(sum));
-                object.insert("count".into(), json!(count));
-            }
+            let mut field = json_field(&f.field);
+            field
+                .as_object_mut()
+                .expect("a JSON object")
+                .insert("files".into(), json!(f.files));
             field
         })
         .collect();
+    json!({
+        "mode": aggregate.mode.name(),
+        "file_count": aggregate.file_count,
+        "paths": paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "fields": fields,
+    })
+}
+
+/// A JSON value as `mmdump` writes it (see docs/FORMAT.md §13).
+#[must_use]
+pub fn json_value_of(value: &FieldValue) -> Json {
+    json_value(value)
+}
+
+fn json_file(file: &FileStats) -> Json {
+    let fields: Vec<Json> = file.fields.iter().map(json_field).collect();
     let mut out = json!({
         "path": file.path.display().to_string(),
         "format": file.format.name(),

@@ -1,5 +1,6 @@
-//! Handles that keep their file alive, the [`Stat`] trait behind
-//! [`crate::stats!`], and [`Timer`].
+//! Handles that keep their file alive (and retire their field on drop when
+//! it is dynamic), the [`Stat`] trait behind [`crate::stats!`], [`Timer`]
+//! and [`WindowAverage`].
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -16,16 +17,64 @@ use crate::publish::{AddFieldError, FileInner, StatsFile};
 ///
 /// `Handle<T>` is `Send` and `Sync` exactly when `T` is, so single-writer
 /// kinds stay `Send` but not `Sync`.
+///
+/// A handle of a *dynamic* field (added through
+/// [`StatsFile::dynamic_group`]) retires the field when it drops: readers
+/// stop showing it, and its slot is reused after the file's reuse delay.
 #[derive(Debug)]
 pub struct Handle<T> {
     // Declared first so it is dropped before the mapping it borrows.
     inner: T,
-    _file: Arc<FileInner>,
+    dynamic: Option<DynamicSlot>,
+    file: Arc<FileInner>,
+}
+
+/// The slot of a dynamic field and its full name (freed for reuse when the
+/// field is retired).
+#[derive(Debug)]
+pub(crate) struct DynamicSlot {
+    pub(crate) slot: mmstats_nostd::Slot<'static>,
+    pub(crate) name: String,
 }
 
 impl<T> Handle<T> {
     pub(crate) fn new(inner: T, file: Arc<FileInner>) -> Self {
-        Self { inner, _file: file }
+        Self {
+            inner,
+            dynamic: None,
+            file,
+        }
+    }
+
+    pub(crate) fn new_dynamic(inner: T, slot: DynamicSlot, file: Arc<FileInner>) -> Self {
+        Self {
+            inner,
+            dynamic: Some(slot),
+            file,
+        }
+    }
+
+    /// Whether the field is dynamic (retired when this handle drops).
+    #[must_use]
+    pub fn is_dynamic(&self) -> bool {
+        self.dynamic.is_some()
+    }
+
+    /// The field's registration id, for a dynamic field (it changes with
+    /// every reuse of the slot, so it names this field alone).
+    #[must_use]
+    pub fn registration_id(&self) -> Option<u64> {
+        self.dynamic.as_ref().map(|d| d.slot.id())
+    }
+}
+
+impl<T> Drop for Handle<T> {
+    fn drop(&mut self) {
+        // The handle's updates are all done (this is its drop), so the
+        // field can be retired; the nostd handle is dropped after this.
+        if let Some(dynamic) = self.dynamic.take() {
+            self.file.retire(dynamic);
+        }
     }
 }
 
@@ -74,6 +123,62 @@ stat_via! {
     Timestamp => timestamp,
     Text => text,
     Average => average,
+    Histogram => histogram,
+    MovingAverage => moving_average,
+}
+
+/// The mean over a time window (see [`mmstats_nostd::WindowAverage`]),
+/// timed with `CLOCK_MONOTONIC` nanoseconds, so readers on the machine can
+/// tell how old the window is. Window length and resolution come from the
+/// spec ([`FieldSpec::window`], in nanoseconds; [`FieldSpec::slots`]).
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let stats = mmstats::StatsFile::builder("t").dir(dir.path()).create().unwrap();
+/// use std::time::Duration;
+/// let load = stats
+///     .window_average(mmstats::FieldSpec::new("load.1m").window(60_000_000_000))
+///     .unwrap();
+/// load.record(0.5);
+/// load.record(1.5);
+/// assert_eq!(load.mean(), Some(1.0));
+/// ```
+#[derive(Debug)]
+pub struct WindowAverage {
+    average: Handle<mmstats_nostd::WindowAverage<'static>>,
+}
+
+impl Stat for WindowAverage {
+    fn register(file: &StatsFile, spec: FieldSpec<'_>) -> Result<Self, AddFieldError> {
+        Ok(Self {
+            average: file.with_region(&spec, |region, spec| region.window_average(spec))?,
+        })
+    }
+}
+
+impl WindowAverage {
+    /// Adds a sample taken now.
+    pub fn record(&self, sample: f64) {
+        self.average.record(sample, crate::os::monotonic_ns());
+    }
+
+    /// Lets samples older than the window drop out, without a new sample
+    /// (call it now and then if samples may stop).
+    pub fn tick(&self) {
+        self.average.tick(crate::os::monotonic_ns());
+    }
+
+    /// The mean over the window as last published.
+    #[must_use]
+    pub fn mean(&self) -> Option<f64> {
+        self.average.mean()
+    }
+
+    /// Whether the field is dynamic.
+    #[must_use]
+    pub fn is_dynamic(&self) -> bool {
+        self.average.is_dynamic()
+    }
 }
 
 /// Times work and publishes the mean duration, in seconds (an average
@@ -170,7 +275,9 @@ pub fn __description(lines: &[&'static str]) -> &'static str {
 
 /// Declares a struct of stats whose `register` method adds every field to
 /// a [`StatsFile`]. A field's doc comment becomes its description; options
-/// in braces call the [`FieldSpec`] method of the same name.
+/// in braces call the [`FieldSpec`] method of the same name. Registered on
+/// a [`StatsFile::dynamic_group`], the fields are dynamic: dropping the
+/// struct retires them all (per-connection stats).
 ///
 /// ```
 /// use mmstats::{Counter, Gauge, Text, Timer, Unit, stats};

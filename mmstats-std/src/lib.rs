@@ -1,7 +1,8 @@
 //! # mmstats: publish your program's stats in shared memory
 //!
-//! **What.** A program defines counters, gauges, strings, averages and
-//! timers once, and updates them as it runs; each update is a plain store
+//! **What.** A program defines counters, gauges, strings, averages,
+//! timers, histograms and event rings once (or per connection, with
+//! [`StatsFile::dynamic_group`]), and updates them as it runs; each update is a plain store
 //! into a memory-mapped file (in `/dev/shm/mmstats` by default). Any other
 //! process reads them with `mmdump` or with [`read_file`], live, without
 //! the writer noticing: no locks, no system calls and no allocation on the
@@ -79,8 +80,10 @@
 //! the file is marked closed and unlinked when the last handle drops,
 //! unless [`StatsFileBuilder::keep`] says otherwise.
 
-mod glob;
+pub mod glob;
 mod handles;
+pub mod histogram;
+pub mod image;
 pub mod legacy;
 mod map;
 pub mod os;
@@ -91,15 +94,22 @@ pub mod signals;
 
 pub mod demo;
 pub mod dump;
+mod dynamic;
+pub mod events;
+pub mod summary;
+pub mod tail;
 
+pub use dynamic::{CounterOrOverflow, GaugeOrOverflow};
+pub use events::{EventRing, Span};
 #[doc(hidden)]
 pub use handles::__description;
-pub use handles::{Handle, Stat, Timer, TimerGuard};
+pub use handles::{Handle, Stat, Timer, TimerGuard, WindowAverage};
+pub use histogram::{HistogramSnapshot, HistogramTimer};
 pub use mmstats_nostd::{FieldSpec, Kind, Padding, Unit};
 pub use publish::{
-    AddFieldError, Average, Counter, CreateError, DEFAULT_DIR, DEFAULT_SIZE, DIR_ENV, EXTENSION,
-    Flag, FloatGauge, Gauge, Location, SHM_PREFIX, SharedCounter, SharedGauge, StatsFile,
-    StatsFileBuilder, Text, Timestamp, default_dir,
+    AddFieldError, Average, Counter, CreateError, DEFAULT_DIR, DEFAULT_REUSE_DELAY, DEFAULT_SIZE,
+    DIR_ENV, EXTENSION, Flag, FloatGauge, Gauge, Histogram, Location, MovingAverage, SHM_PREFIX,
+    SharedCounter, SharedGauge, StatsFile, StatsFileBuilder, Text, Timestamp, default_dir,
 };
 pub use read::{
     Field, FieldValue, FileStats, Format, Liveness, ReadFailure, ReadFileError, RegionInfo,

@@ -18,6 +18,28 @@ pub fn now_ns() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
+/// Nanoseconds of `CLOCK_MONOTONIC`, now (`clock_gettime(2)`): the same
+/// clock in every process of the machine, never stepped; what window
+/// averages and their readers use.
+#[must_use]
+pub fn monotonic_ns() -> u64 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    u64::try_from(now.tv_sec)
+        .unwrap_or(0)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::try_from(now.tv_nsec).unwrap_or(0))
+}
+
+/// The calling thread's id, cached per thread (one `gettid(2)` per thread):
+/// cheap enough for every event-ring record.
+#[must_use]
+pub fn cached_tid() -> u64 {
+    thread_local! {
+        static TID: u64 = tid();
+    }
+    TID.with(|tid| *tid)
+}
+
 /// This process's id.
 #[must_use]
 pub fn pid() -> u64 {
@@ -55,10 +77,17 @@ pub fn process_start_time(pid: u64) -> Option<u64> {
 /// parentheses and may itself hold spaces and parentheses, so fields are
 /// counted from the last `)`.
 fn parse_start_time(stat: &[u8]) -> Option<u64> {
+    parse_stat(stat).map(|(_, start)| start)
+}
+
+/// Fields 3 (state) and 22 (start time) of a `/proc/PID/stat` line.
+fn parse_stat(stat: &[u8]) -> Option<(char, u64)> {
     let close = stat.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(stat.get(close + 1..)?).ok()?;
+    let mut fields = rest.split_ascii_whitespace();
     // After ")": field 3 (state) is index 0, so field 22 is index 19.
-    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+    let state = fields.next()?.chars().next()?;
+    Some((state, fields.nth(18)?.parse().ok()?))
 }
 
 /// A 64-bit FNV-1a hash of this boot's id
@@ -125,8 +154,8 @@ pub enum ProcessCheck {
     /// A process with this pid and this start time runs in this boot.
     Running,
     /// No such process in this boot: the pid is free, or now belongs to a
-    /// process that started at another time, or the writer ran in an
-    /// earlier boot.
+    /// process that started at another time, or to one that has exited and
+    /// awaits reaping (a zombie), or the writer ran in an earlier boot.
     Gone,
     /// Cannot tell (no pid or start time recorded, or no procfs).
     Unknown,
@@ -142,10 +171,14 @@ pub fn check_process(pid: u64, start_time: u64, writer_boot: u64) -> ProcessChec
     if pid == 0 || pid > i32::MAX as u64 || !Path::new("/proc/self/stat").exists() {
         return ProcessCheck::Unknown;
     }
-    match process_start_time(pid) {
+    let stat = fs::read(format!("/proc/{pid}/stat")).ok();
+    match stat.as_deref().and_then(parse_stat) {
         None => ProcessCheck::Gone,
+        // Exited but not yet reaped by its parent (a zombie), or dying: the
+        // pid is taken, but nothing runs under it and its locks are free.
+        Some(('Z' | 'X', _)) => ProcessCheck::Gone,
         Some(_) if start_time == 0 => ProcessCheck::Unknown,
-        Some(now) if now == start_time => ProcessCheck::Running,
+        Some((_, now)) if now == start_time => ProcessCheck::Running,
         Some(_) => ProcessCheck::Gone,
     }
 }
@@ -160,6 +193,9 @@ mod tests {
             b"1234 (a (b) c) S 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 987654 23 24\n";
         assert_eq!(parse_start_time(line), Some(987_654));
         assert_eq!(parse_start_time(b"1234 (x) S 1 2"), None);
+        assert_eq!(parse_stat(line), Some(('S', 987_654)));
+        let zombie = b"9 (w) Z 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 55 23 24\n";
+        assert_eq!(parse_stat(zombie), Some(('Z', 55)));
         assert_eq!(parse_start_time(b"garbage"), None);
     }
 

@@ -16,12 +16,13 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mmstats_nostd::{FieldSpec, Region, RegionOptions};
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
 
-use crate::handles::{Handle, Stat, Timer};
+use crate::handles::{DynamicSlot, Handle, Stat, Timer, WindowAverage};
+use crate::histogram::HistogramTimer;
 use crate::map::WriteMap;
 use crate::os;
 
@@ -37,6 +38,9 @@ pub const SHM_PREFIX: &str = "mmstats.";
 /// Default region size: 256 KiB (about 800 fields of every kind; tmpfs only
 /// allocates the pages that are touched).
 pub const DEFAULT_SIZE: usize = 256 * 1024;
+/// How long a retired dynamic field's slot waits before another field may
+/// use it, unless the builder says otherwise.
+pub const DEFAULT_REUSE_DELAY: Duration = Duration::from_secs(1);
 
 /// The directory stats files go to: `$MMSTATS_DIR`, else `/dev/shm/mmstats`
 /// where `/dev/shm` exists, else `mmstats-UID` in the temporary directory.
@@ -169,6 +173,15 @@ impl fmt::Display for AddFieldError {
 
 impl std::error::Error for AddFieldError {}
 
+impl AddFieldError {
+    /// Whether the region is out of room (table or value area), as
+    /// opposed to the field being invalid: the case for an overflow field.
+    #[must_use]
+    pub const fn is_full(&self) -> bool {
+        matches!(self, Self::Region(inner) if inner.is_full())
+    }
+}
+
 impl From<mmstats_nostd::AddFieldError> for AddFieldError {
     fn from(inner: mmstats_nostd::AddFieldError) -> Self {
         Self::Region(inner)
@@ -187,9 +200,20 @@ pub struct StatsFileBuilder {
     prefix: String,
     default_fields: bool,
     heartbeat: Option<Duration>,
+    reuse_delay: Duration,
 }
 
 impl StatsFileBuilder {
+    /// How long the slot of a retired dynamic field stays unused before
+    /// another field may take it (default [`DEFAULT_REUSE_DELAY`], 1 s;
+    /// millisecond resolution): readers that poll less often than this see
+    /// a field go before its slot shows another one.
+    #[must_use]
+    pub const fn reuse_delay(mut self, delay: Duration) -> Self {
+        self.reuse_delay = delay;
+        self
+    }
+
     /// Publishes in this directory instead of [`default_dir`].
     #[must_use]
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
@@ -308,18 +332,21 @@ impl StatsFileBuilder {
                 path: path.clone(),
                 source: source.into(),
             })?;
+        // The clock of dynamic fields: milliseconds since `created` below.
+        region.set_reuse_delay(u64::try_from(self.reuse_delay.as_millis()).unwrap_or(u64::MAX));
 
         let inner = Arc::new(FileInner {
             map,
             file,
             place,
             keep: AtomicBool::new(self.keep),
+            created: Instant::now(),
             state: Mutex::new(WriterState {
                 region,
                 names: std::collections::HashSet::new(),
             }),
         });
-        let stats = StatsFile { inner };
+        let stats = StatsFile { inner, group: None };
         if self.default_fields {
             stats
                 .add_default_fields(pid, tid, options.created_ns)
@@ -675,6 +702,8 @@ pub(crate) struct FileInner {
     file: File,
     place: Place,
     keep: AtomicBool,
+    /// Origin of the clock of dynamic fields (milliseconds since it).
+    created: Instant,
     state: Mutex<WriterState>,
 }
 
@@ -699,6 +728,21 @@ impl FileInner {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    /// The clock of dynamic fields: milliseconds since the file was made.
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Retires a dynamic field (its handle is being dropped) and frees its
+    /// name. Under the lock, so that a field added meanwhile on another
+    /// thread sees the retire (the lock orders it; the slot's own release
+    /// and acquire order it too).
+    pub(crate) fn retire(&self, dynamic: DynamicSlot) {
+        let mut state = self.lock();
+        state.names.remove(&dynamic.name);
+        dynamic.slot.retire(self.now_ms());
+    }
 }
 
 impl Drop for FileInner {
@@ -716,6 +760,10 @@ impl Drop for FileInner {
 /// Cheap to clone (an `Arc`); `Send` and `Sync`, so any thread may add
 /// fields. Each field's handle goes to the thread that updates it.
 ///
+/// [`StatsFile::dynamic_group`] gives a view of the file whose fields are
+/// *dynamic*: retired when their handle drops, their slot reused after the
+/// reuse delay (per-connection stats).
+///
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
 /// let stats = mmstats::StatsFile::builder("web").dir(dir.path()).prefix("web.").create().unwrap();
@@ -729,6 +777,9 @@ impl Drop for FileInner {
 #[derive(Clone, Debug)]
 pub struct StatsFile {
     inner: Arc<FileInner>,
+    /// `Some(prefix)`: fields added through this view are dynamic and
+    /// named `{file prefix}{group prefix}{name}`.
+    group: Option<Arc<str>>,
 }
 
 impl StatsFile {
@@ -746,7 +797,55 @@ impl StatsFile {
             prefix: String::new(),
             default_fields: true,
             heartbeat: None,
+            reuse_delay: DEFAULT_REUSE_DELAY,
         }
+    }
+
+    /// A view of this file whose fields are **dynamic** and named
+    /// `{prefix}{name}` (after the file's label prefix): each is retired
+    /// when its handle drops (readers stop showing it), and its slot, with
+    /// its value words when the next field has the same size, is reused
+    /// after the reuse delay, so a server can open and close connections
+    /// forever. Every kind can be dynamic, and the [`crate::stats!`] macro's
+    /// `register` works on a group.
+    ///
+    /// When the region is out of room, adding a field fails with an error
+    /// for which [`AddFieldError::is_full`] holds; [`StatsFile::counter_or`]
+    /// and [`StatsFile::gauge_or`] fall back to a shared overflow field.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let stats = mmstats::StatsFile::builder("srv")
+    ///     .dir(dir.path())
+    ///     .reuse_delay(std::time::Duration::ZERO)
+    ///     .create()
+    ///     .unwrap();
+    /// let conn = stats.dynamic_group("conn.1234.");
+    /// let bytes_in = conn.counter("bytes_in").unwrap();
+    /// bytes_in.add(512);
+    /// let names = |s: &mmstats::StatsFile| {
+    ///     mmstats::read_file(s.path()).unwrap().fields.into_iter().map(|f| f.name).collect::<Vec<_>>()
+    /// };
+    /// assert!(names(&stats).contains(&"conn.1234.bytes_in".to_owned()));
+    /// drop(bytes_in); // the connection closed
+    /// assert!(!names(&stats).contains(&"conn.1234.bytes_in".to_owned()));
+    /// ```
+    #[must_use]
+    pub fn dynamic_group(&self, prefix: &str) -> Self {
+        let group = match &self.group {
+            Some(outer) => format!("{outer}{prefix}"),
+            None => prefix.to_owned(),
+        };
+        Self {
+            inner: Arc::clone(&self.inner),
+            group: Some(group.into()),
+        }
+    }
+
+    /// Whether fields added through this view are dynamic.
+    #[must_use]
+    pub fn is_dynamic_group(&self) -> bool {
+        self.group.is_some()
     }
 
     /// Creates a file with every setting at its default.
@@ -854,26 +953,92 @@ impl StatsFile {
         self.add(spec)
     }
 
-    /// Adds a timer: an average of durations, in seconds.
+    /// Adds a timer: an average of durations, in seconds (readers see the
+    /// mean). For the distribution (quantiles), use
+    /// [`StatsFile::histogram_timer`].
     pub fn timer<'s>(&self, spec: impl Into<FieldSpec<'s>>) -> Result<Timer, AddFieldError> {
+        self.add(spec)
+    }
+
+    /// Adds a histogram of `u64` values (precision and range from the
+    /// spec; default 5 bits up to one hour in nanoseconds: quantiles within
+    /// 1/64, 1216 buckets, 9.7 KiB).
+    pub fn histogram<'s>(
+        &self,
+        spec: impl Into<FieldSpec<'s>>,
+    ) -> Result<Histogram, AddFieldError> {
+        self.add(spec)
+    }
+
+    /// Adds a timer that records durations into a histogram, in
+    /// nanoseconds (readers see count, mean and quantiles).
+    pub fn histogram_timer<'s>(
+        &self,
+        spec: impl Into<FieldSpec<'s>>,
+    ) -> Result<HistogramTimer, AddFieldError> {
+        self.add(spec)
+    }
+
+    /// Adds the mean of the last N samples, N = the spec's `capacity`
+    /// (default 64).
+    pub fn moving_average<'s>(
+        &self,
+        spec: impl Into<FieldSpec<'s>>,
+    ) -> Result<MovingAverage, AddFieldError> {
+        self.add(spec)
+    }
+
+    /// Adds the mean over a time window (the spec's `window`, in
+    /// nanoseconds; default 60 s in 20 sub-windows).
+    pub fn window_average<'s>(
+        &self,
+        spec: impl Into<FieldSpec<'s>>,
+    ) -> Result<WindowAverage, AddFieldError> {
+        self.add(spec)
+    }
+
+    /// Adds an event ring of the spec's `capacity` records (default 64)
+    /// with `payload_words` payload words each (default 4).
+    pub fn event_ring<'s>(
+        &self,
+        spec: impl Into<FieldSpec<'s>>,
+    ) -> Result<crate::events::EventRing, AddFieldError> {
         self.add(spec)
     }
 
     /// Runs `add` on the region under the lock, refusing duplicate names,
     /// and wraps what it returns in a handle that keeps the file alive.
+    /// In a dynamic group, the field is added inside `Region::dynamic` and
+    /// its handle retires it on drop.
     pub(crate) fn with_region<T>(
         &self,
         spec: &FieldSpec<'_>,
         add: impl FnOnce(&mut Region<'static>, FieldSpec<'_>) -> Result<T, mmstats_nostd::AddFieldError>,
     ) -> Result<Handle<T>, AddFieldError> {
         let mut state = self.inner.lock();
-        let full = format!("{}{}", state.region.prefix(), spec.name);
+        let group = self.group.as_deref().unwrap_or("");
+        let full = format!("{}{group}{}", state.region.prefix(), spec.name);
         if state.names.contains(&full) {
             return Err(AddFieldError::DuplicateName(full));
         }
-        let made = add(&mut state.region, *spec)?;
-        state.names.insert(full);
-        Ok(Handle::new(made, Arc::clone(&self.inner)))
+        if self.group.is_none() {
+            let made = add(&mut state.region, *spec)?;
+            state.names.insert(full);
+            return Ok(Handle::new(made, Arc::clone(&self.inner)));
+        }
+        let name = format!("{group}{}", spec.name);
+        let spec = spec.name(&name);
+        let now = self.inner.now_ms();
+        let (made, slot) = state
+            .region
+            .dynamic(now, |region| add(region, spec))?
+            .into_parts();
+        state.names.insert(full.clone());
+        Ok(Handle::new_dynamic(
+            made,
+            DynamicSlot { slot, name: full },
+            Arc::clone(&self.inner),
+        ))
     }
 
     fn add_default_fields(&self, pid: u64, tid: u64, created_ns: u64) -> Result<(), AddFieldError> {
@@ -938,6 +1103,11 @@ pub type Timestamp = Handle<mmstats_nostd::Timestamp<'static>>;
 pub type Text = Handle<mmstats_nostd::Text<'static>>;
 /// Average handle (see [`mmstats_nostd::Average`]).
 pub type Average = Handle<mmstats_nostd::Average<'static>>;
+/// Histogram handle (see [`mmstats_nostd::Histogram`]): `record(value)`.
+pub type Histogram = Handle<mmstats_nostd::Histogram<'static>>;
+/// Moving-average handle (see [`mmstats_nostd::MovingAverage`]): the mean
+/// of the last N samples.
+pub type MovingAverage = Handle<mmstats_nostd::MovingAverage<'static>>;
 
 impl From<PathBuf> for Location {
     fn from(dir: PathBuf) -> Self {

@@ -12,15 +12,16 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use mmstats_nostd::layout::MAGIC;
+use mmstats_nostd::layout::{EntryState, MAGIC};
 use mmstats_nostd::{
     DEFAULT_MAX_TRIES, FieldInfo, MAX_COPY_WORDS, OpenError, ReadError, RegionState, RegionView,
     Value,
 };
 use rustix::fs::{FileType, FlockOperation, Mode, OFlags};
 
+use crate::histogram::HistogramSnapshot;
 use crate::legacy::{self, LEGACY_VERSION};
-use crate::map::ReadMap;
+use crate::map::{LiveWords, ReadMap};
 use crate::os::{self, ProcessCheck};
 
 /// Largest legacy file read (they are a few pages in practice).
@@ -72,6 +73,42 @@ pub enum FieldValue {
     Int(i64),
     /// Legacy unsigned integer.
     UInt(u64),
+    /// Histogram (format 2.1).
+    Histogram(HistogramSnapshot),
+    /// Mean of the last `window` samples (format 2.1).
+    MovingAverage {
+        /// Sum of the samples in the window.
+        sum: f64,
+        /// Samples in the window.
+        count: u64,
+        /// Samples ever added.
+        total: u64,
+        /// Window size N.
+        window: u64,
+    },
+    /// Mean over a time window (format 2.1).
+    WindowAverage {
+        /// Sum of the samples in the window.
+        sum: f64,
+        /// Samples in the window.
+        count: u64,
+        /// Samples ever recorded.
+        total: u64,
+        /// Writer's clock at the last update (std: monotonic ns).
+        as_of: u64,
+        /// Window length in the writer's clock ticks (std: ns).
+        window: u64,
+    },
+    /// Event ring (format 2.1): how far it got. Follow it with
+    /// [`crate::tail`].
+    EventRing {
+        /// Records appended so far.
+        appended: u64,
+        /// Records the ring holds.
+        capacity: u64,
+        /// Payload words per record.
+        payload_words: u64,
+    },
 }
 
 impl FieldValue {
@@ -88,11 +125,16 @@ impl FieldValue {
             Self::Average { .. } => "average",
             Self::Int(_) => "int",
             Self::UInt(_) => "uint",
+            Self::Histogram(_) => "histogram",
+            Self::MovingAverage { .. } => "moving_average",
+            Self::WindowAverage { .. } => "window_average",
+            Self::EventRing { .. } => "event_ring",
         }
     }
 
     /// The value as a number, where it is one (an average gives its mean;
-    /// a boolean 0 or 1; a string nothing).
+    /// a boolean 0 or 1; a histogram its count; an event ring the records
+    /// appended; a string nothing).
     #[must_use]
     pub fn as_f64(&self) -> Option<f64> {
         match *self {
@@ -100,12 +142,18 @@ impl FieldValue {
             Self::Gauge(v) | Self::Int(v) => Some(v as f64),
             Self::Float(v) => Some(v),
             Self::Bool(v) => Some(f64::from(u8::from(v))),
-            Self::Average { sum, count } => Some(if count == 0 { 0.0 } else { sum / count as f64 }),
+            Self::Average { sum, count }
+            | Self::MovingAverage { sum, count, .. }
+            | Self::WindowAverage { sum, count, .. } => {
+                Some(if count == 0 { 0.0 } else { sum / count as f64 })
+            }
+            Self::Histogram(ref histogram) => Some(histogram.count as f64),
+            Self::EventRing { appended, .. } => Some(appended as f64),
             Self::Text(_) => None,
         }
     }
 
-    fn from_value(value: Value<'_>) -> Self {
+    pub(crate) fn from_value(value: Value<'_>) -> Self {
         match value {
             Value::Counter(v) => Self::Counter(v),
             Value::Gauge(v) => Self::Gauge(v),
@@ -114,6 +162,36 @@ impl FieldValue {
             Value::Timestamp(v) => Self::Timestamp(v),
             Value::Text(v) => Self::Text(v.to_owned()),
             Value::Average { sum, count } => Self::Average { sum, count },
+            Value::Histogram(view) => Self::Histogram(HistogramSnapshot::from_view(&view)),
+            Value::MovingAverage {
+                sum,
+                count,
+                total,
+                window,
+            } => Self::MovingAverage {
+                sum,
+                count,
+                total,
+                window,
+            },
+            Value::WindowAverage {
+                sum,
+                count,
+                total,
+                as_of,
+                window,
+            } => Self::WindowAverage {
+                sum,
+                count,
+                total,
+                as_of,
+                window,
+            },
+            Value::EventRing { appended, shape } => Self::EventRing {
+                appended,
+                capacity: shape.capacity() as u64,
+                payload_words: shape.payload_words() as u64,
+            },
         }
     }
 }
@@ -133,6 +211,26 @@ impl fmt::Display for FieldValue {
                     write!(f, "{} (n={count})", sum / *count as f64)
                 }
             }
+            Self::Histogram(histogram) => histogram.fmt(f),
+            Self::MovingAverage {
+                sum, count, window, ..
+            } => {
+                if *count == 0 {
+                    f.write_str("0 (no samples)")
+                } else {
+                    write!(f, "{} (last {count} of {window})", sum / *count as f64)
+                }
+            }
+            Self::WindowAverage { sum, count, .. } => {
+                if *count == 0 {
+                    f.write_str("0 (no samples in the window)")
+                } else {
+                    write!(f, "{} (n={count} in the window)", sum / *count as f64)
+                }
+            }
+            Self::EventRing {
+                appended, capacity, ..
+            } => write!(f, "{appended} events (ring of {capacity})"),
         }
     }
 }
@@ -329,7 +427,7 @@ fn io_failure<'p, E: Into<io::Error>>(
 
 /// Opens a stats file for reading: no symlinks, no blocking, regular
 /// files only.
-fn open_for_reading(path: &Path) -> Result<(File, u64), ReadFileError> {
+pub(crate) fn open_for_reading(path: &Path) -> Result<(File, u64), ReadFileError> {
     let fd = rustix::fs::open(
         path,
         OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
@@ -425,7 +523,7 @@ fn read_legacy(path: &Path, file: &File, len: u64) -> Result<FileStats, ReadFile
 
 /// Whether some process holds the writer lock of an open stats file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum LockProbe {
+pub(crate) enum LockProbe {
     Held,
     Free,
     Unsupported,
@@ -433,7 +531,7 @@ enum LockProbe {
 
 /// Probes the writer's `flock` (`flock(2)` with `LOCK_EX | LOCK_NB`, then
 /// `LOCK_UN`): a writer holds a shared lock for as long as it has the file.
-fn probe_lock(file: &File) -> LockProbe {
+pub(crate) fn probe_lock(file: &File) -> LockProbe {
     match rustix::fs::flock(file, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {
             let _ = rustix::fs::flock(file, FlockOperation::Unlock);
@@ -487,8 +585,41 @@ pub struct RegionReader {
     file: File,
     map: ReadMap,
     generation: u64,
-    entries: Vec<Result<Option<FieldInfo>, String>>,
+    entries: Vec<CachedEntry>,
     scratch: Vec<u64>,
+}
+
+/// An entry as last read, with the registration id it was read under: a
+/// slot whose id moved (format 2.1: retired and reused) is read again.
+#[derive(Debug)]
+struct CachedEntry {
+    /// 0: not read yet (no live field has id 0).
+    id: u64,
+    entry: Result<Option<FieldInfo>, String>,
+}
+
+impl CachedEntry {
+    /// Reads entry `index` now.
+    fn read<S: mmstats_nostd::WordSource + ?Sized>(
+        view: &RegionView<'_, S>,
+        index: usize,
+        slot_id: u64,
+    ) -> Self {
+        match view.entry(index) {
+            Ok(Some(info)) => Self {
+                id: info.id,
+                entry: Ok(Some(info)),
+            },
+            Ok(None) => Self {
+                id: 0,
+                entry: Ok(None),
+            },
+            Err(error) => Self {
+                id: slot_id,
+                entry: Err(error.to_string()),
+            },
+        }
+    }
 }
 
 impl RegionReader {
@@ -526,12 +657,54 @@ impl RegionReader {
 
     /// Reads every field now.
     pub fn read(&mut self) -> Result<FileStats, ReadFileError> {
+        self.read_with(true)
+    }
+
+    /// Reads every field now without judging the writer's liveness (no
+    /// lock probe, no process-table look-up): the cheap read for tools
+    /// that read many files many times a second. The result's `liveness`
+    /// is [`Liveness::Unknown`]; ask [`RegionReader::liveness`] when needed.
+    pub fn read_values(&mut self) -> Result<FileStats, ReadFileError> {
+        self.read_with(false)
+    }
+
+    /// Whether the writer is alive now (lock probe, then pid, start time
+    /// and boot id), [`Liveness::Unknown`] if the region cannot be opened.
+    #[must_use]
+    pub fn liveness(&self) -> Liveness {
+        let words = self.map.words();
+        let judged = match RegionView::open(&words) {
+            Ok(view) => {
+                let p = view.prologue();
+                judge(
+                    view.state(),
+                    probe_lock(&self.file),
+                    os::check_process(p.pid, p.start_time, p.boot_id),
+                )
+            }
+            Err(_) => Liveness::Unknown,
+        };
+        if self.map.faulted() {
+            Liveness::Unknown
+        } else {
+            judged
+        }
+    }
+
+    /// The device and inode numbers of the open file (`fstat(2)`): a path
+    /// that now names another file was replaced.
+    pub fn file_id(&self) -> io::Result<(u64, u64)> {
+        let stat = rustix::fs::fstat(&self.file)?;
+        Ok((stat.st_dev, stat.st_ino))
+    }
+
+    fn read_with(&mut self, judge_liveness: bool) -> Result<FileStats, ReadFileError> {
         // A writer still initialising (a shm object, which has no private
         // name while it is built) gets a few milliseconds; a region
         // re-initialised under us is read again.
         let mut last = ReadFailure::Unstable;
         for attempt in 0..20 {
-            let result = self.try_read();
+            let result = self.try_read(judge_liveness);
             // Whatever was read after a page vanished is zeros, not data:
             // that overrides any value or validation error.
             if self.map.faulted() {
@@ -550,7 +723,7 @@ impl RegionReader {
         Err(failure(&self.path, last))
     }
 
-    fn try_read(&mut self) -> Result<FileStats, ReadFailure> {
+    fn try_read(&mut self, judge_liveness: bool) -> Result<FileStats, ReadFailure> {
         let words = self.map.words();
         let view = RegionView::open(&words).map_err(ReadFailure::Region)?;
         let p = *view.prologue();
@@ -559,33 +732,62 @@ impl RegionReader {
             self.generation = p.generation;
         }
         let count = view.field_count().map_err(ReadFailure::Region)?;
-        for index in self.entries.len()..count {
-            self.entries
-                .push(view.entry(index).map_err(|e| e.to_string()));
-        }
+        self.entries.resize_with(count, || CachedEntry {
+            id: 0,
+            entry: Ok(None),
+        });
         let mut fields = Vec::with_capacity(count);
         let mut problems = Vec::new();
-        for entry in &self.entries {
-            let info = match entry {
-                Ok(Some(info)) => info,
-                Ok(None) => continue,
-                Err(reason) => {
-                    problems.push(reason.clone());
+        for (index, cached) in self.entries.iter_mut().enumerate() {
+            // Format 2.1: a slot may have been retired or reused since the
+            // entry was cached. Its state and id say which field it holds
+            // now; `read` checks them again around the value.
+            let slot_id = match view.slot(index) {
+                Ok((EntryState::Live, id)) if id != 0 => id,
+                Ok(_) => continue,
+                Err(error) => {
+                    problems.push(error.to_string());
                     continue;
                 }
             };
-            match view.read(info, &mut self.scratch, DEFAULT_MAX_TRIES) {
-                Ok(value) => fields.push(Field {
-                    name: info.name.to_string(),
-                    unit: unit_name(info),
-                    description: info.description.to_string(),
-                    value: FieldValue::from_value(value),
-                }),
-                // A kind from a newer minor version: skipped, as the
-                // format says, and not an error.
-                Err(ReadError::UnknownKind { .. }) => {}
-                Err(error) => {
-                    problems.push(format!("field {} ({}): {error}", info.index, info.name))
+            if cached.id != slot_id {
+                *cached = CachedEntry::read(&view, index, slot_id);
+            }
+            // A slot reused again and again while it is read is skipped
+            // this time (it is churning; the next read will show it).
+            for _ in 0..3 {
+                let info = match &cached.entry {
+                    Ok(Some(info)) => info,
+                    Ok(None) => break,
+                    Err(reason) => {
+                        problems.push(reason.clone());
+                        break;
+                    }
+                };
+                if self.scratch.len() < info.scratch_words() {
+                    self.scratch.resize(info.scratch_words(), 0);
+                }
+                match view.read(info, &mut self.scratch, DEFAULT_MAX_TRIES) {
+                    Ok(value) => {
+                        fields.push(Field {
+                            name: info.name.to_string(),
+                            unit: unit_name(info),
+                            description: info.description.to_string(),
+                            value: FieldValue::from_value(value),
+                        });
+                        break;
+                    }
+                    // A kind from a newer minor version: skipped, as the
+                    // format says, and not an error.
+                    Err(ReadError::UnknownKind { .. }) => break,
+                    // Retired or reused since the entry was read.
+                    Err(ReadError::SlotChanged) => {
+                        *cached = CachedEntry::read(&view, index, 0);
+                    }
+                    Err(error) => {
+                        problems.push(format!("field {} ({}): {error}", info.index, info.name));
+                        break;
+                    }
                 }
             }
         }
@@ -593,11 +795,15 @@ impl RegionReader {
             return Err(ReadFailure::Unstable);
         }
         let state = view.state();
-        let liveness = judge(
-            state,
-            probe_lock(&self.file),
-            os::check_process(p.pid, p.start_time, p.boot_id),
-        );
+        let liveness = if judge_liveness {
+            judge(
+                state,
+                probe_lock(&self.file),
+                os::check_process(p.pid, p.start_time, p.boot_id),
+            )
+        } else {
+            Liveness::Unknown
+        };
         Ok(FileStats {
             path: self.path.clone(),
             format: Format::Mmstats2,
@@ -628,9 +834,41 @@ impl RegionReader {
     pub fn mapped_len(&self) -> usize {
         self.map.len()
     }
+
+    /// Runs `f` on a validated view of the region (waiting a few
+    /// milliseconds for a writer still initialising), and reports a file
+    /// truncated meanwhile: what `f` read then is zeros, not data.
+    pub(crate) fn with_view<R>(
+        &mut self,
+        f: impl FnOnce(&RegionView<'_, LiveWords<'_>>) -> R,
+    ) -> Result<R, ReadFileError> {
+        let mut f = Some(f);
+        for attempt in 0..20 {
+            let words = self.map.words();
+            let result = match RegionView::open(&words) {
+                Ok(view) => Ok(f.take().map(|f| f(&view))),
+                Err(error) => Err(error),
+            };
+            if self.map.faulted() {
+                return Err(failure(&self.path, ReadFailure::TruncatedWhileReading));
+            }
+            match result {
+                Ok(Some(value)) => return Ok(value),
+                Ok(None) => break,
+                Err(OpenError::NotReady) => {
+                    std::thread::sleep(std::time::Duration::from_millis(1 << attempt.min(3)));
+                }
+                Err(error) => return Err(failure(&self.path, ReadFailure::Region(error))),
+            }
+        }
+        Err(failure(
+            &self.path,
+            ReadFailure::Region(OpenError::NotReady),
+        ))
+    }
 }
 
-fn unit_name(info: &FieldInfo) -> String {
+pub(crate) fn unit_name(info: &FieldInfo) -> String {
     match info.unit {
         Some(unit) => unit.name().to_owned(),
         None => format!("unit({})", info.unit_code),

@@ -16,6 +16,14 @@ pub enum Owned {
     Timestamp(u64),
     Text(String),
     Average(f64, u64),
+    /// count, sum, min, max, buckets (trailing zero buckets dropped).
+    Histogram(u64, u64, u64, u64, Vec<u64>),
+    /// sum, count, total, window.
+    MovingAverage(f64, u64, u64, u64),
+    /// sum, count, total, as_of, window.
+    WindowAverage(f64, u64, u64, u64, u64),
+    /// appended, capacity.
+    EventRing(u64, usize),
 }
 
 impl From<Value<'_>> for Owned {
@@ -28,6 +36,27 @@ impl From<Value<'_>> for Owned {
             Value::Timestamp(v) => Self::Timestamp(v),
             Value::Text(v) => Self::Text(v.to_owned()),
             Value::Average { sum, count } => Self::Average(sum, count),
+            Value::Histogram(h) => {
+                let mut buckets = h.buckets.to_vec();
+                while buckets.last() == Some(&0) {
+                    buckets.pop();
+                }
+                Self::Histogram(h.count, h.sum, h.min, h.max, buckets)
+            }
+            Value::MovingAverage {
+                sum,
+                count,
+                total,
+                window,
+            } => Self::MovingAverage(sum, count, total, window),
+            Value::WindowAverage {
+                sum,
+                count,
+                total,
+                as_of,
+                window,
+            } => Self::WindowAverage(sum, count, total, as_of, window),
+            Value::EventRing { appended, shape } => Self::EventRing(appended, shape.capacity()),
         }
     }
 }
@@ -43,6 +72,9 @@ pub fn read_all<S: WordSource + ?Sized>(
         let Some(field) = view.entry(index).map_err(|e| e.to_string())? else {
             continue;
         };
+        if scratch.len() < field.scratch_words() {
+            scratch.resize(field.scratch_words(), 0);
+        }
         match view.read(&field, &mut scratch, DEFAULT_MAX_TRIES) {
             Ok(value) => out.push((field.name.to_string(), Owned::from(value))),
             Err(ReadError::UnknownKind { .. }) => {}

@@ -1,16 +1,41 @@
 //! `mmdump`: read mmstats files (format 2 and legacy v1).
 //!
 //! Exit codes: 0 when every file was read, 1 when any file (or field)
-//! could not be read (the others are still printed), 2 for a usage error.
+//! could not be read (the others are still printed), a value asked for is
+//! absent, or a file could not be removed; 2 for a usage error.
 
-use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use mmstats::demo::Demo;
+use mmstats::dump::aggregate::{AggregateMode, aggregate};
+use mmstats::dump::clean::{Action, CleanOptions};
+use mmstats::dump::munin::{MuninCommand, MuninPlugin, PLUGIN_PREFIX};
+use mmstats::dump::screen::{self, ScreenOptions};
+use mmstats::dump::select::Selection;
+use mmstats::dump::style::{ColorChoice, Style};
+use mmstats::dump::watch::{LineOptions, LineWriter, Stat, WatchConfig, Watcher, frame_json};
 use mmstats::dump::{self, Report};
+use mmstats::glob::NamePattern;
+use serde_json::json;
+
+const EXIT_CODES: &str = "\
+Exit codes: 0 success; 1 a file or field could not be read (the rest is
+still printed), a value asked for is absent, or a file could not be
+removed; 2 usage error.
+
+Name patterns (-I, -X, tree queries) match dotted names level by level:
+'*' stays within a level, '**' spans any number of levels, and a pattern
+selects the whole subtree it names ('-I web' keeps web.requests and
+web.stats.status.2XX; -I 'web.*.status.*'; -X sys; '**.errors').
+
+Environment: MMSTATS_DIR (where files are; default /dev/shm/mmstats),
+NO_COLOR (no colour). Linked as mmstats_NAME, the binary is a munin
+plugin (see `mmdump munin --help`).";
 
 /// Read the stats that programs publish in shared memory with mmstats.
 ///
@@ -19,10 +44,25 @@ use mmstats::dump::{self, Report};
 /// memory objects), or the files, directories and wildcard patterns given.
 /// Legacy v1 files of the original Python mmstats are read too.
 #[derive(Parser, Debug)]
-#[command(name = "mmdump", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "mmdump",
+    version,
+    args_conflicts_with_subcommands = true,
+    after_help = EXIT_CODES
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Scan a memory image instead (a RAM dump, a core file, a raw image;
+    /// `-` reads standard input) for format-2 regions at every 8-byte
+    /// boundary, and print each with its offset. Repeatable.
+    #[arg(long, value_name = "FILE", conflicts_with = "paths")]
+    image: Vec<PathBuf>,
+    /// With --image: the address of the image's first byte in the
+    /// target's memory (0x20000000 or decimal), to print each region's
+    /// address.
+    #[arg(long, value_name = "ADDR", requires = "image", value_parser = mmstats::image::parse_address)]
+    base: Option<u64>,
     #[command(flatten)]
     dump: DumpArgs,
 }
@@ -34,10 +74,141 @@ enum Command {
     Dump(DumpArgs),
     /// One line per file: format, writer pid, whether the writer is alive
     /// (judged by its lock, or pid plus process start time), age, fields.
-    List(DumpArgs),
+    List(ListArgs),
+    /// Show dotted names as a tree (web > stats > status > 2XX), optionally
+    /// only those a wildcard query selects ('web.*.status.*', '**.errors').
+    Tree(TreeArgs),
+    /// Print one value, raw, for scripts (exit code 1 if no file has it).
+    ///
+    /// Several files with the field are combined (--aggregate, default
+    /// sum: counters summed); --aggregate per-file prints "value<TAB>path"
+    /// lines.
+    Get(GetArgs),
+    /// Show values and rates live, refreshed every interval.
+    ///
+    /// On a terminal: a full-screen table (value, change per second over
+    /// the last interval, average per second since the writer started,
+    /// moving averages over the last 10 and 100 intervals, recent history).
+    /// Keys: q quit, +/- interval, u hide/show fields that never changed,
+    /// a cycle aggregation, arrows/PgUp/PgDn scroll, h help.
+    ///
+    /// Otherwise (or with --lines): vmstat-like lines, a header of column
+    /// names then one line per interval; counters show their rate per
+    /// second (the first line: the average since their writer started),
+    /// gauges their value. --json writes one JSON document per interval.
+    ///
+    /// Files that appear are picked up, files that vanish dropped; a
+    /// restarted writer starts its rates over (never a negative rate), and
+    /// summed counters keep the last values of vanished files.
+    Watch(WatchArgs),
+    /// Remove stats files whose writer is provably dead.
+    ///
+    /// Dead means: nobody holds the file's writer lock, and no process
+    /// with the recorded pid and process start time runs in this boot (a
+    /// reused pid does not count as the writer). Files of other users,
+    /// symbolic links, unreadable or foreign files, files whose writer
+    /// cannot be judged, and closed files (unless --closed) are kept.
+    Clean(CleanArgs),
+    /// Run as a munin plugin (config, autoconf, suggest, or fetch).
+    ///
+    /// Usually not called by name: link the binary into munin's plugin
+    /// directory as mmstats_SELECTOR, where SELECTOR is a field-name
+    /// subtree with levels separated by "__" (mmstats_worker__status
+    /// graphs worker.status.*; mmstats_ graphs everything). Files are
+    /// combined (counters summed: munin DERIVE fields; gauges by
+    /// env.aggregate, default sum). Plugin settings (env.NAME in munin's
+    /// plugin configuration): MMSTATS_DIR, paths, include, exclude, files,
+    /// aggregate, title, category. With MUNIN_PLUGSTATE set, the last
+    /// values of exited processes are kept there so sums never go back.
+    Munin(MuninArgs),
     /// Start a demo writer (a simulated web server with a few worker
     /// threads) and show its live values once a second.
     Demo(DemoArgs),
+    /// Follow event rings live: print each record (text or JSON lines),
+    /// report records the writer overwrote before they were read ("missed
+    /// 1,024 events"), turn spans into durations, archive to a file.
+    Tail(TailArgs),
+}
+
+#[derive(Args, Debug)]
+struct TailArgs {
+    /// Stats files, directories or wildcard patterns; default: the stats
+    /// directory. New files are picked up as they appear.
+    paths: Vec<PathBuf>,
+    /// Only rings whose field name matches this wildcard pattern.
+    #[arg(long)]
+    ring: Option<String>,
+    /// Print JSON lines instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Print span durations (from span enter and exit records) instead of
+    /// the records themselves.
+    #[arg(long)]
+    spans: bool,
+    /// Also append every event to this file as JSON lines (created 0600;
+    /// never truncated; symbolic links refused).
+    #[arg(long)]
+    archive: Option<PathBuf>,
+    /// Skip the records already in the rings; show only new ones.
+    #[arg(long)]
+    new: bool,
+    /// Print what the rings hold now and exit.
+    #[arg(long)]
+    once: bool,
+    /// Stop after this many records.
+    #[arg(long)]
+    count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    seconds: Option<u64>,
+    /// Milliseconds between polls.
+    #[arg(long, default_value_t = 100)]
+    interval_ms: u64,
+}
+
+/// Filters on field names and on files.
+#[derive(Args, Debug, Clone, Default)]
+struct FilterArgs {
+    /// Only fields this name pattern selects (repeatable).
+    #[arg(short = 'I', long = "include", value_name = "PATTERN")]
+    include: Vec<String>,
+    /// Leave out fields this name pattern selects (repeatable).
+    #[arg(short = 'X', long = "exclude", value_name = "PATTERN")]
+    exclude: Vec<String>,
+    #[command(flatten)]
+    files: FileFilterArgs,
+}
+
+/// Filters on files.
+#[derive(Args, Debug, Clone, Default)]
+struct FileFilterArgs {
+    /// Only files whose name matches this wildcard (a pattern with a '/'
+    /// matches the whole path; repeatable).
+    #[arg(short = 'f', long = "file", value_name = "GLOB")]
+    file: Vec<String>,
+    /// Only files written by this process id (repeatable).
+    #[arg(short = 'p', long = "pid", value_name = "PID")]
+    pid: Vec<u64>,
+}
+
+impl FilterArgs {
+    fn selection(&self) -> Selection {
+        Selection {
+            include: self.include.iter().map(|p| NamePattern::new(p)).collect(),
+            exclude: self.exclude.iter().map(|p| NamePattern::new(p)).collect(),
+            ..self.files.selection()
+        }
+    }
+}
+
+impl FileFilterArgs {
+    fn selection(&self) -> Selection {
+        Selection {
+            files: self.file.clone(),
+            pids: self.pid.clone(),
+            ..Selection::default()
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -48,6 +219,149 @@ struct DumpArgs {
     /// Print one JSON document (schema 1) instead of text.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// Combine same-named fields of all files: sum, avg, min or max
+    /// (counters are always summed; the mode is the rule for gauges), or
+    /// per-file (the default).
+    #[arg(short = 'a', long, value_name = "MODE", default_value_t = AggregateMode::PerFile)]
+    aggregate: AggregateMode,
+    /// Colour: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+#[derive(Args, Debug)]
+struct ListArgs {
+    /// Stats files, directories or wildcard patterns; default: the stats
+    /// directory.
+    paths: Vec<PathBuf>,
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    filter: FilterArgs,
+}
+
+#[derive(Args, Debug)]
+struct TreeArgs {
+    /// Name pattern: show only the subtrees it selects ('web.*.status.*',
+    /// '**.errors'). An argument that names an existing file or directory,
+    /// or holds a '/', is taken as a path instead.
+    query: Option<String>,
+    /// Stats files, directories or wildcard patterns.
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// Combine files into one tree: sum, avg, min, max, or per-file (the
+    /// default: a tree per file).
+    #[arg(short = 'a', long, value_name = "MODE", default_value_t = AggregateMode::PerFile)]
+    aggregate: AggregateMode,
+    /// Colour: auto, always, never.
+    #[arg(long, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+#[derive(Args, Debug)]
+struct GetArgs {
+    /// The field's full name (web.requests).
+    name: String,
+    /// Stats files, directories or wildcard patterns.
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    filter: FileFilterArgs,
+    /// How several files' values are combined: sum, avg, min, max, or
+    /// per-file ("value<TAB>path" lines).
+    #[arg(short = 'a', long, value_name = "MODE", default_value_t = AggregateMode::Sum)]
+    aggregate: AggregateMode,
+    /// Print the value as JSON (strings quoted, exact integers).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct WatchArgs {
+    /// Stats files, directories or wildcard patterns.
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// Combine files: sum (the default), avg, min, max, or per-file.
+    #[arg(short = 'a', long, value_name = "MODE", default_value_t = AggregateMode::Sum)]
+    aggregate: AggregateMode,
+    /// Seconds between reads (0.1 and up).
+    #[arg(short = 'i', long, value_name = "SECONDS", default_value_t = 1.0)]
+    interval: f64,
+    /// Stop after this many reads.
+    #[arg(short = 'c', long, value_name = "N")]
+    count: Option<u64>,
+    /// Print lines even on a terminal.
+    #[arg(long)]
+    lines: bool,
+    /// Print one JSON document per read (never the terminal view).
+    #[arg(long)]
+    json: bool,
+    /// Lines mode: repeat the header every N lines (0: only when columns
+    /// change).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    header_every: usize,
+    /// Lines mode: start each line with the time (UTC).
+    #[arg(short = 't', long)]
+    timestamps: bool,
+    /// Lines mode: what to show of each counter, comma-separated, from
+    /// value, rate, avg, ma10, ma100.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "rate"
+    )]
+    columns: Vec<Stat>,
+    /// Terminal view: start with fields that never changed hidden.
+    #[arg(long)]
+    hide_unchanged: bool,
+    /// Colour: auto, always, never.
+    #[arg(long, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+#[derive(Args, Debug)]
+struct CleanArgs {
+    /// Stats files, directories or wildcard patterns; default: the stats
+    /// directory and /dev/shm/mmstats.* objects.
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    filter: FileFilterArgs,
+    /// Say what would be removed; remove nothing.
+    #[arg(short = 'n', long)]
+    dry_run: bool,
+    /// Also remove closed files whose writer is gone (a writer that closes
+    /// its file and keeps it means to keep it).
+    #[arg(long)]
+    closed: bool,
+    /// Also judge legacy v1 files, by pid alone (they record no start
+    /// time): removed only when no process has their pid.
+    #[arg(long)]
+    legacy: bool,
+    /// As root, also remove other users' files.
+    #[arg(long)]
+    all_users: bool,
+    /// Only print files removed (or that would be).
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// Print one JSON document.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct MuninArgs {
+    /// config, autoconf, suggest, or nothing (or fetch) for the values.
+    command: Option<String>,
+    /// The plugin name that selects the fields (as if linked under it).
+    #[arg(long, value_name = "NAME", default_value = PLUGIN_PREFIX)]
+    plugin: String,
+    #[command(flatten)]
+    filter: FilterArgs,
 }
 
 #[derive(Args, Debug)]
@@ -64,12 +378,37 @@ struct DemoArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        None => dump(&cli.dump, false),
-        Some(Command::Dump(args)) => dump(&args, false),
-        Some(Command::List(args)) => dump(&args, true),
-        Some(Command::Demo(args)) => demo(&args),
+    // Linked under a munin plugin name: munin's calling convention.
+    let invoked_as = std::env::args_os()
+        .next()
+        .and_then(|arg0| {
+            Path::new(&arg0)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    let result = if invoked_as.starts_with(PLUGIN_PREFIX) {
+        let command = std::env::args().nth(1).unwrap_or_default();
+        munin(&invoked_as, &command, &FilterArgs::default())
+    } else {
+        let cli = Cli::parse();
+        match cli.command {
+            None if !cli.image.is_empty() => image(&cli.image, cli.base, cli.dump.json),
+            None => dump(&cli.dump),
+            Some(Command::Dump(args)) => dump(&args),
+            Some(Command::List(args)) => list(&args),
+            Some(Command::Tree(args)) => tree(args),
+            Some(Command::Get(args)) => get(&args),
+            Some(Command::Watch(args)) => watch(&args),
+            Some(Command::Clean(args)) => clean(&args),
+            Some(Command::Munin(args)) => munin(
+                &args.plugin,
+                args.command.as_deref().unwrap_or(""),
+                &args.filter,
+            ),
+            Some(Command::Demo(args)) => demo(&args),
+            Some(Command::Tail(args)) => tail(args),
+        }
     };
     match result {
         Ok(code) => code,
@@ -81,6 +420,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A usage error: message on stderr, exit code 2.
+fn usage(message: &str) -> io::Result<ExitCode> {
+    eprintln!("mmdump: {message}");
+    Ok(ExitCode::from(2))
 }
 
 fn report_errors(report: &Report) {
@@ -102,27 +447,367 @@ fn report_errors(report: &Report) {
     }
 }
 
-fn dump(args: &DumpArgs, list: bool) -> io::Result<ExitCode> {
-    let report = dump::collect(&args.paths);
-    let mut out = BufWriter::new(io::stdout().lock());
-    match (list, args.json) {
-        (false, false) => dump::write_text(&mut out, &report)?,
-        (true, false) => dump::write_list(&mut out, &report)?,
-        (false, true) => writeln!(out, "{}", dump::to_json(&report))?,
-        (true, true) => writeln!(out, "{}", dump::list_json(&report))?,
+fn exit_code(report: &Report) -> ExitCode {
+    if report.has_errors() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
-    out.flush()?;
-    report_errors(&report);
-    if report.files.is_empty() && report.errors.is_empty() && args.paths.is_empty() && !args.json {
+}
+
+fn note_if_empty(report: &Report, paths: &[PathBuf], json: bool) {
+    if report.files.is_empty() && report.errors.is_empty() && paths.is_empty() && !json {
         eprintln!(
             "mmdump: no stats files in {} (run `mmdump demo` to see some)",
             mmstats::default_dir().display()
         );
     }
-    Ok(if report.has_errors() {
+}
+
+fn dump(args: &DumpArgs) -> io::Result<ExitCode> {
+    let report = dump::collect_selected(&args.paths, &args.filter.selection());
+    let style = Style::detect(args.color, io::stdout().is_terminal());
+    let mut out = BufWriter::new(io::stdout().lock());
+    let files: Vec<_> = report.files.iter().collect();
+    match (args.aggregate, args.json) {
+        (AggregateMode::PerFile, false) => dump::write_text_styled(&mut out, &report, &style)?,
+        (AggregateMode::PerFile, true) => writeln!(out, "{}", dump::to_json(&report))?,
+        (mode, false) => {
+            let combined = aggregate(&files, mode, &Default::default());
+            dump::write_aggregate_text(&mut out, &combined, &style)?;
+        }
+        (mode, true) => {
+            let combined = aggregate(&files, mode, &Default::default());
+            let mut document = dump::to_json(&report);
+            let paths: Vec<&Path> = files.iter().map(|f| f.path.as_path()).collect();
+            document
+                .as_object_mut()
+                .expect("a JSON object")
+                .insert("aggregate".into(), dump::aggregate_json(&combined, &paths));
+            writeln!(out, "{document}")?;
+        }
+    }
+    out.flush()?;
+    report_errors(&report);
+    note_if_empty(&report, &args.paths, args.json);
+    Ok(exit_code(&report))
+}
+
+fn list(args: &ListArgs) -> io::Result<ExitCode> {
+    let report = dump::collect_selected(&args.paths, &args.filter.selection());
+    let mut out = BufWriter::new(io::stdout().lock());
+    if args.json {
+        writeln!(out, "{}", dump::list_json(&report))?;
+    } else {
+        dump::write_list(&mut out, &report)?;
+    }
+    out.flush()?;
+    report_errors(&report);
+    note_if_empty(&report, &args.paths, args.json);
+    Ok(exit_code(&report))
+}
+
+fn tree(mut args: TreeArgs) -> io::Result<ExitCode> {
+    if let Some(query) = args.query.take() {
+        if query.contains('/') || Path::new(&query).exists() {
+            args.paths.insert(0, PathBuf::from(query));
+        } else {
+            args.query = Some(query);
+        }
+    }
+    let mut selection = args.filter.selection();
+    if let Some(query) = &args.query {
+        selection.include.push(NamePattern::new(query));
+    }
+    let report = dump::collect_selected(&args.paths, &selection);
+    let style = Style::detect(args.color, io::stdout().is_terminal());
+    let mut out = BufWriter::new(io::stdout().lock());
+    if args.aggregate == AggregateMode::PerFile {
+        for (index, file) in report.files.iter().enumerate() {
+            if index > 0 {
+                writeln!(out)?;
+            }
+            writeln!(out, "{}", dump::header(file, &style))?;
+            dump::tree::write_tree(&mut out, &file.fields, &style)?;
+        }
+    } else {
+        let files: Vec<_> = report.files.iter().collect();
+        let combined = aggregate(&files, args.aggregate, &Default::default());
+        writeln!(out, "{}", dump::aggregate_header(&combined, &style))?;
+        dump::tree::write_tree(&mut out, combined.fields.iter().map(|f| &f.field), &style)?;
+    }
+    out.flush()?;
+    report_errors(&report);
+    if report.files.is_empty() && args.query.is_some() && report.errors.is_empty() {
+        eprintln!(
+            "mmdump: no field matches {}",
+            args.query.unwrap_or_default()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(exit_code(&report))
+}
+
+fn get(args: &GetArgs) -> io::Result<ExitCode> {
+    let selection = Selection {
+        include: vec![NamePattern::new(&args.name)],
+        ..args.filter.selection()
+    };
+    let mut report = dump::collect_selected(&args.paths, &selection);
+    // Exactly the name, not its subtree.
+    for file in &mut report.files {
+        file.fields.retain(|f| f.name == args.name);
+    }
+    report.files.retain(|f| !f.fields.is_empty());
+    let mut out = BufWriter::new(io::stdout().lock());
+    if report.files.is_empty() {
+        report_errors(&report);
+        eprintln!(
+            "mmdump: no field named {} in {}",
+            dump::printable(&args.name),
+            if args.paths.is_empty() {
+                mmstats::default_dir().display().to_string()
+            } else {
+                "the files given".to_owned()
+            }
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let render = |value: &mmstats::FieldValue| {
+        if args.json {
+            dump::json_value_of(value).to_string()
+        } else {
+            dump::raw_value(value)
+        }
+    };
+    if args.aggregate == AggregateMode::PerFile {
+        for file in &report.files {
+            writeln!(
+                out,
+                "{}\t{}",
+                render(&file.fields[0].value),
+                file.path.display()
+            )?;
+        }
+    } else {
+        let files: Vec<_> = report.files.iter().collect();
+        let combined = aggregate(&files, args.aggregate, &Default::default());
+        if combined.fields.len() > 1 {
+            report_errors(&report);
+            eprintln!(
+                "mmdump: {} has different kinds in different files; use --aggregate per-file",
+                dump::printable(&args.name)
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+        match combined.fields.first() {
+            Some(field) => writeln!(out, "{}", render(&field.field.value))?,
+            None => {
+                eprintln!(
+                    "mmdump: {} identifies a writer and is not combined; use --aggregate per-file",
+                    dump::printable(&args.name)
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    out.flush()?;
+    report_errors(&report);
+    Ok(exit_code(&report))
+}
+
+fn watch(args: &WatchArgs) -> io::Result<ExitCode> {
+    if !(args.interval.is_finite() && args.interval >= 0.1) {
+        return usage("--interval must be at least 0.1 seconds");
+    }
+    if args.count == Some(0) {
+        return usage("--count must be at least 1");
+    }
+    let stop = mmstats::signals::stop_flag();
+    let mut watcher = Watcher::new(WatchConfig {
+        inputs: args.paths.clone(),
+        selection: args.filter.selection(),
+        mode: args.aggregate,
+    });
+    let interval = Duration::from_secs_f64(args.interval);
+    let terminal = io::stdout().is_terminal();
+    if terminal && !args.lines && !args.json {
+        screen::run(
+            &mut watcher,
+            &ScreenOptions {
+                interval,
+                count: args.count,
+                hide_unchanged: args.hide_unchanged,
+                style: Style::detect(args.color, true),
+            },
+            stop,
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut lines = LineWriter::new(LineOptions {
+        stats: args.columns.clone(),
+        header_every: args.header_every,
+        timestamps: args.timestamps,
+    });
+    let mut out = io::stdout().lock();
+    let started = Instant::now();
+    let mut reads = 0u64;
+    // Each distinct failure is reported once, not at every read.
+    let mut reported = std::collections::HashSet::new();
+    loop {
+        let frame = watcher.tick();
+        reads += 1;
+        if args.json {
+            writeln!(out, "{}", frame_json(&frame))?;
+        } else {
+            lines.write(&mut out, &frame)?;
+        }
+        out.flush()?;
+        for (path, error) in &frame.errors {
+            if reported.insert((path.clone(), error.clone())) {
+                eprintln!(
+                    "mmdump: {}: {}",
+                    dump::printable(&path.display().to_string()),
+                    error
+                );
+            }
+        }
+        if args.count.is_some_and(|count| reads >= count) {
+            return Ok(ExitCode::SUCCESS);
+        }
+        // Reads are scheduled on a fixed grid so that lines do not drift.
+        let deadline = started + interval.mul_f64(reads as f64);
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            std::thread::sleep((deadline - now).min(Duration::from_millis(100)));
+        }
+    }
+}
+
+fn clean(args: &CleanArgs) -> io::Result<ExitCode> {
+    let options = CleanOptions {
+        dry_run: args.dry_run,
+        closed: args.closed,
+        legacy: args.legacy,
+        all_users: args.all_users,
+    };
+    let (outcomes, errors) = dump::clean::clean(&args.paths, &args.filter.selection(), &options);
+    let mut out = BufWriter::new(io::stdout().lock());
+    if args.json {
+        let files: Vec<_> = outcomes
+            .iter()
+            .map(|o| {
+                json!({
+                    "path": o.path.display().to_string(),
+                    "action": o.action.word(),
+                    "reason": o.reason,
+                    "error": match &o.action { Action::Failed(e) => Some(e), _ => None },
+                })
+            })
+            .collect();
+        let errors: Vec<_> = errors
+            .iter()
+            .map(|(p, e)| json!({"path": p.display().to_string(), "error": e}))
+            .collect();
+        writeln!(
+            out,
+            "{}",
+            json!({"schema": dump::JSON_SCHEMA, "dry_run": args.dry_run, "files": files, "errors": errors})
+        )?;
+    } else {
+        for outcome in &outcomes {
+            if args.quiet && outcome.action == Action::Kept {
+                continue;
+            }
+            let extra = match &outcome.action {
+                Action::Failed(error) => format!(": {error}"),
+                _ => String::new(),
+            };
+            writeln!(
+                out,
+                "{:<12}  {}  ({}){extra}",
+                outcome.action.word(),
+                dump::printable(&outcome.path.display().to_string()),
+                dump::printable(&outcome.reason)
+            )?;
+        }
+    }
+    out.flush()?;
+    for (path, error) in &errors {
+        eprintln!(
+            "mmdump: {}: {}",
+            dump::printable(&path.display().to_string()),
+            error
+        );
+    }
+    let failed = outcomes
+        .iter()
+        .any(|o| matches!(o.action, Action::Failed(_)));
+    Ok(if failed || !errors.is_empty() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+fn munin(plugin: &str, command: &str, filter: &FilterArgs) -> io::Result<ExitCode> {
+    let command: MuninCommand = match command.parse() {
+        Ok(command) => command,
+        Err(message) => return usage(&message),
+    };
+    let mut plugin = match MuninPlugin::new(plugin, |name| std::env::var(name).ok()) {
+        Ok(plugin) => plugin,
+        Err(message) => return usage(&message),
+    };
+    let extra = filter.selection();
+    plugin.selection.include.extend(extra.include);
+    plugin.selection.exclude.extend(extra.exclude);
+    plugin.selection.files.extend(extra.files);
+    plugin.selection.pids.extend(extra.pids);
+    let state_dir = std::env::var_os("MUNIN_PLUGSTATE")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_dir());
+    let mut out = BufWriter::new(io::stdout().lock());
+    let report = plugin.run(command, state_dir.as_deref(), &mut out)?;
+    out.flush()?;
+    report_errors(&report);
+    Ok(exit_code(&report))
+}
+
+fn tail(args: TailArgs) -> io::Result<ExitCode> {
+    use mmstats::tail::{RunOptions, Start, TailOptions};
+    let options = RunOptions {
+        tail: TailOptions {
+            paths: args.paths,
+            ring: args.ring,
+            start: if args.new {
+                Start::Newest
+            } else {
+                Start::Oldest
+            },
+            spans: args.spans,
+            ..TailOptions::default()
+        },
+        json: args.json,
+        archive: args.archive,
+        interval: Duration::from_millis(args.interval_ms.max(1)),
+        once: args.once,
+        max_records: args.count,
+        duration: args.seconds.map(Duration::from_secs),
+    };
+    let stop = mmstats::signals::stop_flag();
+    let mut out = BufWriter::new(io::stdout().lock());
+    let (_, ok) = mmstats::tail::run(&options, stop, &mut out, &mut io::stderr())?;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     })
 }
 
@@ -143,9 +828,7 @@ fn demo(args: &DemoArgs) -> io::Result<ExitCode> {
     out.flush()?;
     let main_file = demo.paths()[..1].to_vec();
     let mut second = 0;
-    while (args.seconds == 0 || second < args.seconds)
-        && !stop.load(std::sync::atomic::Ordering::Relaxed)
-    {
+    while (args.seconds == 0 || second < args.seconds) && !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_secs(1));
         second += 1;
         writeln!(out, "\n--- after {second}s ---")?;
@@ -158,6 +841,22 @@ fn demo(args: &DemoArgs) -> io::Result<ExitCode> {
     out.flush()?;
     report_errors(&report);
     demo.stop();
+    Ok(exit_code(&report))
+}
+
+/// `mmdump --image FILE... [--base ADDR] [--json]`.
+fn image(paths: &[PathBuf], base: Option<u64>, json: bool) -> io::Result<ExitCode> {
+    let report = mmstats::image::collect(paths, base);
+    let mut out = BufWriter::new(io::stdout().lock());
+    if json {
+        writeln!(out, "{}", mmstats::image::to_json(&report))?;
+    } else {
+        mmstats::image::write_text(&mut out, &report)?;
+    }
+    out.flush()?;
+    for line in report.error_lines() {
+        eprintln!("mmdump: {line}");
+    }
     Ok(if report.has_errors() {
         ExitCode::FAILURE
     } else {

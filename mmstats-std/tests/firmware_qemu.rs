@@ -1,0 +1,375 @@
+//! End to end on an emulated Cortex-M3, the way a firmware author works:
+//! build `examples/firmware-cortex-m`, boot it in `qemu-system-arm`
+//! (board `lm3s6965evb`), let it run, halt the CPU and save its 64 KiB of
+//! RAM through QEMU's machine protocol (QMP `stop` + `pmemsave`, what a
+//! debugger's "halt, dump memory" does), then read the stats out of the RAM
+//! image with `mmdump --image --base 0x20000000`. Two dumps, so counters
+//! must have moved between them.
+//!
+//! Skips, with the reason printed, when `qemu-system-arm` or the
+//! `thumbv7m-none-eabi` target is missing, unless `MMSTATS_REQUIRE_QEMU=1`
+//! (CI's `.ci/steps/80-embedded.sh` sets it), in which case that is a
+//! failure. `MMSTATS_FIRMWARE_ELF` names a prebuilt firmware to boot
+//! instead of building it; `MMSTATS_QEMU` another QEMU binary.
+//! Everything runs under a watchdog; QEMU is killed whatever happens.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// Start of the LM3S6965's SRAM, and its size.
+const RAM_BASE: u64 = 0x2000_0000;
+const RAM_LEN: u64 = 64 * 1024;
+/// Budget for building the firmware (first build fetches and compiles
+/// cortex-m-rt and friends).
+const BUILD_WATCHDOG: Duration = Duration::from_secs(900);
+/// Budget for the emulation and the dumps.
+const RUN_WATCHDOG: Duration = Duration::from_secs(120);
+
+/// Kills the child when dropped (test failure included).
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs a command to completion, killing it after `limit`.
+fn run(command: &mut Command, limit: Duration) -> Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    let mut guard = ChildGuard(child);
+    // Drain the pipes on threads so a chatty child cannot block on them.
+    let mut stdout = guard.0.stdout.take().unwrap();
+    let mut stderr = guard.0.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut bytes);
+        bytes
+    });
+    let err = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stderr, &mut bytes);
+        bytes
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = guard.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{command:?} did not finish within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// Skips the test with `reason`, or fails it when QEMU is required.
+fn skip(reason: &str) {
+    if std::env::var_os("MMSTATS_REQUIRE_QEMU").is_some_and(|v| v == "1") {
+        panic!("MMSTATS_REQUIRE_QEMU=1 but {reason}");
+    }
+    eprintln!(
+        "skipping the QEMU firmware test: {reason} (set MMSTATS_REQUIRE_QEMU=1 to fail instead)"
+    );
+}
+
+fn qemu_binary() -> String {
+    std::env::var("MMSTATS_QEMU").unwrap_or_else(|_| "qemu-system-arm".into())
+}
+
+/// The firmware ELF: prebuilt, or built now. `Err` is a reason to skip.
+fn firmware() -> Result<PathBuf, String> {
+    if let Some(elf) = std::env::var_os("MMSTATS_FIRMWARE_ELF") {
+        let elf = PathBuf::from(elf);
+        assert!(
+            elf.is_file(),
+            "MMSTATS_FIRMWARE_ELF={} is not a file",
+            elf.display()
+        );
+        return Ok(elf);
+    }
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/firmware-cortex-m");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // From the example's directory, so that its .cargo/config.toml picks
+    // the target; host-only settings of the outer build stay out.
+    let output = run(
+        Command::new(cargo)
+            .current_dir(&example)
+            .args(["build", "--release", "--bin", "firmware-cortex-m"])
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET"),
+        BUILD_WATCHDOG,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        if stderr.contains("target may not be installed")
+            || stderr.contains("can't find crate for `core`")
+        {
+            return Err("the thumbv7m-none-eabi target is not installed \
+                        (rustup target add thumbv7m-none-eabi)"
+                .into());
+        }
+        panic!("building the firmware failed:\n{stderr}");
+    }
+    Ok(example.join("target/thumbv7m-none-eabi/release/firmware-cortex-m"))
+}
+
+/// A QMP connection: one JSON object per line each way.
+struct Qmp {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+impl Qmp {
+    fn connect(socket: &Path, deadline: Instant) -> Self {
+        let stream = loop {
+            match UnixStream::connect(socket) {
+                Ok(stream) => break stream,
+                Err(error) => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "QMP socket never came up: {error}"
+                    );
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        stream
+            .set_read_timeout(Some(left.max(Duration::from_secs(1))))
+            .unwrap();
+        let mut qmp = Self {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        };
+        let greeting = qmp.next_message();
+        assert!(
+            greeting.get("QMP").is_some(),
+            "not a QMP greeting: {greeting}"
+        );
+        qmp.execute("qmp_capabilities", json!({}));
+        qmp
+    }
+
+    fn next_message(&mut self) -> Value {
+        let mut line = String::new();
+        let read = self.reader.read_line(&mut line).expect("reading QMP");
+        assert!(read > 0, "QEMU closed the QMP connection");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad QMP line {line:?}: {e}"))
+    }
+
+    /// Runs a command and returns its `return` value (events are skipped).
+    fn execute(&mut self, command: &str, arguments: Value) -> Value {
+        let request = json!({"execute": command, "arguments": arguments});
+        writeln!(self.writer, "{request}").unwrap();
+        loop {
+            let message = self.next_message();
+            if let Some(error) = message.get("error") {
+                panic!("QMP {command} failed: {error}");
+            }
+            if let Some(value) = message.get("return") {
+                return value.clone();
+            }
+        }
+    }
+
+    /// Halts the CPU, saves the RAM to `file`, lets the CPU run again.
+    fn dump_ram(&mut self, file: &Path) {
+        self.execute("stop", json!({}));
+        self.execute(
+            "pmemsave",
+            json!({"val": RAM_BASE, "size": RAM_LEN, "filename": file.display().to_string()}),
+        );
+        self.execute("cont", json!({}));
+    }
+}
+
+/// `mmdump --image FILE --base 0x20000000 --json`, parsed.
+fn mmdump_image(file: &Path) -> (Output, Value) {
+    let output = run(
+        Command::new(env!("CARGO_BIN_EXE_mmdump"))
+            .arg("--image")
+            .arg(file)
+            .args(["--base", "0x20000000", "--json"]),
+        RUN_WATCHDOG,
+    );
+    let document = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "mmdump printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output, document)
+}
+
+fn value<'a>(region: &'a Value, name: &str) -> &'a Value {
+    region["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == name)
+        .map(|f| &f["value"])
+        .unwrap_or_else(|| panic!("{name} missing from {region}"))
+}
+
+fn counter(region: &Value, name: &str) -> u64 {
+    value(region, name)
+        .as_u64()
+        .unwrap_or_else(|| panic!("{name} is not a counter"))
+}
+
+#[test]
+fn firmware_stats_are_read_from_a_qemu_ram_dump() {
+    let qemu = qemu_binary();
+    match Command::new(&qemu).arg("--version").output() {
+        Ok(output) if output.status.success() => {}
+        _ => {
+            return skip(&format!(
+                "{qemu} is not installed (apt-get install qemu-system-arm)"
+            ));
+        }
+    }
+    let elf = match firmware() {
+        Ok(elf) => elf,
+        Err(reason) => return skip(&reason),
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("qmp.sock");
+    let qemu = Command::new(&qemu)
+        .args(["-machine", "lm3s6965evb", "-cpu", "cortex-m3"])
+        .args(["-display", "none", "-serial", "null", "-monitor", "none"])
+        .arg("-qmp")
+        .arg(format!("unix:{},server=on,wait=off", socket.display()))
+        .arg("-kernel")
+        .arg(&elf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut qemu = ChildGuard(qemu);
+    let deadline = Instant::now() + RUN_WATCHDOG;
+    let mut qmp = Qmp::connect(&socket, deadline);
+
+    // Dump until the firmware is up and its SysTick has fired a while;
+    // then once more, later, to see the counters move.
+    let first_file = dir.path().join("ram-1.bin");
+    let first = loop {
+        assert!(Instant::now() < deadline, "firmware never came up");
+        std::thread::sleep(Duration::from_millis(200));
+        qmp.dump_ram(&first_file);
+        let (output, document) = mmdump_image(&first_file);
+        let Some(region) = document["files"].get(0) else {
+            continue;
+        };
+        if value(region, "fw.state") == "running" && counter(region, "fw.ticks") >= 50 {
+            assert!(output.status.success(), "{output:?}");
+            break region.clone();
+        }
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let second_file = dir.path().join("ram-2.bin");
+    qmp.dump_ram(&second_file);
+    qmp.execute("quit", json!({}));
+    let _ = qemu.0.wait();
+
+    let (output, document) = mmdump_image(&second_file);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(document["schema"], 1);
+    assert_eq!(
+        document["errors"].as_array().unwrap().len(),
+        0,
+        "{document}"
+    );
+    let files = document["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "one region in RAM: {document}");
+    let second = &files[0];
+
+    // Where: inside the SRAM, at the buffer's 128-byte alignment, the
+    // address being the base plus the offset.
+    let offset = second["offset"].as_u64().unwrap();
+    let address = second["address"].as_u64().unwrap();
+    assert_eq!(address, RAM_BASE + offset);
+    assert!(offset < RAM_LEN && offset % 128 == 0, "offset {offset:#x}");
+    assert_eq!(first["address"], second["address"]);
+    assert_eq!(second["byte_order"], "little");
+    assert_eq!(second["writer"], "unknown");
+    assert_eq!(second["pid"], Value::Null, "firmware has no pid");
+
+    // What: the strings, and counters that moved between the dumps
+    // (fw.ticks is written by the SysTick interrupt handler).
+    assert_eq!(value(second, "fw.build"), "firmware-cortex-m 0.1.0");
+    assert_eq!(value(second, "fw.state"), "running");
+    assert_eq!(value(second, "fw.healthy"), true);
+    for name in ["fw.loops", "fw.ticks", "fw.sensor.samples"] {
+        let (before, after) = (counter(&first, name), counter(second, name));
+        assert!(before > 0, "{name} never moved: {before}");
+        assert!(after > before, "{name} did not move: {before} then {after}");
+    }
+    let samples = counter(second, "fw.sensor.samples");
+    let temp = value(second, "fw.temp").as_f64().unwrap();
+    assert!((20.0..30.0).contains(&temp), "fw.temp {temp}");
+    let depth = value(second, "fw.queue.depth").as_i64().unwrap();
+    assert!((0..16).contains(&depth), "fw.queue.depth {depth}");
+    let reading = second["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "fw.sensor.reading")
+        .unwrap();
+    let mean = reading["value"].as_f64().unwrap();
+    assert!((3.0..3.3).contains(&mean), "fw.sensor.reading {mean}");
+    // The CPU may halt between the two updates of one sample.
+    let count = reading["count"].as_u64().unwrap();
+    assert!(
+        count == samples || count + 1 == samples,
+        "{count} vs {samples}"
+    );
+    assert_eq!(reading["unit"], "volts");
+
+    // The text form says where the region is.
+    let text = run(
+        Command::new(env!("CARGO_BIN_EXE_mmdump"))
+            .arg("--image")
+            .arg(&second_file)
+            .args(["--base", "0x20000000"]),
+        RUN_WATCHDOG,
+    );
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains(&format!("[offset {offset:#x}, address {address:#x}]")),
+        "{text}"
+    );
+    assert!(text.contains("fw.ticks"), "{text}");
+    eprintln!(
+        "QEMU firmware: region at {address:#x}; fw.loops {} -> {}, fw.ticks {} -> {}",
+        counter(&first, "fw.loops"),
+        counter(second, "fw.loops"),
+        counter(&first, "fw.ticks"),
+        counter(second, "fw.ticks"),
+    );
+}

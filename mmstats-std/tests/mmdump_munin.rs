@@ -1,0 +1,131 @@
+//! `mmdump` as a munin plugin, run by Debian's real `munin-run` through
+//! a symlink named after the fields it graphs, against a live writer.
+//! Skipped (with the reason printed) when munin-run is missing, unless
+//! MMSTATS_REQUIRE_MUNIN is set; CI installs munin-node and sets it.
+
+mod mmdump_common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use mmdump_common::{mmdump, run, start_demo, terminate, tool_or_skip};
+
+struct Munin {
+    munin_run: PathBuf,
+    plugins: PathBuf,
+    config: PathBuf,
+}
+
+impl Munin {
+    fn run(&self, plugin: &str, args: &[&str]) -> String {
+        let output = run(Command::new(&self.munin_run)
+            .arg("--servicedir")
+            .arg(&self.plugins)
+            .arg("--sconffile")
+            .arg(&self.config)
+            .arg(plugin)
+            .args(args));
+        assert!(
+            output.status.success(),
+            "munin-run {plugin} {args:?}: {output:?}"
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+}
+
+/// `NAME.value N` from a fetch.
+fn value(fetch: &str, name: &str) -> Option<u64> {
+    fetch
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}.value ")))
+        .map(|v| v.parse().unwrap())
+}
+
+#[test]
+fn munin_run_runs_the_plugin_through_its_symlink() {
+    let Some(munin_run) = tool_or_skip("munin-run", "MMSTATS_REQUIRE_MUNIN") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let stats = work.path().join("stats");
+    let plugins = work.path().join("plugins");
+    let state = work.path().join("state");
+    for dir in [&stats, &plugins, &state] {
+        std::fs::create_dir(dir).unwrap();
+    }
+    let binary = Path::new(env!("CARGO_BIN_EXE_mmdump"));
+    for name in ["mmstats_worker__status", "mmstats_web__ticks"] {
+        std::os::unix::fs::symlink(binary, plugins.join(name)).unwrap();
+    }
+    let config = work.path().join("plugin.conf");
+    let user = if rustix::process::geteuid().is_root() {
+        "user root\n"
+    } else {
+        ""
+    };
+    std::fs::write(
+        &config,
+        format!(
+            "[mmstats_*]\n{user}env.MMSTATS_DIR {}\nenv.MUNIN_PLUGSTATE {}\n",
+            stats.display(),
+            state.display()
+        ),
+    )
+    .unwrap();
+    let munin = Munin {
+        munin_run,
+        plugins,
+        config,
+    };
+    let (demo, _) = start_demo(&stats, 2);
+    std::thread::sleep(Duration::from_millis(300));
+
+    assert_eq!(munin.run("mmstats_worker__status", &["autoconf"]), "yes\n");
+    let config = munin.run("mmstats_worker__status", &["config"]);
+    for line in [
+        "graph_title mmstats worker.status",
+        "graph_category mmstats",
+        "worker_status_2XX.label 2XX",
+        "worker_status_2XX.type DERIVE",
+        "worker_status_2XX.min 0",
+        "worker_status_5XX.label 5XX",
+    ] {
+        assert!(
+            config.lines().any(|l| l == line),
+            "{line:?} missing:\n{config}"
+        );
+    }
+    assert!(!config.contains("requests"), "only the subtree:\n{config}");
+
+    let fetch = munin.run("mmstats_worker__status", &[]);
+    let ok = value(&fetch, "worker_status_2XX").expect("a 2XX value");
+    assert!(ok > 0, "{fetch}");
+    // The sum of both workers' files, as `mmdump get` sees it a moment later.
+    let get = run(mmdump().args(["get", "worker.status.2XX"]).arg(&stats));
+    let later: u64 = String::from_utf8(get.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(ok <= later, "fetch {ok}, get later {later}");
+
+    let suggest = munin.run("mmstats_worker__status", &["suggest"]);
+    assert!(suggest.lines().any(|l| l == "worker__status"), "{suggest}");
+
+    // Ticks grow by 1000 a second; munin graphs the derivative.
+    let before = value(&munin.run("mmstats_web__ticks", &[]), "web_ticks").unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    let after = value(&munin.run("mmstats_web__ticks", &[]), "web_ticks").unwrap();
+    assert!(
+        (700..=1500).contains(&(after - before)),
+        "{before} then {after}"
+    );
+
+    // The writer exits and removes its files: the sum munin sees does not
+    // go back (the plugin keeps the last values in its state directory).
+    terminate(demo);
+    let gone = value(&munin.run("mmstats_web__ticks", &[]), "web_ticks")
+        .expect("kept after the writer left");
+    assert!(gone >= after, "{after} then {gone}");
+}
