@@ -12,6 +12,7 @@
 
 use std::hint::black_box;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -130,6 +131,7 @@ pub fn baseline_cases() -> Vec<Case> {
 pub fn mmstats_write_cases(dir: &std::path::Path) -> Vec<Case> {
     let file = StatsFile::builder("bench")
         .dir(dir)
+        .size(4 << 20)
         .create()
         .expect("a stats file");
     let counter = file.counter("counter").unwrap();
@@ -140,6 +142,11 @@ pub fn mmstats_write_cases(dir: &std::path::Path) -> Vec<Case> {
     let text200 = file.text(FieldSpec::new("text200").capacity(200)).unwrap();
     let average = file.average("average").unwrap();
     let timer = file.timer("timer").unwrap();
+    let histogram = file.histogram("histogram").unwrap();
+    let histogram_timer = file.histogram_timer("histogram_timer").unwrap();
+    let moving = file.moving_average(FieldSpec::new("moving").window(100)).unwrap();
+    let window = file.window_average("window").unwrap();
+    let ring = file.event_ring(FieldSpec::new("ring").slots(1024)).unwrap();
 
     // A 4-word latch cell (3 buffers), written through the core's own
     // LatchWriter on words of the same kind of mapping.
@@ -177,10 +184,153 @@ pub fn mmstats_write_cases(dir: &std::path::Path) -> Vec<Case> {
         Case::each("write", "mmstats: timer record", move || {
             timer.record(black_box(Duration::from_nanos(1500)));
         }),
+        Case::each("write", "mmstats: histogram record", {
+            let mut v = 1u64;
+            move || {
+                // A spread of values so records hit many buckets.
+                v = v.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                histogram.record(black_box(v >> 34));
+            }
+        }),
+        Case::each("write", "mmstats: histogram timer record", move || {
+            histogram_timer.record(black_box(Duration::from_nanos(1500)));
+        }),
+        Case::each("write", "mmstats: moving average add (N=100)", move || {
+            moving.add(black_box(1.5));
+        }),
+        Case::each("write", "mmstats: window average record", move || {
+            window.record(black_box(1.5));
+        }),
+        Case::each("write", "mmstats: ring append (2 u64)", move || {
+            ring.event(black_box(7), &[1, 2]);
+        }),
         Case::each("write", "mmstats: 4-word latch write", move || {
             n = n.wrapping_add(1);
             let k = black_box(n);
             latch.write(4, |i| k + i as u64);
         }),
     ]
+}
+
+/// Sizes of the reader benchmarks (fields per region).
+pub const SNAPSHOT_SIZES: [usize; 3] = [10, 1_000, 100_000];
+
+/// A kept stats file with `fields` counters (plus the default fields),
+/// each with a value, for reader benchmarks.
+pub fn region_with_counters(dir: &std::path::Path, name: &str, fields: usize) -> StatsFile {
+    let size = (fields + 16) * (256 + 8) + 64 * 1024;
+    let file = StatsFile::builder(name)
+        .dir(dir)
+        .size(size)
+        .table_capacity(fields + 8)
+        .create()
+        .expect("a stats file");
+    for index in 0..fields {
+        file.counter(format!("field.{index}").as_str())
+            .expect("room for the field")
+            .add(index as u64);
+    }
+    file
+}
+
+/// Snapshot cases: one full read of every value of a region with
+/// `SNAPSHOT_SIZES` counters, through `RegionReader::snapshot`. Divide by
+/// the field count for ns per field.
+pub fn snapshot_cases(dir: &std::path::Path) -> Vec<(usize, Case)> {
+    SNAPSHOT_SIZES
+        .iter()
+        .map(|&fields| {
+            let file = region_with_counters(dir, &format!("snap{fields}"), fields);
+            let mut reader = mmstats::RegionReader::open(file.path()).expect("a reader");
+            let mut snapshot = mmstats::Snapshot::default();
+            reader.snapshot(&mut snapshot).expect("a first snapshot");
+            assert!(snapshot.values.len() >= fields);
+            let case = Case::each("read", format!("snapshot of {fields} fields"), move || {
+                let _keep = &file;
+                reader.snapshot(&mut snapshot).expect("a snapshot");
+                black_box(&snapshot);
+            });
+            (fields, case)
+        })
+        .collect()
+}
+
+/// Pins the calling thread to one CPU (`sched_setaffinity(2)`); false if
+/// the machine or the sandbox does not allow it.
+pub fn pin_to_cpu(cpu: usize) -> bool {
+    let mut set = rustix::thread::CpuSet::new();
+    set.set(cpu);
+    rustix::thread::sched_setaffinity(None, &set).is_ok()
+}
+
+/// Writer cost with and without a concurrent reader of the same region.
+#[derive(Clone, Debug)]
+pub struct Interference {
+    /// Counter increments alone.
+    pub alone: Timing,
+    /// With a reader snapshotting the region in a tight loop on the other
+    /// CPU.
+    pub busy_reader: Timing,
+    /// Snapshots the busy reader completed per second.
+    pub busy_reader_snapshots_per_sec: f64,
+    /// With a reader taking a snapshot ten times a second.
+    pub reader_10hz: Timing,
+    /// Whether the writer and reader threads could be pinned to CPUs 0, 1.
+    pub pinned: bool,
+}
+
+/// Measures a writer incrementing one counter of a 1,000-field region
+/// alone, then while another thread (on the other CPU when it can be
+/// pinned) snapshots the same region in a loop, then at 10 Hz.
+pub fn interference(dir: &std::path::Path, budget: Duration) -> Interference {
+    use std::sync::atomic::AtomicBool;
+    let file = region_with_counters(dir, "interference", 1_000);
+    let counter = file.counter("hot").expect("room for the hot counter");
+    let path = file.path();
+    let mut run = move |n: u64| {
+        for _ in 0..n {
+            counter.incr();
+        }
+    };
+    let pinned = pin_to_cpu(0);
+    let alone = measure(&mut run, budget);
+
+    let with_reader = |period: Option<Duration>, run: &mut dyn FnMut(u64)| {
+        let stop = Arc::new(AtomicBool::new(false));
+        let snapshots = Arc::new(AtomicU64::new(0));
+        let reader = {
+            let (stop, snapshots, path) = (Arc::clone(&stop), Arc::clone(&snapshots), path.clone());
+            std::thread::spawn(move || {
+                pin_to_cpu(1);
+                let mut reader = mmstats::RegionReader::open(&path).expect("a reader");
+                let mut snapshot = mmstats::Snapshot::default();
+                while !stop.load(Ordering::Relaxed) {
+                    reader.snapshot(&mut snapshot).expect("a snapshot");
+                    snapshots.fetch_add(1, Ordering::Relaxed);
+                    if let Some(period) = period {
+                        std::thread::sleep(period);
+                    }
+                }
+            })
+        };
+        // Let the reader start before timing the writer.
+        while snapshots.load(Ordering::Relaxed) == 0 {
+            std::thread::yield_now();
+        }
+        let start = Instant::now();
+        let timing = measure(run, budget);
+        let rate = snapshots.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
+        stop.store(true, Ordering::Relaxed);
+        reader.join().expect("the reader thread");
+        (timing, rate)
+    };
+    let (busy_reader, busy_reader_snapshots_per_sec) = with_reader(None, &mut run);
+    let (reader_10hz, _) = with_reader(Some(Duration::from_millis(100)), &mut run);
+    Interference {
+        alone,
+        busy_reader,
+        busy_reader_snapshots_per_sec,
+        reader_10hz,
+        pinned,
+    }
 }
