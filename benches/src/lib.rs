@@ -144,7 +144,9 @@ pub fn mmstats_write_cases(dir: &std::path::Path) -> Vec<Case> {
     let timer = file.timer("timer").unwrap();
     let histogram = file.histogram("histogram").unwrap();
     let histogram_timer = file.histogram_timer("histogram_timer").unwrap();
-    let moving = file.moving_average(FieldSpec::new("moving").window(100)).unwrap();
+    let moving = file
+        .moving_average(FieldSpec::new("moving").window(100))
+        .unwrap();
     let window = file.window_average("window").unwrap();
     let ring = file.event_ring(FieldSpec::new("ring").slots(1024)).unwrap();
 

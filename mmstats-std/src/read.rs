@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use mmstats_nostd::layout::{EntryState, MAGIC};
 use mmstats_nostd::{
-    DEFAULT_MAX_TRIES, FieldInfo, Kind, MAX_COPY_WORDS, OpenError, ReadError, RegionState, RegionView,
-    Value,
+    DEFAULT_MAX_TRIES, FieldInfo, Kind, MAX_COPY_WORDS, OpenError, ReadError, RegionState,
+    RegionView, Value,
 };
 use rustix::fs::{FileType, FlockOperation, Mode, OFlags};
 
@@ -587,6 +587,73 @@ pub struct RegionReader {
     cache: FieldCache,
 }
 
+/// What [`FieldCache::visit_values`] hands each live field's value to.
+trait ValueVisitor {
+    /// A value read in full.
+    fn value(&mut self, slot: usize, id: u64, value: Value<'_>);
+
+    /// Room for `n` more values.
+    fn reserve(&mut self, _n: usize) {}
+
+    /// A single-word value from the fast path (the word in this machine's
+    /// byte order, `kind` a single-word kind).
+    #[inline]
+    fn word(&mut self, slot: usize, id: u64, kind: Kind, word: u64) {
+        if let Some(value) = Value::from_word(kind, word) {
+            self.value(slot, id, value);
+        }
+    }
+}
+
+/// Collects `(slot, value)` pairs for a full read.
+struct CollectFields(Vec<(usize, FieldValue)>);
+
+impl ValueVisitor for CollectFields {
+    fn value(&mut self, slot: usize, _: u64, value: Value<'_>) {
+        self.0.push((slot, FieldValue::from_value(value)));
+    }
+}
+
+/// Fills a [`Snapshot`].
+struct FillSnapshot<'s> {
+    values: &'s mut Vec<SnapshotValue>,
+    others: &'s mut Vec<FieldValue>,
+}
+
+impl ValueVisitor for FillSnapshot<'_> {
+    fn reserve(&mut self, n: usize) {
+        self.values.reserve(n);
+    }
+
+    fn value(&mut self, slot: usize, id: u64, value: Value<'_>) {
+        let value = match value {
+            Value::Counter(v) => Sample::Counter(v),
+            Value::Gauge(v) => Sample::Gauge(v),
+            Value::Float(v) => Sample::Float(v),
+            Value::Bool(v) => Sample::Bool(v),
+            Value::Timestamp(v) => Sample::Timestamp(v),
+            other => {
+                self.others.push(FieldValue::from_value(other));
+                Sample::Other(self.others.len() - 1)
+            }
+        };
+        self.values.push(SnapshotValue { slot, id, value });
+    }
+
+    #[inline]
+    fn word(&mut self, slot: usize, id: u64, kind: Kind, word: u64) {
+        let value = match kind {
+            Kind::Counter => Sample::Counter(word),
+            Kind::Gauge => Sample::Gauge(word as i64),
+            Kind::Float => Sample::Float(f64::from_bits(word)),
+            Kind::Bool => Sample::Bool(word != 0),
+            Kind::Timestamp => Sample::Timestamp(word),
+            _ => return,
+        };
+        self.values.push(SnapshotValue { slot, id, value });
+    }
+}
+
 /// What a [`RegionReader`] remembers of the field table between reads.
 #[derive(Debug)]
 struct FieldCache {
@@ -617,13 +684,11 @@ impl HotEntry {
             Ok(Some(info)) => Self {
                 id: cached.id,
                 word: info.value_word,
-                single: info
-                    .kind
-                    .filter(|kind| {
-                        cached.id != 0
-                            && !info.is_dynamic()
-                            && matches!(kind.shape(info.param), mmstats_nostd::Shape::Single)
-                    }),
+                single: info.kind.filter(|kind| {
+                    cached.id != 0
+                        && !info.is_dynamic()
+                        && matches!(kind.shape(info.param), mmstats_nostd::Shape::Single)
+                }),
             },
             _ => Self::default(),
         }
@@ -631,18 +696,44 @@ impl HotEntry {
 }
 
 /// Every live field's value, as [`RegionReader::snapshot`] read it.
+/// Single-word values are stored inline ([`Sample`] is `Copy`), the others
+/// in [`Snapshot::others`], so that polling many counters moves and frees
+/// little memory.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Snapshot {
     /// The region's generation when read.
     pub generation: u64,
     /// Values, in field-table order.
     pub values: Vec<SnapshotValue>,
+    /// Values of multi-word kinds, which [`Sample::Other`] indexes.
+    pub others: Vec<FieldValue>,
     /// Fields that could not be read, with the reason.
     pub problems: Vec<String>,
 }
 
+impl Snapshot {
+    /// The value of `value` as a [`FieldValue`].
+    #[must_use]
+    pub fn field_value(&self, value: &SnapshotValue) -> Option<FieldValue> {
+        Some(match value.value {
+            Sample::Counter(v) => FieldValue::Counter(v),
+            Sample::Gauge(v) => FieldValue::Gauge(v),
+            Sample::Float(v) => FieldValue::Float(v),
+            Sample::Bool(v) => FieldValue::Bool(v),
+            Sample::Timestamp(v) => FieldValue::Timestamp(v),
+            Sample::Other(index) => self.others.get(index)?.clone(),
+        })
+    }
+
+    fn clear(&mut self) {
+        self.values.clear();
+        self.others.clear();
+        self.problems.clear();
+    }
+}
+
 /// One value of a [`Snapshot`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SnapshotValue {
     /// Field-table slot ([`RegionReader::field`] describes it).
     pub slot: usize,
@@ -652,10 +743,9 @@ pub struct SnapshotValue {
     pub value: Sample,
 }
 
-/// A value in a [`Snapshot`]: single-word kinds inline (16 bytes, nothing
-/// to free), every other kind boxed, so that a poll of many counters moves
-/// little memory.
-#[derive(Clone, Debug, PartialEq)]
+/// A value in a [`Snapshot`]: a single-word kind inline, any other kind
+/// an index into [`Snapshot::others`].
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Sample {
     /// Counter.
     Counter(u64),
@@ -667,35 +757,8 @@ pub enum Sample {
     Bool(bool),
     /// Nanoseconds since the Unix epoch.
     Timestamp(u64),
-    /// Any other kind.
-    Other(Box<FieldValue>),
-}
-
-impl Sample {
-    #[inline]
-    fn from_value(value: Value<'_>) -> Self {
-        match value {
-            Value::Counter(v) => Self::Counter(v),
-            Value::Gauge(v) => Self::Gauge(v),
-            Value::Float(v) => Self::Float(v),
-            Value::Bool(v) => Self::Bool(v),
-            Value::Timestamp(v) => Self::Timestamp(v),
-            other => Self::Other(Box::new(FieldValue::from_value(other))),
-        }
-    }
-
-    /// The value as a [`FieldValue`].
-    #[must_use]
-    pub fn to_field_value(&self) -> FieldValue {
-        match self {
-            Self::Counter(v) => FieldValue::Counter(*v),
-            Self::Gauge(v) => FieldValue::Gauge(*v),
-            Self::Float(v) => FieldValue::Float(*v),
-            Self::Bool(v) => FieldValue::Bool(*v),
-            Self::Timestamp(v) => FieldValue::Timestamp(*v),
-            Self::Other(value) => (**value).clone(),
-        }
-    }
+    /// Index of the value in [`Snapshot::others`].
+    Other(usize),
 }
 
 /// An entry as last read, with the registration id it was read under: a
@@ -839,12 +902,11 @@ impl RegionReader {
         let words = self.map.words();
         let view = RegionView::open(&words).map_err(ReadFailure::Region)?;
         let p = *view.prologue();
-        let mut values = Vec::new();
+        let mut values = CollectFields(Vec::new());
         let mut problems = Vec::new();
-        let count = self.cache.visit_values(&view, &mut problems, |slot, _, value| {
-            values.push((slot, FieldValue::from_value(value)));
-        })?;
+        let count = self.cache.visit_values(&view, &mut problems, &mut values)?;
         let fields = values
+            .0
             .into_iter()
             .filter_map(|(slot, value)| {
                 let info = self.cache.field(slot)?;
@@ -901,8 +963,7 @@ impl RegionReader {
     pub fn snapshot(&mut self, into: &mut Snapshot) -> Result<(), ReadFileError> {
         let mut last = ReadFailure::Unstable;
         for attempt in 0..20 {
-            into.values.clear();
-            into.problems.clear();
+            into.clear();
             let result = self.try_snapshot(into);
             if self.map.faulted() {
                 return Err(failure(&self.path, ReadFailure::TruncatedWhileReading));
@@ -924,14 +985,12 @@ impl RegionReader {
         let words = self.map.words();
         let view = RegionView::open(&words).map_err(ReadFailure::Region)?;
         into.generation = view.prologue().generation;
-        let values = &mut into.values;
-        self.cache.visit_values(&view, &mut into.problems, |slot, id, value| {
-            values.push(SnapshotValue {
-                slot,
-                id,
-                value: Sample::from_value(value),
-            });
-        })?;
+        let mut fill = FillSnapshot {
+            values: &mut into.values,
+            others: &mut into.others,
+        };
+        self.cache
+            .visit_values(&view, &mut into.problems, &mut fill)?;
         if view.still_valid() {
             Ok(())
         } else {
@@ -1008,7 +1067,7 @@ impl FieldCache {
         &mut self,
         view: &RegionView<'_, S>,
         problems: &mut Vec<String>,
-        mut visit: impl FnMut(usize, u64, Value<'_>),
+        visit: &mut impl ValueVisitor,
     ) -> Result<usize, ReadFailure> {
         let p = view.prologue();
         if p.generation != self.generation {
@@ -1023,17 +1082,20 @@ impl FieldCache {
         });
         self.hot.resize(count, HotEntry::default());
         let scratch = &mut self.scratch;
-        for (index, (cached, hot)) in self.entries.iter_mut().zip(&mut self.hot).enumerate() {
+        visit.reserve(count);
+        for index in 0..count {
             // The fast path of a poll: a cached field that is not dynamic is
             // never retired or reused in this generation (FORMAT.md §4,
             // flag bit 4), and a single-word value is one load.
+            let hot = &mut self.hot[index];
             if let Some(kind) = hot.single {
-                match view.load_word(hot.word).and_then(|w| Value::from_word(kind, w)) {
-                    Some(value) => visit(index, hot.id, value),
+                match view.load_word(hot.word) {
+                    Some(word) => visit.word(index, hot.id, kind, word),
                     None => problems.push(format!("field {index}: value lies outside the region")),
                 }
                 continue;
             }
+            let cached = &mut self.entries[index];
             if let Ok(Some(info)) = &cached.entry
                 && cached.id != 0
                 && !info.is_dynamic()
@@ -1042,7 +1104,7 @@ impl FieldCache {
                     scratch.resize(info.scratch_words(), 0);
                 }
                 match view.read_cached(info, scratch, DEFAULT_MAX_TRIES) {
-                    Ok(value) => visit(index, info.id, value),
+                    Ok(value) => visit.value(index, info.id, value),
                     Err(ReadError::UnknownKind { .. }) => {}
                     Err(error) => {
                         problems.push(format!("field {} ({}): {error}", info.index, info.name));
@@ -1081,7 +1143,7 @@ impl FieldCache {
                 }
                 match view.read(info, scratch, DEFAULT_MAX_TRIES) {
                     Ok(value) => {
-                        visit(index, info.id, value);
+                        visit.value(index, info.id, value);
                         break;
                     }
                     // A kind from a newer minor version: skipped, as the

@@ -109,7 +109,10 @@ fn main() {
     }
 
     // Reader side: snapshots, ns per field.
-    println!("\n| {:<34} | {:>12} | {:>12} |", "read", "ns/snapshot", "ns/field");
+    println!(
+        "\n| {:<34} | {:>12} | {:>12} |",
+        "read", "ns/snapshot", "ns/field"
+    );
     println!("|{:-<36}|{:->14}|{:->14}|", "", "", "");
     let mut per_field_100k = None;
     for (fields, mut case) in snapshot_cases(dir.path()) {
@@ -119,7 +122,10 @@ fn main() {
         if fields == 100_000 {
             per_field_100k = Some(per_field);
         }
-        println!("| {:<34} | {:>12.0} | {:>12.2} |", case.name, timing.median_ns, per_field);
+        println!(
+            "| {:<34} | {:>12.0} | {:>12.2} |",
+            case.name, timing.median_ns, per_field
+        );
     }
 
     // mmdump --json over 100 files of 1,000 fields, end to end.
@@ -207,9 +213,24 @@ fn main() {
         3.0,
         true,
     );
-    goal("snapshot ns per field at 100,000 fields", per_field_100k, 5.0, true);
-    goal("writer slowdown with a busy reader (x)", Some(busy), 2.0, true);
-    goal("writer slowdown with a 10 Hz reader (x)", Some(slow), 1.01, true);
+    goal(
+        "snapshot ns per field at 100,000 fields",
+        per_field_100k,
+        5.0,
+        true,
+    );
+    goal(
+        "writer slowdown with a busy reader (x)",
+        Some(busy),
+        2.0,
+        true,
+    );
+    goal(
+        "writer slowdown with a 10 Hz reader (x)",
+        Some(slow),
+        1.01,
+        true,
+    );
 }
 
 /// Times `mmdump --json` over 100 files of 1,000 counters each, as a
@@ -233,7 +254,10 @@ fn mmdump_end_to_end(budget: Duration) -> Result<(f64, usize, usize), String> {
             .map_err(|e| format!("running {}: {e}", binary.display()))?;
         samples.push(start.elapsed().as_secs_f64());
         if !output.status.success() || output.stdout.len() < FILES * FIELDS * 20 {
-            return Err(format!("mmdump failed: {}", String::from_utf8_lossy(&output.stderr)));
+            return Err(format!(
+                "mmdump failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
         }
         if samples.len() >= 50 {
             break;
@@ -252,7 +276,15 @@ fn mmdump_binary() -> Result<std::path::PathBuf, String> {
     if !binary.exists() {
         let cargo = std::env::var_os("CARGO").ok_or("mmdump is not built and cargo is unknown")?;
         let status = std::process::Command::new(cargo)
-            .args(["build", "--release", "-q", "-p", "mmstats-std", "--bin", "mmdump"])
+            .args([
+                "build",
+                "--release",
+                "-q",
+                "-p",
+                "mmstats-std",
+                "--bin",
+                "mmdump",
+            ])
             .status()
             .map_err(|e| e.to_string())?;
         if !status.success() {
