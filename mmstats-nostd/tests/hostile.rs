@@ -9,6 +9,9 @@ use mmstats_nostd::layout::{BYTE_ORDER_MARK, MAGIC, STATE_INITIALISING, STATE_WO
 use mmstats_nostd::sync::Ordering;
 use mmstats_nostd::{ByteImage, FieldSpec, OpenError, Region, RegionOptions, RegionView};
 
+/// Random rounds per test: fewer under miri, which interprets every load.
+const ROUNDS: usize = if cfg!(miri) { 300 } else { 20_000 };
+
 /// A small region holding one field of every kind, as bytes.
 fn sample_region() -> Vec<u8> {
     let memory = words(256);
@@ -55,7 +58,7 @@ fn random_byte_flips_never_panic() {
     let original = sample_region();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut opened = 0;
-    for _ in 0..20_000 {
+    for _ in 0..ROUNDS {
         let mut bytes = original.clone();
         for _ in 0..=rng.below(4) {
             let at = rng.below(bytes.len());
@@ -76,7 +79,7 @@ fn random_words_in_the_header_never_panic() {
     // which byte flips rarely produce (huge offsets, wrapped lengths).
     let original = sample_region();
     let mut rng = Rng(42);
-    for _ in 0..20_000 {
+    for _ in 0..ROUNDS {
         let mut bytes = original.clone();
         let word = rng.below(32 + 2 * 32);
         if word == 0 || word == 1 {
