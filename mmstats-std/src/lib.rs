@@ -91,6 +91,7 @@ pub mod signals;
 
 pub mod demo;
 pub mod dump;
+pub mod torture;
 
 #[doc(hidden)]
 pub use handles::__description;
