@@ -21,7 +21,7 @@ fn reader_never_sees_a_half_written_entry() {
         "publication: 2 fields added while a reader scans",
     ));
     let counter = StdArc::clone(&executions);
-    builder(2).check(move || {
+    builder(3).check(move || {
         counter.tick();
         let words = leaked_words(32 + 3 * 32 + 8);
         let mut region = Region::create(
