@@ -32,7 +32,10 @@ fn short_torture_run_finds_no_torn_value() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("torn 0;"), "{stdout}");
-    assert_eq!(stdout.matches("every value consistent and stable").count(), 2);
+    assert_eq!(
+        stdout.matches("every value consistent and stable").count(),
+        2
+    );
     assert_eq!(stdout.matches("writer seen dead").count(), 2);
     assert!(stdout.trim_end().ends_with("PASS"), "{stdout}");
     let total = stdout
