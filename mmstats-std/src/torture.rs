@@ -540,6 +540,11 @@ mod tests {
                 // Every 8-byte word boundary: the head of one write, the
                 // tail of the other (what a torn latch copy would hold).
                 for split in (8..n).step_by(8) {
+                    if one[..split] == two[..split] {
+                        // The heads agree (the high hex digits of the
+                        // round): this "mix" is simply the other write.
+                        continue;
+                    }
                     let mixed = format!("{}{}", &one[..split], &two[split..n]);
                     assert!(
                         check_text(&mixed, capacity, &mut scratch).is_err(),
