@@ -429,6 +429,13 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
         // the state says READY, the fence pairs with the writer's Release
         // store of it and every prologue word below is the complete one.
         let raw_state = load(STATE_WORD)?;
+        // "Initialising" is 0 in either byte order: stop before loading a
+        // prologue that is being written (whatever it holds, nothing in it
+        // can be trusted yet). Besides saving the loads, this keeps the
+        // loom model of a reader meeting a region under construction small.
+        if raw_state == STATE_INITIALISING {
+            return Err(OpenError::NotReady);
+        }
         source.acquire_fence();
         let mut words = [0u64; PROLOGUE_WORDS];
         for (index, slot) in words.iter_mut().enumerate() {
@@ -511,6 +518,14 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
         // below see the new state or generation.
         self.source.acquire_fence();
         let state = self.state();
+        // Acquire again, between the two loads: if the state load read the
+        // READY of a re-creation (a Release store), the new generation,
+        // stored before it, is visible to the load below. Without this
+        // fence the generation may be loaded stale next to the new READY,
+        // and values of the re-created region pass for the old one (the
+        // loom model `recreation_is_noticed_by_still_valid` finds that
+        // interleaving).
+        self.source.acquire_fence();
         matches!(state, RegionState::Ready | RegionState::Closed)
             && self.load_fixed(GENERATION_WORD) == Some(self.prologue.generation)
     }
