@@ -442,16 +442,34 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
         if load(0)? != u64::from_ne_bytes(MAGIC) {
             return Err(OpenError::BadMagic);
         }
-        // The state word first, then an acquire fence, then the rest: if
-        // the state says READY, the fence pairs with the writer's Release
-        // store of it and every prologue word below is the complete one.
+        // The generation first, then an acquire fence, then the state: if
+        // the generation loaded is a re-creation's (a word stored after the
+        // writer's release fence), the state load sees that re-creation's
+        // "initialising" or its READY, never the old READY.
+        let raw_generation = load(GENERATION_WORD)?;
+        source.acquire_fence();
+        // The state word, then an acquire fence, then the rest: if the
+        // state says READY, the fence pairs with the writer's Release store
+        // of it and every prologue word below is the complete one.
         let raw_state = load(STATE_WORD)?;
+        // "Initialising" is 0 in either byte order: stop before loading a
+        // prologue that is being written (whatever it holds, nothing in it
+        // can be trusted yet). Besides saving the loads, this keeps the
+        // loom model of a reader meeting a region under construction small.
+        if raw_state == STATE_INITIALISING {
+            return Err(OpenError::NotReady);
+        }
         source.acquire_fence();
         let mut words = [0u64; PROLOGUE_WORDS];
         for (index, slot) in words.iter_mut().enumerate() {
             *slot = load(index)?;
         }
         words[STATE_WORD] = raw_state;
+        // A generation that moved while the words were loaded: the region
+        // is being re-created under us (retry).
+        if words[GENERATION_WORD] != raw_generation {
+            return Err(OpenError::NotReady);
+        }
         let mut prologue = Prologue::from_words(words);
         let order = ByteOrder::from_mark(prologue.byte_order).ok_or(OpenError::BadByteOrder {
             mark: prologue.byte_order,
@@ -471,12 +489,21 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
             RegionState::Invalid(state) => return Err(OpenError::BadState { state }),
         }
         check_prologue(&prologue, available_words as u64 * 8)?;
-        Ok(Self {
+        let view = Self {
             source,
             base,
             order,
             prologue,
-        })
+        };
+        // A re-creation that began after the state load may have rewritten
+        // some of the words above (mixing two prologues that each pass the
+        // checks): the same check as after reading values catches it, with
+        // the generation loaded first as the reference.
+        if view.still_valid() {
+            Ok(view)
+        } else {
+            Err(OpenError::NotReady)
+        }
     }
 
     /// The prologue as read at open time (numbers in this machine's order).
@@ -528,6 +555,14 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
         // below see the new state or generation.
         self.source.acquire_fence();
         let state = self.state();
+        // Acquire again, between the two loads: if the state load read the
+        // READY of a re-creation (a Release store), the new generation,
+        // stored before it, is visible to the load below. Without this
+        // fence the generation may be loaded stale next to the new READY,
+        // and values of the re-created region pass for the old one (the
+        // loom model `recreation_is_noticed_by_still_valid` finds that
+        // interleaving).
+        self.source.acquire_fence();
         matches!(state, RegionState::Ready | RegionState::Closed)
             && self.load_fixed(GENERATION_WORD) == Some(self.prologue.generation)
     }

@@ -98,6 +98,7 @@ mod dynamic;
 pub mod events;
 pub mod summary;
 pub mod tail;
+pub mod torture;
 
 pub use dynamic::{CounterOrOverflow, GaugeOrOverflow};
 pub use events::{EventRing, Span};
