@@ -1,37 +1,27 @@
-//! Writer cost per update against the single-writer hardware limit (a
-//! relaxed load plus store on a local atomic) and a locked add. Issue 4
-//! extends this into the full peer comparison.
+//! Writer cost per update: mmstats, its baselines and its peers, in one run
+//! (the cases are defined once in `mmstats_benches`).
 
-use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mmstats_nostd::{FieldSpec, Region, RegionOptions, Word};
+use mmstats_benches::{Case, baseline_cases, bench_dir, mmstats_write_cases, peers};
 
 fn writes(c: &mut Criterion) {
-    let memory: Vec<Word> = (0..4096).map(|_| Word::new(0)).collect();
-    let mut region = Region::create(&memory, &RegionOptions::default()).unwrap();
-    let counter = region.counter("counter").unwrap();
-    let text = region.text(FieldSpec::new("text").capacity(200)).unwrap();
-    let average = region.average("average").unwrap();
-
+    let dir = bench_dir();
+    let mut cases: Vec<Case> = baseline_cases();
+    cases.extend(mmstats_write_cases(dir.path()));
+    cases.extend(peers::peer_write_cases());
     let mut group = c.benchmark_group("write");
-    let local = AtomicU64::new(0);
-    group.bench_function("baseline: relaxed load+store", |b| {
-        b.iter(|| {
-            let v = local.load(Ordering::Relaxed);
-            local.store(black_box(v + 1), Ordering::Relaxed);
+    for case in &mut cases {
+        let run = &mut case.run;
+        group.bench_function(case.name.as_str(), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                run(iters);
+                start.elapsed()
+            });
         });
-    });
-    group.bench_function("baseline: fetch_add", |b| {
-        b.iter(|| local.fetch_add(black_box(1), Ordering::Relaxed));
-    });
-    group.bench_function("counter incr", |b| b.iter(|| counter.add(black_box(1))));
-    group.bench_function("average add", |b| b.iter(|| average.add(black_box(1.5))));
-    let sixteen = "0123456789abcdef";
-    group.bench_function("string set 16 B", |b| {
-        b.iter(|| text.set(black_box(sixteen)))
-    });
+    }
     group.finish();
 }
 

@@ -321,15 +321,21 @@ impl<'a> Text<'a> {
         let len = bytes.len();
         // Word 0: length; then the bytes packed in memory order, so the
         // string reads the same whatever the machine's byte order.
-        self.latch.write(1 + len.div_ceil(8), |index| {
-            if index == 0 {
-                len as u64
-            } else {
-                let start = (index - 1) * 8;
-                let mut chunk = [0u8; 8];
-                let end = (start + 8).min(len);
-                chunk[..end - start].copy_from_slice(&bytes[start..end]);
-                u64::from_ne_bytes(chunk)
+        self.latch.write_with(|copy| {
+            copy.store(0, len as u64);
+            let whole = bytes.chunks_exact(8);
+            let tail = whole.remainder();
+            let mut index = 1;
+            for chunk in whole {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(chunk);
+                copy.store(index, u64::from_ne_bytes(word));
+                index += 1;
+            }
+            if !tail.is_empty() {
+                let mut word = [0u8; 8];
+                word[..tail.len()].copy_from_slice(tail);
+                copy.store(index, u64::from_ne_bytes(word));
             }
         });
         len

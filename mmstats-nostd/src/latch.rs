@@ -127,11 +127,30 @@ impl<'a> LatchWriter<'a> {
     /// past `n` keep stale contents, so a kind that writes fewer words must
     /// say in its first word how many count). Never waits.
     #[inline]
-    pub fn write(&self, n: usize, mut word_at: impl FnMut(usize) -> u64) {
+    pub fn write(&self, n: usize, word_at: impl FnMut(usize) -> u64) {
+        self.write_words((0..n.min(self.copy_words)).map(word_at));
+    }
+
+    /// Publishes a new value from the words `words` yields, in order (at
+    /// most `copy_words` are taken; the rest of the copy keeps stale
+    /// contents, as for [`LatchWriter::write`]). Never waits.
+    #[inline]
+    pub fn write_words(&self, words: impl IntoIterator<Item = u64>) {
+        self.write_with(|copy| {
+            for (index, value) in words.into_iter().enumerate().take(copy.len()) {
+                copy.store(index, value);
+            }
+        });
+    }
+
+    /// Publishes a new value that `fill` stores into the next copy through
+    /// [`CopyWriter::store`]; words it does not store keep stale contents.
+    /// Never waits. The fastest way to write many words.
+    #[inline]
+    pub fn write_with(&self, fill: impl FnOnce(&CopyWriter<'_>)) {
         let next = self.next_seq.get();
         let copy = self.next_copy.get();
         let start = copy * self.copy_words;
-        let n = n.min(self.copy_words);
 
         // Release fence before the data stores: if a reader's (Relaxed)
         // load of any word below reads this write's value, this fence
@@ -141,12 +160,11 @@ impl<'a> LatchWriter<'a> {
         // fence). That is what lets the reader notice that this write is
         // overwriting the copy it read (see the module docs).
         fence(Ordering::Release);
-        if let Some(words) = self.copies.get(start..start + n) {
-            for (index, word) in words.iter().enumerate() {
-                // Relaxed: ordering for these comes from the fences around.
-                word.store(word_at(index), Ordering::Relaxed);
-            }
-        }
+        let slots = self
+            .copies
+            .get(start..start + self.copy_words)
+            .unwrap_or_default();
+        fill(&CopyWriter { slots });
         // Release: a reader that loads `next` and then fences (acquire)
         // sees every store above, i.e. the whole copy it is told to read.
         self.seq.store(next, Ordering::Release);
@@ -157,6 +175,38 @@ impl<'a> LatchWriter<'a> {
         } else {
             copy + 1
         });
+    }
+}
+
+/// The copy a [`LatchWriter::write_with`] call fills.
+#[derive(Debug)]
+pub struct CopyWriter<'c> {
+    slots: &'c [Word],
+}
+
+impl CopyWriter<'_> {
+    /// Words in the copy.
+    #[inline]
+    #[must_use]
+    pub const fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether the copy has no words (never, for a valid cell).
+    #[inline]
+    #[must_use]
+    pub const fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Stores word `index` of the copy (ignored past the end).
+    #[inline]
+    pub fn store(&self, index: usize, value: u64) {
+        if let Some(slot) = self.slots.get(index) {
+            // Relaxed: ordering comes from the fences around `fill` in
+            // `write_with`.
+            slot.store(value, Ordering::Relaxed);
+        }
     }
 }
 

@@ -391,6 +391,23 @@ pub enum Value<'b> {
     },
 }
 
+impl Value<'static> {
+    /// The value of a single-word kind whose word (already in this
+    /// machine's byte order) is `word`; `None` for a multi-word kind.
+    #[inline]
+    #[must_use]
+    pub const fn from_word(kind: Kind, word: u64) -> Option<Self> {
+        Some(match kind {
+            Kind::Counter => Self::Counter(word),
+            Kind::Gauge => Self::Gauge(word as i64),
+            Kind::Float => Self::Float(f64::from_bits(word)),
+            Kind::Bool => Self::Bool(word != 0),
+            Kind::Timestamp => Self::Timestamp(word),
+            _ => return None,
+        })
+    }
+}
+
 /// A validated view of one region in a [`WordSource`].
 #[derive(Debug)]
 pub struct RegionView<'s, S: WordSource + ?Sized> {
@@ -762,6 +779,37 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
         }
     }
 
+    /// The word at `index` of the source (an absolute index, such as
+    /// [`FieldInfo::value_word`]), in this machine's byte order: a
+    /// `Relaxed` load, bounds-checked.
+    #[inline]
+    #[must_use]
+    pub fn load_word(&self, index: usize) -> Option<u64> {
+        self.source.load(index).map(|raw| self.order.fix(raw))
+    }
+
+    /// Reads the value of a field from an entry the caller cached, without
+    /// the slot checks of [`RegionView::read`] when the field is not
+    /// dynamic: a slot without the dynamic flag is never retired or reused
+    /// within a generation (`docs/FORMAT.md` §6.1), so its cached entry stays
+    /// true and one load (or one latch read) is all a value costs. A dynamic
+    /// field goes through [`RegionView::read`]. Check
+    /// [`RegionView::still_valid`] after a batch of reads, as always.
+    pub fn read_cached<'b>(
+        &self,
+        field: &FieldInfo,
+        scratch: &'b mut [u64],
+        max_tries: u32,
+    ) -> Result<Value<'b>, ReadError> {
+        if field.is_dynamic() {
+            return self.read(field, scratch, max_tries);
+        }
+        let kind = field.kind.ok_or(ReadError::UnknownKind {
+            code: field.kind_code,
+        })?;
+        self.read_value(field, kind, scratch, max_tries)
+    }
+
     /// Copies the records an event ring received since `cursor` last
     /// polled it (at most `max`), in order, into `f`, with
     /// [`RingEvent::Missed`] for every stretch the writer overwrote first.
@@ -832,11 +880,11 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
             Ok(out)
         };
         Ok(match kind {
-            Kind::Counter => Value::Counter(single()?),
-            Kind::Gauge => Value::Gauge(single()? as i64),
-            Kind::Float => Value::Float(f64::from_bits(single()?)),
-            Kind::Bool => Value::Bool(single()? != 0),
-            Kind::Timestamp => Value::Timestamp(single()?),
+            Kind::Counter | Kind::Gauge | Kind::Float | Kind::Bool | Kind::Timestamp => {
+                Value::from_word(kind, single()?).ok_or(ReadError::WrongKind {
+                    code: field.kind_code,
+                })?
+            }
             Kind::Average => {
                 let scratch = self.read_copy(location, max_tries, scratch, |_| 2)?;
                 let [sum, count, ..] = fixed(scratch, 2)?;

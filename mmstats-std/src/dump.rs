@@ -8,6 +8,7 @@
 
 pub mod aggregate;
 pub mod clean;
+pub mod json;
 pub mod munin;
 pub mod rates;
 pub mod screen;

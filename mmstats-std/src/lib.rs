@@ -114,7 +114,7 @@ pub use publish::{
 };
 pub use read::{
     Field, FieldValue, FileStats, Format, Liveness, ReadFailure, ReadFileError, RegionInfo,
-    RegionReader, read_file,
+    RegionReader, Sample, Snapshot, SnapshotValue, read_file,
 };
 pub use sigbus::unprotected_mappings;
 

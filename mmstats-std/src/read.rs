@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use mmstats_nostd::layout::{EntryState, MAGIC};
 use mmstats_nostd::{
-    DEFAULT_MAX_TRIES, FieldInfo, MAX_COPY_WORDS, OpenError, ReadError, RegionState, RegionView,
-    Value,
+    DEFAULT_MAX_TRIES, FieldInfo, Kind, MAX_COPY_WORDS, OpenError, ReadError, RegionState,
+    RegionView, Value,
 };
 use rustix::fs::{FileType, FlockOperation, Mode, OFlags};
 
@@ -584,9 +584,181 @@ pub struct RegionReader {
     path: PathBuf,
     file: File,
     map: ReadMap,
+    cache: FieldCache,
+}
+
+/// What [`FieldCache::visit_values`] hands each live field's value to.
+trait ValueVisitor {
+    /// A value read in full.
+    fn value(&mut self, slot: usize, id: u64, value: Value<'_>);
+
+    /// Room for `n` more values.
+    fn reserve(&mut self, _n: usize) {}
+
+    /// A single-word value from the fast path (the word in this machine's
+    /// byte order, `kind` a single-word kind).
+    #[inline]
+    fn word(&mut self, slot: usize, id: u64, kind: Kind, word: u64) {
+        if let Some(value) = Value::from_word(kind, word) {
+            self.value(slot, id, value);
+        }
+    }
+}
+
+/// Collects `(slot, value)` pairs for a full read.
+struct CollectFields(Vec<(usize, FieldValue)>);
+
+impl ValueVisitor for CollectFields {
+    fn value(&mut self, slot: usize, _: u64, value: Value<'_>) {
+        self.0.push((slot, FieldValue::from_value(value)));
+    }
+}
+
+/// Fills a [`Snapshot`].
+struct FillSnapshot<'s> {
+    values: &'s mut Vec<SnapshotValue>,
+    others: &'s mut Vec<FieldValue>,
+}
+
+impl ValueVisitor for FillSnapshot<'_> {
+    fn reserve(&mut self, n: usize) {
+        self.values.reserve(n);
+    }
+
+    fn value(&mut self, slot: usize, id: u64, value: Value<'_>) {
+        let value = match value {
+            Value::Counter(v) => Sample::Counter(v),
+            Value::Gauge(v) => Sample::Gauge(v),
+            Value::Float(v) => Sample::Float(v),
+            Value::Bool(v) => Sample::Bool(v),
+            Value::Timestamp(v) => Sample::Timestamp(v),
+            other => {
+                self.others.push(FieldValue::from_value(other));
+                Sample::Other(self.others.len() - 1)
+            }
+        };
+        self.values.push(SnapshotValue { slot, id, value });
+    }
+
+    #[inline]
+    fn word(&mut self, slot: usize, id: u64, kind: Kind, word: u64) {
+        let value = match kind {
+            Kind::Counter => Sample::Counter(word),
+            Kind::Gauge => Sample::Gauge(word as i64),
+            Kind::Float => Sample::Float(f64::from_bits(word)),
+            Kind::Bool => Sample::Bool(word != 0),
+            Kind::Timestamp => Sample::Timestamp(word),
+            _ => return,
+        };
+        self.values.push(SnapshotValue { slot, id, value });
+    }
+}
+
+/// What a [`RegionReader`] remembers of the field table between reads.
+#[derive(Debug)]
+struct FieldCache {
     generation: u64,
     entries: Vec<CachedEntry>,
+    /// Per entry, what a poll needs of it, packed: a cached, live,
+    /// non-dynamic single-word field is read from here alone.
+    hot: Vec<HotEntry>,
     scratch: Vec<u64>,
+}
+
+/// The part of a cached entry a poll reads for every field (24 bytes,
+/// where a `FieldInfo` is over 300).
+#[derive(Clone, Copy, Debug, Default)]
+struct HotEntry {
+    /// Registration id of the cached field.
+    id: u64,
+    /// Its value word.
+    word: usize,
+    /// `Some` for a live, non-dynamic, single-word field: read it with one
+    /// load and no slot checks; `None`: take the full path.
+    single: Option<Kind>,
+}
+
+impl HotEntry {
+    fn of(cached: &CachedEntry) -> Self {
+        match &cached.entry {
+            Ok(Some(info)) => Self {
+                id: cached.id,
+                word: info.value_word,
+                single: info.kind.filter(|kind| {
+                    cached.id != 0
+                        && !info.is_dynamic()
+                        && matches!(kind.shape(info.param), mmstats_nostd::Shape::Single)
+                }),
+            },
+            _ => Self::default(),
+        }
+    }
+}
+
+/// Every live field's value, as [`RegionReader::snapshot`] read it.
+/// Single-word values are stored inline ([`Sample`] is `Copy`), the others
+/// in [`Snapshot::others`], so that polling many counters moves and frees
+/// little memory.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    /// The region's generation when read.
+    pub generation: u64,
+    /// Values, in field-table order.
+    pub values: Vec<SnapshotValue>,
+    /// Values of multi-word kinds, which [`Sample::Other`] indexes.
+    pub others: Vec<FieldValue>,
+    /// Fields that could not be read, with the reason.
+    pub problems: Vec<String>,
+}
+
+impl Snapshot {
+    /// The value of `value` as a [`FieldValue`].
+    #[must_use]
+    pub fn field_value(&self, value: &SnapshotValue) -> Option<FieldValue> {
+        Some(match value.value {
+            Sample::Counter(v) => FieldValue::Counter(v),
+            Sample::Gauge(v) => FieldValue::Gauge(v),
+            Sample::Float(v) => FieldValue::Float(v),
+            Sample::Bool(v) => FieldValue::Bool(v),
+            Sample::Timestamp(v) => FieldValue::Timestamp(v),
+            Sample::Other(index) => self.others.get(index)?.clone(),
+        })
+    }
+
+    fn clear(&mut self) {
+        self.values.clear();
+        self.others.clear();
+        self.problems.clear();
+    }
+}
+
+/// One value of a [`Snapshot`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SnapshotValue {
+    /// Field-table slot ([`RegionReader::field`] describes it).
+    pub slot: usize,
+    /// Registration id of the field the value belongs to.
+    pub id: u64,
+    /// The value.
+    pub value: Sample,
+}
+
+/// A value in a [`Snapshot`]: a single-word kind inline, any other kind
+/// an index into [`Snapshot::others`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Sample {
+    /// Counter.
+    Counter(u64),
+    /// Gauge.
+    Gauge(i64),
+    /// Float gauge.
+    Float(f64),
+    /// Boolean.
+    Bool(bool),
+    /// Nanoseconds since the Unix epoch.
+    Timestamp(u64),
+    /// Index of the value in [`Snapshot::others`].
+    Other(usize),
 }
 
 /// An entry as last read, with the registration id it was read under: a
@@ -643,9 +815,12 @@ impl RegionReader {
             path: path.to_owned(),
             file,
             map,
-            generation: 0,
-            entries: Vec::new(),
-            scratch: vec![0; MAX_COPY_WORDS],
+            cache: FieldCache {
+                generation: 0,
+                entries: Vec::new(),
+                hot: Vec::new(),
+                scratch: vec![0; MAX_COPY_WORDS],
+            },
         })
     }
 
@@ -727,70 +902,22 @@ impl RegionReader {
         let words = self.map.words();
         let view = RegionView::open(&words).map_err(ReadFailure::Region)?;
         let p = *view.prologue();
-        if p.generation != self.generation {
-            self.entries.clear();
-            self.generation = p.generation;
-        }
-        let count = view.field_count().map_err(ReadFailure::Region)?;
-        self.entries.resize_with(count, || CachedEntry {
-            id: 0,
-            entry: Ok(None),
-        });
-        let mut fields = Vec::with_capacity(count);
+        let mut values = CollectFields(Vec::new());
         let mut problems = Vec::new();
-        for (index, cached) in self.entries.iter_mut().enumerate() {
-            // Format 2.1: a slot may have been retired or reused since the
-            // entry was cached. Its state and id say which field it holds
-            // now; `read` checks them again around the value.
-            let slot_id = match view.slot(index) {
-                Ok((EntryState::Live, id)) if id != 0 => id,
-                Ok(_) => continue,
-                Err(error) => {
-                    problems.push(error.to_string());
-                    continue;
-                }
-            };
-            if cached.id != slot_id {
-                *cached = CachedEntry::read(&view, index, slot_id);
-            }
-            // A slot reused again and again while it is read is skipped
-            // this time (it is churning; the next read will show it).
-            for _ in 0..3 {
-                let info = match &cached.entry {
-                    Ok(Some(info)) => info,
-                    Ok(None) => break,
-                    Err(reason) => {
-                        problems.push(reason.clone());
-                        break;
-                    }
-                };
-                if self.scratch.len() < info.scratch_words() {
-                    self.scratch.resize(info.scratch_words(), 0);
-                }
-                match view.read(info, &mut self.scratch, DEFAULT_MAX_TRIES) {
-                    Ok(value) => {
-                        fields.push(Field {
-                            name: info.name.to_string(),
-                            unit: unit_name(info),
-                            description: info.description.to_string(),
-                            value: FieldValue::from_value(value),
-                        });
-                        break;
-                    }
-                    // A kind from a newer minor version: skipped, as the
-                    // format says, and not an error.
-                    Err(ReadError::UnknownKind { .. }) => break,
-                    // Retired or reused since the entry was read.
-                    Err(ReadError::SlotChanged) => {
-                        *cached = CachedEntry::read(&view, index, 0);
-                    }
-                    Err(error) => {
-                        problems.push(format!("field {} ({}): {error}", info.index, info.name));
-                        break;
-                    }
-                }
-            }
-        }
+        let count = self.cache.visit_values(&view, &mut problems, &mut values)?;
+        let fields = values
+            .0
+            .into_iter()
+            .filter_map(|(slot, value)| {
+                let info = self.cache.field(slot)?;
+                Some(Field {
+                    name: info.name.to_string(),
+                    unit: unit_name(info),
+                    description: info.description.to_string(),
+                    value,
+                })
+            })
+            .collect();
         if !view.still_valid() {
             return Err(ReadFailure::Unstable);
         }
@@ -827,6 +954,54 @@ impl RegionReader {
             fields,
             problems,
         })
+    }
+
+    /// Reads every live field's value into `into`, reusing its memory:
+    /// the fast path for readers that poll (no names or descriptions are
+    /// copied; [`RegionReader::field`] gives them by slot). Strings and
+    /// histograms still allocate their contents.
+    pub fn snapshot(&mut self, into: &mut Snapshot) -> Result<(), ReadFileError> {
+        let mut last = ReadFailure::Unstable;
+        for attempt in 0..20 {
+            into.clear();
+            let result = self.try_snapshot(into);
+            if self.map.faulted() {
+                return Err(failure(&self.path, ReadFailure::TruncatedWhileReading));
+            }
+            match result {
+                Ok(()) => return Ok(()),
+                Err(ReadFailure::Region(OpenError::NotReady)) => {
+                    last = ReadFailure::Region(OpenError::NotReady);
+                    std::thread::sleep(std::time::Duration::from_millis(1 << attempt.min(3)));
+                }
+                Err(ReadFailure::Unstable) => last = ReadFailure::Unstable,
+                Err(other) => return Err(failure(&self.path, other)),
+            }
+        }
+        Err(failure(&self.path, last))
+    }
+
+    fn try_snapshot(&mut self, into: &mut Snapshot) -> Result<(), ReadFailure> {
+        let words = self.map.words();
+        let view = RegionView::open(&words).map_err(ReadFailure::Region)?;
+        into.generation = view.prologue().generation;
+        let mut fill = FillSnapshot {
+            values: &mut into.values,
+            others: &mut into.others,
+        };
+        self.cache
+            .visit_values(&view, &mut into.problems, &mut fill)?;
+        if view.still_valid() {
+            Ok(())
+        } else {
+            Err(ReadFailure::Unstable)
+        }
+    }
+
+    /// The field in `slot` as last read (name, kind, unit, description).
+    #[must_use]
+    pub fn field(&self, slot: usize) -> Option<&FieldInfo> {
+        self.cache.field(slot)
     }
 
     /// Bytes mapped.
@@ -872,5 +1047,120 @@ pub(crate) fn unit_name(info: &FieldInfo) -> String {
     match info.unit {
         Some(unit) => unit.name().to_owned(),
         None => format!("unit({})", info.unit_code),
+    }
+}
+
+impl FieldCache {
+    /// The field in `slot` as last read.
+    fn field(&self, slot: usize) -> Option<&FieldInfo> {
+        self.entries
+            .get(slot)
+            .and_then(|cached| cached.entry.as_ref().ok())
+            .and_then(Option::as_ref)
+    }
+
+    /// Calls `visit(slot, id, value)` with every live field's value,
+    /// refreshing the cached entries first (new fields, retired or reused
+    /// slots, a new generation). Returns the field count. Per-field
+    /// problems go to `problems`; the caller checks `still_valid` after.
+    fn visit_values<S: mmstats_nostd::WordSource + ?Sized>(
+        &mut self,
+        view: &RegionView<'_, S>,
+        problems: &mut Vec<String>,
+        visit: &mut impl ValueVisitor,
+    ) -> Result<usize, ReadFailure> {
+        let p = view.prologue();
+        if p.generation != self.generation {
+            self.entries.clear();
+            self.hot.clear();
+            self.generation = p.generation;
+        }
+        let count = view.field_count().map_err(ReadFailure::Region)?;
+        self.entries.resize_with(count, || CachedEntry {
+            id: 0,
+            entry: Ok(None),
+        });
+        self.hot.resize(count, HotEntry::default());
+        let scratch = &mut self.scratch;
+        visit.reserve(count);
+        for index in 0..count {
+            // The fast path of a poll: a cached field that is not dynamic is
+            // never retired or reused in this generation (FORMAT.md §4,
+            // flag bit 4), and a single-word value is one load.
+            let hot = &mut self.hot[index];
+            if let Some(kind) = hot.single {
+                match view.load_word(hot.word) {
+                    Some(word) => visit.word(index, hot.id, kind, word),
+                    None => problems.push(format!("field {index}: value lies outside the region")),
+                }
+                continue;
+            }
+            let cached = &mut self.entries[index];
+            if let Ok(Some(info)) = &cached.entry
+                && cached.id != 0
+                && !info.is_dynamic()
+            {
+                if scratch.len() < info.scratch_words() {
+                    scratch.resize(info.scratch_words(), 0);
+                }
+                match view.read_cached(info, scratch, DEFAULT_MAX_TRIES) {
+                    Ok(value) => visit.value(index, info.id, value),
+                    Err(ReadError::UnknownKind { .. }) => {}
+                    Err(error) => {
+                        problems.push(format!("field {} ({}): {error}", info.index, info.name));
+                    }
+                }
+                continue;
+            }
+            // Format 2.1: a slot may have been retired or reused since the
+            // entry was cached. Its state and id say which field it holds
+            // now; `read` checks them again around the value.
+            let slot_id = match view.slot(index) {
+                Ok((EntryState::Live, id)) if id != 0 => id,
+                Ok(_) => continue,
+                Err(error) => {
+                    problems.push(error.to_string());
+                    continue;
+                }
+            };
+            if cached.id != slot_id {
+                *cached = CachedEntry::read(view, index, slot_id);
+                *hot = HotEntry::of(cached);
+            }
+            // A slot reused again and again while it is read is skipped
+            // this time (it is churning; the next read will show it).
+            for _ in 0..3 {
+                let info = match &cached.entry {
+                    Ok(Some(info)) => info,
+                    Ok(None) => break,
+                    Err(reason) => {
+                        problems.push(reason.clone());
+                        break;
+                    }
+                };
+                if scratch.len() < info.scratch_words() {
+                    scratch.resize(info.scratch_words(), 0);
+                }
+                match view.read(info, scratch, DEFAULT_MAX_TRIES) {
+                    Ok(value) => {
+                        visit.value(index, info.id, value);
+                        break;
+                    }
+                    // A kind from a newer minor version: skipped, as the
+                    // format says, and not an error.
+                    Err(ReadError::UnknownKind { .. }) => break,
+                    // Retired or reused since the entry was read.
+                    Err(ReadError::SlotChanged) => {
+                        *cached = CachedEntry::read(view, index, 0);
+                        *hot = HotEntry::of(cached);
+                    }
+                    Err(error) => {
+                        problems.push(format!("field {} ({}): {error}", info.index, info.name));
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(count)
     }
 }

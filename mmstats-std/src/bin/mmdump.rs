@@ -471,20 +471,15 @@ fn dump(args: &DumpArgs) -> io::Result<ExitCode> {
     let files: Vec<_> = report.files.iter().collect();
     match (args.aggregate, args.json) {
         (AggregateMode::PerFile, false) => dump::write_text_styled(&mut out, &report, &style)?,
-        (AggregateMode::PerFile, true) => writeln!(out, "{}", dump::to_json(&report))?,
+        (AggregateMode::PerFile, true) => dump::json::write_json(&mut out, &report, None)?,
         (mode, false) => {
             let combined = aggregate(&files, mode, &Default::default());
             dump::write_aggregate_text(&mut out, &combined, &style)?;
         }
         (mode, true) => {
             let combined = aggregate(&files, mode, &Default::default());
-            let mut document = dump::to_json(&report);
             let paths: Vec<&Path> = files.iter().map(|f| f.path.as_path()).collect();
-            document
-                .as_object_mut()
-                .expect("a JSON object")
-                .insert("aggregate".into(), dump::aggregate_json(&combined, &paths));
-            writeln!(out, "{document}")?;
+            dump::json::write_json(&mut out, &report, Some((&combined, &paths)))?;
         }
     }
     out.flush()?;
