@@ -92,6 +92,12 @@ pub mod signals;
 
 pub mod demo;
 pub mod dump;
+#[cfg(feature = "serve")]
+pub mod record;
+#[cfg(feature = "serve")]
+pub mod serve;
+#[cfg(feature = "serve")]
+pub mod trend;
 
 #[doc(hidden)]
 pub use handles::__description;
