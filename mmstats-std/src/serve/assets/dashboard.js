@@ -222,6 +222,8 @@ async function poll() {
       const frame = await fetchJson("/api/v1/live" + (state.perFile ? "?aggregate=per-file" : ""));
       state.failures = 0;
       state.frame = frame;
+      // How many frames this page has shown (tests read it).
+      document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
       const t = frame.time_ns / 1e6;
       for (const group of frame.groups) {
         for (const field of group.fields) remember(keyOf(group, field), t, field);
