@@ -451,13 +451,26 @@ impl TrendStore {
             .map_err(sqlite_error(path, "set the application id"))?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(sqlite_error(path, "set the schema version"))?;
+        // The strings stored last, so a restart does not store them again.
+        let last_text = {
+            let mut statement = conn
+                .prepare(
+                    "SELECT series, value FROM texts AS a
+                     WHERE t = (SELECT max(t) FROM texts AS b WHERE b.series = a.series)",
+                )
+                .map_err(sqlite_error(path, "read the last strings"))?;
+            statement
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                .and_then(Iterator::collect::<Result<HashMap<_, _>, _>>)
+                .map_err(sqlite_error(path, "read the last strings"))?
+        };
         let mut store = Self {
             conn,
             path: path.to_owned(),
             retention,
             page_size,
             ids: HashMap::new(),
-            last_text: HashMap::new(),
+            last_text,
         };
         store.set_page_cap()?;
         Ok(store)
@@ -1213,6 +1226,10 @@ mod tests {
         assert_eq!(store.record(1000, &[text("a")]).unwrap(), 1);
         assert_eq!(store.record(2000, &[text("a")]).unwrap(), 0);
         assert_eq!(store.record(3000, &[text("b")]).unwrap(), 1);
+        // Reopened (a recorder restarted): the last string is known.
+        drop(store);
+        let mut store = TrendStore::open(dir.path().join("t.db"), Retention::default()).unwrap();
+        assert_eq!(store.record(4000, &[text("b")]).unwrap(), 0);
         let series = store.reader().find("version").unwrap().unwrap();
         assert_eq!(
             store.reader().texts(series.id, 0, 10_000, 10).unwrap(),

@@ -189,6 +189,30 @@ fn the_json_api_is_mmdump_json() {
         "{text}"
     );
     assert!(text.contains("broken.mmstats\",error=\"not an mmstats file"));
+    // A file cut short under the server (whose sampler has it mapped):
+    // an error entry, and the server goes on.
+    wait_for(WATCHDOG, || {
+        (get(server.address, "/api/v1/live").status == 200).then_some(())
+    })
+    .expect("no live frame");
+    let victim = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.path().join("b-2-2.mmstats"))
+        .unwrap();
+    victim.set_len(300).unwrap();
+    drop(victim);
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = get(server.address, "/metrics");
+    assert_eq!(after.status, 200);
+    assert_eq!(
+        sample(&after.text(), "mmdump_serve_file_errors"),
+        Some(2.0),
+        "{}",
+        after.text()
+    );
+    let live = get(server.address, "/api/v1/live").json();
+    assert!(live["groups"][0]["fields"].as_array().is_some(), "{live}");
+    assert_eq!(get(server.address, "/healthz").status, 200);
     // Files named {program}-{pid}-{tid}: programs a and b, a series each.
     assert!(
         text.contains("mmstats_c_total{program=\"a\"} 5\n"),

@@ -277,7 +277,7 @@ async function loadHistory(key) {
   state.history.set(key, { range, fetched: Date.now(), points: known ? known.points : [] });
   try {
     const doc = await fetchJson(
-      "/api/v1/history?name=" + encodeURIComponent(key) + "&since=" + range + "s&points=800",
+      "/api/v1/history?name=" + encodeURIComponent(key) + "&since=" + range + "s&points=" + Math.min(5000, Math.max(600, range)),
     );
     state.history.set(key, { range, fetched: Date.now(), points: doc.points || [] });
     drawCharts();
@@ -588,11 +588,21 @@ function drawCharts() {
       now.textContent = "–";
       sub.textContent = "not present now";
     }
-    drawChart(card.querySelector("canvas"), points, useRate);
+    const factor = !useRate && field && field.unit in TIME_UNITS ? TIME_UNITS[field.unit] : null;
+    drawChart(card.querySelector("canvas"), points, useRate, factor);
   }
 }
 
-function drawChart(canvas, points, fromZero) {
+// An axis label: durations for time units, else as many decimals as
+// the step between labels needs.
+function axisLabel(v, step, timeFactor) {
+  if (timeFactor !== null) return formatDuration(v * timeFactor);
+  if (Math.abs(v) >= 1e6) return compact(v);
+  const decimals = Math.min(6, Math.max(0, Math.ceil(-Math.log10(step))));
+  return v.toLocaleString("en-US", { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+}
+
+function drawChart(canvas, points, fromZero, timeFactor) {
   const s = sized(canvas);
   if (!s) return;
   const { ctx, w, h } = s;
@@ -629,19 +639,21 @@ function drawChart(canvas, points, fromZero) {
     ctx.moveTo(left, Math.round(y(v)) + 0.5);
     ctx.lineTo(w - right, Math.round(y(v)) + 0.5);
     ctx.stroke();
-    ctx.fillText(formatRate(v).replace(/\.00$/, ""), left - 6, y(v));
+    ctx.fillText(axisLabel(v, step, timeFactor), left - 6, y(v));
   }
   ctx.textAlign = "center";
   ctx.textBaseline = "top";
   const span = t1 - t0;
   let previous = "";
-  for (let i = 0; i <= 4; i++) {
-    const t = t0 + (span * i) / 4;
+  // As many time labels as fit (two on a phone).
+  const slots = Math.max(1, Math.min(4, Math.floor((w - left - right) / 110)));
+  for (let i = 0; i <= slots; i++) {
+    const t = t0 + (span * i) / slots;
     const iso = new Date(t).toISOString();
     const label = span > 86400000 ? iso.slice(5, 10) + " " + iso.slice(11, 16) : iso.slice(11, span > 600000 ? 16 : 19);
     if (label === previous) continue;
     previous = label;
-    ctx.textAlign = i === 0 ? "left" : i === 4 ? "right" : "center";
+    ctx.textAlign = i === 0 ? "left" : i === slots ? "right" : "center";
     ctx.fillText(label, x(t), h - bottom + 5);
   }
   const accent = color("--accent");
