@@ -253,9 +253,11 @@ fn summed_counters_never_go_backwards_when_a_writer_exits() {
         .trim()
         .parse()
         .unwrap();
-    assert!(once < after, "get {once} vs served {after}");
     let (later, _, _) = requests();
     assert!(later >= after);
+    // Read after `get`, the served sum still holds the exited writer's
+    // count, which `get` (one-shot) has lost.
+    assert!(later > once, "get {once} vs served {later}");
     terminate(first);
 }
 
@@ -270,7 +272,7 @@ fn bad_requests_get_4xx_and_the_server_keeps_serving() {
     let server = serve(&[
         dir.path().to_str().unwrap(),
         "--header-timeout",
-        "1s",
+        "4s",
         "--max-connections",
         "8",
     ]);
@@ -343,11 +345,12 @@ fn bad_requests_get_4xx_and_the_server_keeps_serving() {
         .collect();
     let started = Instant::now();
     assert_eq!(get(address, "/healthz").status, 200);
+    // Well before the slow ones' 4 s header timeout frees anything.
     assert!(
-        started.elapsed() < Duration::from_secs(1),
+        started.elapsed() < Duration::from_secs(2),
         "a slow client stalled another"
     );
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(4500));
     for stream in &mut slow {
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))

@@ -174,9 +174,10 @@ fn prometheus_scrapes_the_writers_current_values() {
         let expected = (at - created_s) * 1000.0;
         println!("{job}: web.ticks {ticks} scraped at {at}, expected {expected:.0}");
         // The scrape's timestamp is when it started; the file is read a
-        // little later.
+        // little later (within the 1 s scrape timeout), and the writer's
+        // ticker may lag a little on a busy machine.
         assert!(
-            (-50.0..500.0).contains(&(ticks - expected)),
+            (-300.0..1000.0).contains(&(ticks - expected)),
             "{ticks} vs {expected}"
         );
     }
@@ -202,13 +203,13 @@ fn prometheus_scrapes_the_writers_current_values() {
     let (t1, v1) = *points.last().unwrap();
     let observed = (v1 - v0) / (t1 - t0);
     println!("rate from the samples: {observed:.1}/s");
-    assert!((observed - 1000.0).abs() < 150.0, "rate {observed}");
+    assert!((observed - 1000.0).abs() < 250.0, "rate {observed}");
     let (_, rate) = sample_of(&query(
         prometheus,
         "rate(mmstats_web_ticks_total{job=\"mmstats\"}[4s])",
     ));
     println!("rate(mmstats_web_ticks_total[4s]) = {rate}");
-    assert!((rate - 1000.0).abs() < 200.0, "rate {rate}");
+    assert!((rate - 1000.0).abs() < 250.0, "rate {rate}");
 
     // A counter summed over both workers: what Prometheus holds is at most
     // what the writer has now, and not much less.

@@ -58,7 +58,7 @@ fn record_then_chart_a_live_writer() {
     assert_eq!(ticks[0].2, None, "no rate before a second read");
     for (_, _, rate) in &ticks[1..] {
         let rate = rate.unwrap();
-        assert!((rate - 1000.0).abs() < 150.0, "rate {rate}");
+        assert!((rate - 1000.0).abs() < 300.0, "rate {rate}");
     }
     // Half a second apart, as asked.
     let spacing = (ticks[7].0 - ticks[0].0) as f64 / 7.0;
@@ -216,7 +216,7 @@ fn record_then_chart_a_live_writer() {
     let points = history["points"].as_array().unwrap();
     assert_eq!(points.len(), 8);
     assert_eq!(
-        points[1][4].as_f64().map(|r| (r - 1000.0).abs() < 150.0),
+        points[1][4].as_f64().map(|r| (r - 1000.0).abs() < 300.0),
         Some(true)
     );
     let listed = get(server.address, "/api/v1/series").json();

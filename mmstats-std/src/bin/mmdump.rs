@@ -446,7 +446,7 @@ struct ServeArgs {
     /// record` does) and serve its history.
     #[arg(long, value_name = "FILE", conflicts_with = "history")]
     record: Option<PathBuf>,
-    /// Seconds between recorded samples.
+    /// Time between recorded samples (0.1s and up).
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = mmstats::record::parse_duration)]
     record_interval: Duration,
     #[command(flatten)]
@@ -1026,6 +1026,9 @@ fn serve(args: &ServeArgs) -> io::Result<ExitCode> {
     if args.max_connections == 0 {
         return usage("--max-connections must be at least 1");
     }
+    if args.record_interval < Duration::from_millis(100) {
+        return usage("--record-interval must be at least 0.1 seconds");
+    }
     let limits = Limits {
         header_bytes: usize::try_from(args.max_header_size)
             .unwrap_or(usize::MAX)
@@ -1071,7 +1074,9 @@ fn serve(args: &ServeArgs) -> io::Result<ExitCode> {
             selection,
             mode: args.aggregate,
         },
-        Duration::from_secs(1),
+        // Once a second for the dashboard, faster if recording asks.
+        args.record_interval
+            .clamp(Duration::from_millis(100), Duration::from_secs(1)),
         view.clone(),
         recorder,
     )?;

@@ -60,6 +60,10 @@ struct QueryLedgers {
     groups: BTreeMap<GroupLabels, CounterLedger>,
     /// Files retired so far (of groups still kept).
     retired_files: BTreeMap<GroupLabels, usize>,
+    /// Per group, counter name -> (unit, description) last seen: a
+    /// counter held only by files gone keeps its name, unit conversion
+    /// and help.
+    counter_meta: BTreeMap<GroupLabels, HashMap<String, (String, String)>>,
 }
 
 #[derive(Debug, Default)]
@@ -250,8 +254,15 @@ impl Exporter {
             let ledgers = book.get(key);
             for (labels, group) in &grouped {
                 let ledger = ledgers.groups.entry(labels.clone()).or_default();
+                let meta = ledgers.counter_meta.entry(labels.clone()).or_default();
                 for file in group {
                     ledger.observe(file);
+                    for field in &file.fields {
+                        if matches!(field.value, FieldValue::Counter(_)) {
+                            meta.entry(field.name.clone())
+                                .or_insert_with(|| (field.unit.clone(), field.description.clone()));
+                        }
+                    }
                 }
             }
             for (labels, ledger) in &mut ledgers.groups {
@@ -271,14 +282,27 @@ impl Exporter {
             ledgers
                 .retired_files
                 .retain(|labels, _| kept.contains_key(labels));
+            ledgers
+                .counter_meta
+                .retain(|labels, _| kept.contains_key(labels));
             retired_files = ledgers.retired_files.values().sum();
             let empty = Vec::new();
             for (labels, ledger) in &ledgers.groups {
                 let group = grouped.get(labels).unwrap_or(&empty);
                 let refs: Vec<&FileStats> = group.iter().collect();
                 let combined = aggregate(&refs, self.options.mode, ledger.retired());
+                let meta = ledgers.counter_meta.get(labels);
                 for field in &combined.fields {
-                    families.extend(families_of(&field.field, labels, &self.options.names));
+                    let mut field = field.field.clone();
+                    if let (FieldValue::Counter(_), Some((unit, description))) =
+                        (&field.value, meta.and_then(|m| m.get(&field.name)))
+                        && field.unit.is_empty()
+                        && field.description.is_empty()
+                    {
+                        field.unit.clone_from(unit);
+                        field.description.clone_from(description);
+                    }
+                    families.extend(families_of(&field, labels, &self.options.names));
                 }
             }
         }
@@ -377,6 +401,76 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+    use crate::serve::prometheus::NameOptions;
+
+    fn value_of(scrape: &Scrape, family: &str) -> Option<MetricValue> {
+        scrape
+            .families
+            .iter()
+            .find(|f| f.name == family)
+            .and_then(|f| f.metrics.first())
+            .map(|m| m.value.clone())
+    }
+
+    #[test]
+    fn a_counter_of_a_vanished_file_keeps_its_name_and_value() {
+        use crate::{FieldSpec, StatsFile, Unit};
+        let dir = tempfile::tempdir().unwrap();
+        let exporter = Exporter::new(
+            vec![dir.path().to_owned()],
+            Selection::default(),
+            MetricsOptions {
+                names: NameOptions {
+                    namespace: "mmstats".into(),
+                    strings: true,
+                },
+                pid_label: false,
+                thread_label: false,
+                mode: AggregateMode::Sum,
+            },
+        );
+        let everything = Selection::default();
+        let first = StatsFile::builder("a").dir(dir.path()).create().unwrap();
+        let second = StatsFile::builder("b").dir(dir.path()).create().unwrap();
+        for (file, ms) in [(&first, 1500), (&second, 500)] {
+            file.counter(
+                FieldSpec::new("busy")
+                    .unit(Unit::Milliseconds)
+                    .describe("time busy"),
+            )
+            .unwrap()
+            .add(ms);
+        }
+        let both = exporter.scrape(&everything, "");
+        assert_eq!(
+            value_of(&both, "mmstats_busy_seconds"),
+            Some(MetricValue::Counter(Number::Float(2.0)))
+        );
+        drop(second);
+        let one = exporter.scrape(&everything, "");
+        assert_eq!(
+            value_of(&one, "mmstats_busy_seconds"),
+            Some(MetricValue::Counter(Number::Float(2.0))),
+            "the exited file's count stays in the sum"
+        );
+        assert_eq!(one.retired_files, 1);
+        drop(first);
+        let none = exporter.scrape(&everything, "");
+        assert_eq!(none.files, 0);
+        let family = none
+            .families
+            .iter()
+            .find(|f| f.name == "mmstats_busy_seconds")
+            .expect("same name and unit conversion with no file left");
+        assert!(family.help.starts_with("time busy"), "{}", family.help);
+        assert_eq!(
+            family.metrics[0].value,
+            MetricValue::Counter(Number::Float(2.0))
+        );
+        // Another filter set has its own ledger: it never saw the files.
+        let other = exporter.scrape(&everything, "include=x");
+        assert!(value_of(&other, "mmstats_busy_seconds").is_none());
+    }
 
     #[test]
     fn file_names_give_program_pid_and_thread() {
