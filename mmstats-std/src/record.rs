@@ -1277,6 +1277,10 @@ mod tests {
         // It was pruned: far fewer rows than were recorded ...
         let (tiers, _) = store.reader().row_counts().unwrap();
         let kept: u64 = tiers.iter().sum();
+        println!(
+            "{} samples recorded, {kept} kept ({tiers:?} per tier); largest file {largest} bytes, bound {MIN_MAX_BYTES}",
+            20 * seconds
+        );
         assert!(kept < 20 * seconds as u64 / 3, "{tiers:?}");
         // ... the oldest ones, while the newest are all there.
         let series = store.reader().find("field.number.0").unwrap().unwrap();
