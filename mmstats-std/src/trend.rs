@@ -310,12 +310,22 @@ where
         // Near zero: start the axis there.
         low = 0.0;
     }
-    let pad = if high > low {
-        (high - low) * 0.05
+    let span = if high > low {
+        high - low
     } else {
-        high.abs().max(1.0) * 0.05
+        high.abs().max(1.0)
     };
-    let (low, high) = (low - if low == 0.0 { 0.0 } else { pad }, high + pad);
+    // Room above the data for the legend: its share of the plot's
+    // height (about 17 px a line, the plot about 100 px less than the
+    // image), at most 60%.
+    let legend_px = 24.0 + 17.0 * lines.len() as f64;
+    let plot_px = (f64::from(options.height) - 100.0).max(50.0);
+    let share = (legend_px / plot_px).min(0.6);
+    let headroom = span * share / (1.0 - share);
+    let (low, high) = (
+        low - if low == 0.0 { 0.0 } else { span * 0.05 },
+        high + headroom,
+    );
     let title = options.title.clone().unwrap_or_else(|| {
         let names: Vec<&str> = lines
             .iter()
@@ -323,7 +333,7 @@ where
             .collect();
         format!("mmstats: {}", names.join(", "))
     });
-    let span = x1 - x0;
+    let x_span = x1 - x0;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, (FONT, 20))
         .margin(12)
@@ -335,7 +345,7 @@ where
         .configure_mesh()
         .x_labels(8)
         .y_labels(8)
-        .x_label_formatter(&|x| time_label(*x, span))
+        .x_label_formatter(&|x| time_label(*x, x_span))
         .y_label_formatter(&|y| value_label(*y))
         .label_style((FONT, 13))
         .x_desc("time (UTC)")
