@@ -96,9 +96,15 @@ pub mod demo;
 pub mod dump;
 mod dynamic;
 pub mod events;
+#[cfg(feature = "serve")]
+pub mod record;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod summary;
 pub mod tail;
 pub mod torture;
+#[cfg(feature = "serve")]
+pub mod trend;
 
 pub use dynamic::{CounterOrOverflow, GaugeOrOverflow};
 pub use events::{EventRing, Span};

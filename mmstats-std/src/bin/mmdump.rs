@@ -128,6 +128,43 @@ enum Command {
     /// report records the writer overwrote before they were read ("missed
     /// 1,024 events"), turn spans into durations, archive to a file.
     Tail(TailArgs),
+    /// Serve the stats over HTTP: Prometheus /metrics, a JSON API and a
+    /// live dashboard.
+    ///
+    /// Endpoints: / (dashboard), /metrics (Prometheus text, or
+    /// OpenMetrics when the Accept header asks), /api/v1/stats (the
+    /// `mmdump --json` document; query parameters include, exclude, file,
+    /// pid, aggregate), /api/v1/live (values and rates), /api/v1/history
+    /// and /chart.svg (with --record or --history), /healthz.
+    ///
+    /// Read-only: no endpoint writes or deletes anything, and request
+    /// parameters only select among the files found. Binds 127.0.0.1:9459
+    /// unless --listen says otherwise; while bound to loopback, only
+    /// requests to a loopback host name are answered (--allow-host adds
+    /// names). Files of the same program (and pid or thread, with
+    /// --label) are combined: counters summed, never going backwards when
+    /// a process exits; gauges by --aggregate. See docs/SERVE.md.
+    #[cfg(feature = "serve")]
+    Serve(ServeArgs),
+    /// Record every field into an SQLite database at an interval, for
+    /// `mmdump trend` and the dashboard's history.
+    ///
+    /// Files are combined as `watch -a MODE` combines them (counters
+    /// summed, with the last values of exited writers kept). Old samples
+    /// are folded into minutes, then hours, and deleted after
+    /// --keep-hours; the database never grows past --max-size (the
+    /// oldest history goes first). Stops on Ctrl-C or SIGTERM, or after
+    /// --count samples or --duration.
+    #[cfg(feature = "serve")]
+    Record(RecordArgs),
+    /// Draw recorded history as a chart (SVG or PNG).
+    ///
+    /// Each NAME selects the recorded series it names and those below it
+    /// (as -I does: 'worker.status' charts 2XX, 4XX and 5XX). Counters are
+    /// charted as their rate per second, other kinds as their value
+    /// (--show changes it). --list lists what is recorded.
+    #[cfg(feature = "serve")]
+    Trend(TrendArgs),
 }
 
 #[derive(Args, Debug)]
@@ -377,6 +414,177 @@ struct DemoArgs {
     dir: Option<PathBuf>,
 }
 
+/// How long trend history is kept.
+#[cfg(feature = "serve")]
+#[derive(Args, Debug, Clone)]
+struct RetentionArgs {
+    /// Keep every sample this long (then minute averages).
+    #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = mmstats::record::parse_duration)]
+    keep_raw: Duration,
+    /// Keep minute averages this long (then hour averages).
+    #[arg(long, value_name = "DURATION", default_value = "8d", value_parser = mmstats::record::parse_duration)]
+    keep_minutes: Duration,
+    /// Keep hour averages this long.
+    #[arg(long, value_name = "DURATION", default_value = "400d", value_parser = mmstats::record::parse_duration)]
+    keep_hours: Duration,
+    /// The database file never grows past this size (K, M, G); the oldest
+    /// history is deleted first.
+    #[arg(long, value_name = "SIZE", default_value = "128M", value_parser = mmstats::record::parse_size)]
+    max_size: u64,
+}
+
+#[cfg(feature = "serve")]
+impl RetentionArgs {
+    fn retention(&self) -> mmstats::record::Retention {
+        mmstats::record::Retention {
+            raw: self.keep_raw,
+            minutes: self.keep_minutes,
+            hours: self.keep_hours,
+            max_bytes: self.max_size,
+        }
+    }
+}
+
+/// A metric label `--label` can add.
+#[cfg(feature = "serve")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum MetricLabel {
+    /// The writer's process id.
+    Pid,
+    /// The writer's thread id.
+    Thread,
+}
+
+#[cfg(feature = "serve")]
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Stats files, directories or wildcard patterns; default: the stats
+    /// directory. Nothing else is ever opened.
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// Address and port to listen on.
+    #[arg(long, value_name = "ADDR:PORT", default_value = mmstats::serve::DEFAULT_LISTEN)]
+    listen: std::net::SocketAddr,
+    /// How gauges of files with the same labels are combined: sum, avg,
+    /// min or max (counters are always summed).
+    #[arg(short = 'a', long, value_name = "MODE", default_value_t = AggregateMode::Sum)]
+    aggregate: AggregateMode,
+    /// Prefix of every metric name ("" for none).
+    #[arg(long, value_name = "PREFIX", default_value = "mmstats")]
+    namespace: String,
+    /// Also label metrics by pid or thread (repeatable), instead of
+    /// combining a program's files.
+    #[arg(long, value_name = "LABEL")]
+    label: Vec<MetricLabel>,
+    /// Leave strings out of /metrics (they are info metrics with the
+    /// string in a "value" label; a string that changes often makes many
+    /// series).
+    #[arg(long)]
+    no_strings: bool,
+    /// Also record every field into this SQLite database (as `mmdump
+    /// record` does) and serve its history.
+    #[arg(long, value_name = "FILE", conflicts_with = "history")]
+    record: Option<PathBuf>,
+    /// Time between recorded samples (0.1s and up).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = mmstats::record::parse_duration)]
+    record_interval: Duration,
+    #[command(flatten)]
+    retention: RetentionArgs,
+    /// Serve the history recorded in this database by `mmdump record`.
+    #[arg(long, value_name = "FILE")]
+    history: Option<PathBuf>,
+    /// While bound to loopback, also answer requests to this host name
+    /// (repeatable).
+    #[arg(long, value_name = "NAME")]
+    allow_host: Vec<String>,
+    /// Connections served at once (more are answered 503).
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    max_connections: usize,
+    /// Largest request head (request line and headers).
+    #[arg(long, value_name = "SIZE", default_value = "16K", value_parser = mmstats::record::parse_size)]
+    max_header_size: u64,
+    /// Time a client has to send its request head.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = mmstats::record::parse_duration)]
+    header_timeout: Duration,
+    /// Time an answer may take to compute.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = mmstats::record::parse_duration)]
+    request_timeout: Duration,
+    /// Longest a connection is kept open.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = mmstats::record::parse_duration)]
+    connection_lifetime: Duration,
+}
+
+#[cfg(feature = "serve")]
+#[derive(Args, Debug)]
+struct RecordArgs {
+    /// Stats files, directories or wildcard patterns.
+    paths: Vec<PathBuf>,
+    /// The SQLite database (created, mode 0600, if missing).
+    #[arg(long, value_name = "FILE")]
+    db: PathBuf,
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// Combine files: sum (the default), avg, min or max (counters are
+    /// always summed).
+    #[arg(short = 'a', long, value_name = "MODE", default_value_t = AggregateMode::Sum)]
+    aggregate: AggregateMode,
+    /// Time between samples.
+    #[arg(short = 'i', long, value_name = "DURATION", default_value = "1s", value_parser = mmstats::record::parse_duration)]
+    interval: Duration,
+    /// Stop after this many samples.
+    #[arg(short = 'c', long, value_name = "N")]
+    count: Option<u64>,
+    /// Stop after this long.
+    #[arg(long, value_name = "DURATION", value_parser = mmstats::record::parse_duration)]
+    duration: Option<Duration>,
+    #[command(flatten)]
+    retention: RetentionArgs,
+    /// Print nothing but errors.
+    #[arg(short = 'q', long)]
+    quiet: bool,
+}
+
+#[cfg(feature = "serve")]
+#[derive(Args, Debug)]
+struct TrendArgs {
+    /// Recorded series to chart (name patterns; each selects its subtree).
+    #[arg(required_unless_present = "list")]
+    names: Vec<String>,
+    /// The SQLite database `mmdump record` (or `serve --record`) wrote.
+    #[arg(long, value_name = "FILE")]
+    db: PathBuf,
+    /// Write the chart here (.svg or .png); default: SVG on standard
+    /// output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Image format, when the output's extension does not say it.
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<mmstats::trend::ChartFormat>,
+    /// Start of the chart, this long ago.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = mmstats::record::parse_duration)]
+    since: Duration,
+    /// End of the chart, this long ago.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = mmstats::record::parse_duration)]
+    until: Duration,
+    /// What to draw: auto (counters' rates, other kinds' values), value
+    /// or rate.
+    #[arg(long, value_name = "WHAT", default_value = "auto")]
+    show: mmstats::trend::Show,
+    /// Width in pixels.
+    #[arg(long, default_value_t = 1000)]
+    width: u32,
+    /// Height in pixels.
+    #[arg(long, default_value_t = 500)]
+    height: u32,
+    /// Title (default: the series' names).
+    #[arg(long)]
+    title: Option<String>,
+    /// List the recorded series instead.
+    #[arg(long)]
+    list: bool,
+}
+
 fn main() -> ExitCode {
     // Linked under a munin plugin name: munin's calling convention.
     let invoked_as = std::env::args_os()
@@ -408,6 +616,12 @@ fn main() -> ExitCode {
             ),
             Some(Command::Demo(args)) => demo(&args),
             Some(Command::Tail(args)) => tail(args),
+            #[cfg(feature = "serve")]
+            Some(Command::Serve(args)) => serve(&args),
+            #[cfg(feature = "serve")]
+            Some(Command::Record(args)) => record(&args),
+            #[cfg(feature = "serve")]
+            Some(Command::Trend(args)) => trend(&args),
         }
     };
     match result {
@@ -857,4 +1071,312 @@ fn image(paths: &[PathBuf], base: Option<u64>, json: bool) -> io::Result<ExitCod
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `mmdump serve`.
+#[cfg(feature = "serve")]
+fn serve(args: &ServeArgs) -> io::Result<ExitCode> {
+    use mmstats::serve::{App, Limits, ServeConfig, http::Server, live};
+
+    if args.aggregate == AggregateMode::PerFile {
+        return usage(
+            "serve combines files with the same labels: --aggregate sum, avg, min or max (use --label pid --label thread to keep files apart)",
+        );
+    }
+    if !args.namespace.is_empty()
+        && !mmstats::serve::prometheus::is_valid_metric_name(&args.namespace)
+    {
+        return usage(
+            "--namespace must be letters, digits and underscores, not starting with a digit",
+        );
+    }
+    if args.max_connections == 0 {
+        return usage("--max-connections must be at least 1");
+    }
+    if args.record_interval < Duration::from_millis(100) {
+        return usage("--record-interval must be at least 0.1 seconds");
+    }
+    let limits = Limits {
+        header_bytes: usize::try_from(args.max_header_size)
+            .unwrap_or(usize::MAX)
+            .max(8192),
+        header_timeout: args.header_timeout.max(Duration::from_millis(100)),
+        request_timeout: args.request_timeout.max(Duration::from_millis(100)),
+        connection_lifetime: args.connection_lifetime.max(Duration::from_secs(1)),
+        max_connections: args.max_connections,
+    };
+    let stop = mmstats::signals::stop_flag();
+    let recorder = match &args.record {
+        Some(path) => {
+            let store = mmstats::record::TrendStore::open(path, args.retention.retention())
+                .map_err(io::Error::other)?;
+            Some(mmstats::record::Recorder::new(store, args.record_interval))
+        }
+        None => None,
+    };
+    let selection = args.filter.selection();
+    let config = ServeConfig {
+        listen: args.listen,
+        inputs: args.paths.clone(),
+        selection: selection.clone(),
+        metrics: mmstats::serve::metrics::MetricsOptions {
+            names: mmstats::serve::prometheus::NameOptions {
+                namespace: args.namespace.clone(),
+                strings: !args.no_strings,
+            },
+            pid_label: args.label.contains(&MetricLabel::Pid),
+            thread_label: args.label.contains(&MetricLabel::Thread),
+            mode: args.aggregate,
+        },
+        history: args.record.clone().or_else(|| args.history.clone()),
+        limits,
+        allowed_hosts: args.allow_host.clone(),
+    };
+    let server = Server::bind(args.listen)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}", args.listen)))?;
+    let view = live::LiveView::default();
+    let _sampler = live::Sampler::start(
+        WatchConfig {
+            inputs: args.paths.clone(),
+            selection,
+            mode: args.aggregate,
+        },
+        // Once a second for the dashboard, faster if recording asks.
+        args.record_interval
+            .clamp(Duration::from_millis(100), Duration::from_secs(1)),
+        view.clone(),
+        recorder,
+    )?;
+    let address = server.local_addr();
+    {
+        let mut out = io::stdout().lock();
+        writeln!(
+            out,
+            "mmdump serve: listening on http://{address}/ (dashboard /, Prometheus /metrics, JSON /api/v1/stats)"
+        )?;
+        out.flush()?;
+    }
+    let app = std::sync::Arc::new(App::new(config, view));
+    server.run(app, stop)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mmdump record`.
+#[cfg(feature = "serve")]
+fn record(args: &RecordArgs) -> io::Result<ExitCode> {
+    use mmstats::record::{MAINTAIN_EVERY, TrendStore};
+
+    if args.aggregate == AggregateMode::PerFile {
+        return usage("record combines files: --aggregate sum, avg, min or max");
+    }
+    if args.interval < Duration::from_millis(100) {
+        return usage("--interval must be at least 0.1 seconds");
+    }
+    if args.count == Some(0) {
+        return usage("--count must be at least 1");
+    }
+    let mut store = match TrendStore::open(&args.db, args.retention.retention()) {
+        Ok(store) => store,
+        Err(mmstats::record::StoreError::Config(message)) => return usage(&message),
+        Err(error) => return Err(io::Error::other(error)),
+    };
+    let stop = mmstats::signals::stop_flag();
+    let mut watcher = Watcher::new(WatchConfig {
+        inputs: args.paths.clone(),
+        selection: args.filter.selection(),
+        mode: args.aggregate,
+    });
+    let started = Instant::now();
+    let mut last_maintenance = Instant::now();
+    let mut samples = 0u64;
+    let mut rows = 0usize;
+    let mut reported = std::collections::HashSet::new();
+    if !args.quiet {
+        eprintln!(
+            "mmdump record: sampling every {:?} into {} (Ctrl-C stops)",
+            args.interval,
+            args.db.display()
+        );
+    }
+    loop {
+        let frame = watcher.tick();
+        rows += store.record_frame(&frame).map_err(io::Error::other)?;
+        samples += 1;
+        for (path, error) in &frame.errors {
+            if reported.insert((path.clone(), error.clone())) {
+                eprintln!(
+                    "mmdump: {}: {}",
+                    dump::printable(&path.display().to_string()),
+                    error
+                );
+            }
+        }
+        if samples == 1 || last_maintenance.elapsed() >= MAINTAIN_EVERY {
+            store
+                .maintain((frame.time_ns / 1_000_000) as i64)
+                .map_err(io::Error::other)?;
+            last_maintenance = Instant::now();
+        }
+        let done = args.count.is_some_and(|count| samples >= count)
+            || args.duration.is_some_and(|d| started.elapsed() >= d);
+        if done {
+            break;
+        }
+        let deadline = started + args.interval.mul_f64(samples as f64);
+        let mut stopped = false;
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                stopped = true;
+                break;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            std::thread::sleep((deadline - now).min(Duration::from_millis(100)));
+        }
+        if stopped {
+            break;
+        }
+    }
+    if !args.quiet {
+        let size = store.size().map_err(io::Error::other)?;
+        eprintln!(
+            "mmdump record: {samples} samples, {rows} values stored; {} is {} bytes",
+            args.db.display(),
+            size.db_bytes
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mmdump trend`.
+#[cfg(feature = "serve")]
+fn trend(args: &TrendArgs) -> io::Result<ExitCode> {
+    use mmstats::record::TrendReader;
+    use mmstats::trend::{ChartError, ChartFormat, ChartOptions};
+
+    let reader = match TrendReader::open(&args.db) {
+        Ok(reader) => reader,
+        Err(error) => {
+            eprintln!("mmdump: {error}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let query = reader.query();
+    let mut out = BufWriter::new(io::stdout().lock());
+    if args.list {
+        let summary = query.summary().map_err(io::Error::other)?;
+        let when = |t: Option<i64>| {
+            t.map_or_else(
+                || "-".to_owned(),
+                |ms| dump::format_unix_ns(ms.max(0) as u64 * 1_000_000)[..19].to_owned() + "Z",
+            )
+        };
+        writeln!(
+            out,
+            "{:<40} {:<9} {:<8} {:>8}  FIRST                 LAST",
+            "NAME", "KIND", "UNIT", "ROWS"
+        )?;
+        for series in summary {
+            writeln!(
+                out,
+                "{:<40} {:<9} {:<8} {:>8}  {}  {}",
+                dump::printable(&series.info.name),
+                series.info.kind,
+                series.info.unit,
+                series.rows,
+                when(series.first_ms),
+                when(series.last_ms)
+            )?;
+        }
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let format = match (
+        args.format,
+        args.output.as_deref().and_then(ChartFormat::from_path),
+    ) {
+        (Some(format), _) | (None, Some(format)) => format,
+        (None, None) if args.output.is_some() => {
+            return usage("say the format with --format svg|png or an .svg/.png file name");
+        }
+        (None, None) => ChartFormat::Svg,
+    };
+    if args.output.is_none() && format == ChartFormat::Png && io::stdout().is_terminal() {
+        return usage("a PNG is not for the terminal: give -o FILE.png");
+    }
+    let now_ms = (mmstats::os::now_ns() / 1_000_000) as i64;
+    let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let options = ChartOptions {
+        width: args.width,
+        height: args.height,
+        since_ms: now_ms.saturating_sub(millis(args.since)),
+        until_ms: now_ms.saturating_sub(millis(args.until)),
+        show: args.show,
+        title: args.title.clone(),
+    };
+    let patterns: Vec<NamePattern> = args.names.iter().map(|n| NamePattern::new(n)).collect();
+    let image = mmstats::trend::select_series(&query, &patterns, &options)
+        .and_then(|lines| mmstats::trend::render(&lines, &options, format));
+    let image = match image {
+        Ok(image) => image,
+        Err(error @ (ChartError::NoSuchSeries(_) | ChartError::Options(_))) => {
+            eprintln!("mmdump: {error}");
+            return Ok(ExitCode::from(if matches!(error, ChartError::Options(_)) {
+                2
+            } else {
+                1
+            }));
+        }
+        Err(error) => return Err(io::Error::other(error)),
+    };
+    match &args.output {
+        Some(path) => {
+            write_new_file(path, &image)?;
+        }
+        None => {
+            out.write_all(&image)?;
+            out.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same
+/// directory (created `O_EXCL`, mode 0644: a chart is for sharing), then
+/// renamed into place; a symbolic link at `path` is replaced, never
+/// followed.
+#[cfg(feature = "serve")]
+fn write_new_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::other(format!("{}: not a file name", path.display())))?;
+    let temp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&temp)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", temp.display())))?;
+    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    if let Err(error) = written.and_then(|()| std::fs::rename(&temp, path)) {
+        let _ = std::fs::remove_file(&temp);
+        return Err(io::Error::new(
+            error.kind(),
+            format!("{}: {error}", path.display()),
+        ));
+    }
+    Ok(())
 }

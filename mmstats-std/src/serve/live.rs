@@ -1,0 +1,146 @@
+//! The dashboard's live data: a sampler thread reads every selected file
+//! once a second with `mmdump watch`'s [`Watcher`] (values, rates, moving
+//! averages, restarts handled as `watch` handles them) and keeps the last
+//! frame as JSON for `/api/v1/live`, combined and per file. With
+//! `serve --record`, the same combined frames are written to the trend
+//! database.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::dump::aggregate::AggregateMode;
+use crate::dump::watch::{Frame, WatchConfig, Watcher, frame_json};
+use crate::record::Recorder;
+
+/// The last frames, serialised once per tick and shared by every request.
+#[derive(Debug, Default)]
+struct Frames {
+    combined: Option<Arc<String>>,
+    per_file: Option<Arc<String>>,
+    /// Why the last record into the trend database failed, if it did.
+    record_error: Option<String>,
+    ticks: u64,
+}
+
+/// What the sampler publishes; cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct LiveView {
+    frames: Arc<Mutex<Frames>>,
+}
+
+impl LiveView {
+    /// The last frame as `mmdump watch --json` writes it: combined by the
+    /// server's mode, or per file. `None` before the first tick.
+    #[must_use]
+    pub fn frame(&self, per_file: bool) -> Option<Arc<String>> {
+        let frames = self.frames.lock().unwrap_or_else(PoisonError::into_inner);
+        if per_file {
+            frames.per_file.clone()
+        } else {
+            frames.combined.clone()
+        }
+    }
+
+    /// Ticks so far.
+    #[must_use]
+    pub fn ticks(&self) -> u64 {
+        self.frames
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .ticks
+    }
+
+    /// The last recording error, if the last record failed.
+    #[must_use]
+    pub fn record_error(&self) -> Option<String> {
+        self.frames
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .record_error
+            .clone()
+    }
+}
+
+/// The sampler thread; stops when dropped.
+#[derive(Debug)]
+pub struct Sampler {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Sampler {
+    /// Starts reading `config`'s files every `interval` into `view`;
+    /// `config.mode` is the combined view's rule (per-file is read too).
+    /// Each combined frame is offered to `recorder`.
+    pub fn start(
+        config: WatchConfig,
+        interval: Duration,
+        view: LiveView,
+        mut recorder: Option<Recorder>,
+    ) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_thread = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("mmdump-sampler".into())
+            .spawn(move || {
+                let mode = if config.mode == AggregateMode::PerFile {
+                    AggregateMode::Sum
+                } else {
+                    config.mode
+                };
+                let mut combined = Watcher::new(WatchConfig {
+                    mode,
+                    ..config.clone()
+                });
+                let mut per_file = Watcher::new(WatchConfig {
+                    mode: AggregateMode::PerFile,
+                    ..config
+                });
+                let started = Instant::now();
+                let mut ticks = 0u64;
+                while !stop_thread.load(Ordering::Relaxed) {
+                    let frame: Frame = combined.tick();
+                    let combined_json = Arc::new(frame_json(&frame).to_string());
+                    let per_file_json = Arc::new(frame_json(&per_file.tick()).to_string());
+                    let record_error = recorder
+                        .as_mut()
+                        .and_then(|r| r.offer(&frame).err().map(|e| e.to_string()));
+                    if let Some(error) = &record_error {
+                        eprintln!("mmdump serve: recording: {error}");
+                    }
+                    {
+                        let mut frames = view.frames.lock().unwrap_or_else(PoisonError::into_inner);
+                        frames.combined = Some(combined_json);
+                        frames.per_file = Some(per_file_json);
+                        frames.record_error = record_error;
+                        frames.ticks += 1;
+                    }
+                    ticks += 1;
+                    // A fixed grid, as `watch` keeps, so rates do not drift.
+                    let deadline = started + interval.mul_f64(ticks as f64);
+                    while !stop_thread.load(Ordering::Relaxed) {
+                        let now = Instant::now();
+                        if now >= deadline {
+                            break;
+                        }
+                        std::thread::sleep((deadline - now).min(Duration::from_millis(50)));
+                    }
+                }
+            })?;
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
