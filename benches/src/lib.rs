@@ -336,3 +336,49 @@ pub fn interference(dir: &std::path::Path, budget: Duration) -> Interference {
         pinned,
     }
 }
+
+/// The Prometheus `/metrics` text of a region with 100,000 counters, as
+/// `mmdump serve` renders it: every file read, combined by program, turned
+/// into families and encoded (the full scrape), and the encoding alone.
+pub fn prometheus_cases(dir: &std::path::Path) -> Vec<(usize, Case)> {
+    use mmstats::dump::aggregate::AggregateMode;
+    use mmstats::dump::select::Selection;
+    use mmstats::serve::metrics::{Exporter, MetricsOptions};
+    use mmstats::serve::prometheus::{Format, NameOptions, encode, families_of, merge};
+
+    const FIELDS: usize = 100_000;
+    let file = region_with_counters(dir, "prom", FIELDS);
+    let options = MetricsOptions {
+        names: NameOptions {
+            namespace: "mmstats".into(),
+            strings: true,
+        },
+        pid_label: false,
+        thread_label: false,
+        mode: AggregateMode::Sum,
+    };
+    let exporter = Exporter::new(vec![file.path()], Selection::default(), options.clone());
+    let read = mmstats::read_file(file.path()).expect("a read");
+    let labels = vec![("program".to_owned(), "bench".to_owned())];
+    let (families, _) = merge(
+        read.fields
+            .iter()
+            .flat_map(|f| families_of(f, &labels, &options.names))
+            .collect(),
+    );
+    vec![
+        (
+            FIELDS,
+            Case::each("read", "prometheus scrape, 100000 fields", move || {
+                let _keep = &file;
+                black_box(exporter.render(&Selection::default(), "", Format::Prometheus));
+            }),
+        ),
+        (
+            FIELDS,
+            Case::each("read", "prometheus encode, 100000 fields", move || {
+                black_box(encode(&families, Format::Prometheus));
+            }),
+        ),
+    ]
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use mmstats_benches::{
     Case, Timing, baseline_cases, bench_dir, interference, measure, mmstats_write_cases, peers,
-    snapshot_cases,
+    prometheus_cases, snapshot_cases,
 };
 
 struct Args {
@@ -125,6 +125,17 @@ fn main() {
         println!(
             "| {:<34} | {:>12.0} | {:>12.2} |",
             case.name, timing.median_ns, per_field
+        );
+    }
+
+    for (fields, mut case) in prometheus_cases(dir.path()) {
+        eprint!("measuring {:<40}\r", case.name);
+        let timing = measure(&mut case.run, args.budget);
+        println!(
+            "| {:<34} | {:>12.0} | {:>12.2} |",
+            case.name,
+            timing.median_ns,
+            timing.median_ns / fields as f64
         );
     }
 
