@@ -683,7 +683,11 @@ mod tests {
         for word in &words {
             word.store(u64::MAX, Ordering::Relaxed);
         }
-        for cursor in [RingCursor::oldest(), RingCursor::newest(), RingCursor::at(1)] {
+        for cursor in [
+            RingCursor::oldest(),
+            RingCursor::newest(),
+            RingCursor::at(1),
+        ] {
             let mut cursor = cursor;
             let mut seen = Vec::new();
             let mut scratch = [0u64; 8];

@@ -141,7 +141,11 @@ fn the_magic_inside_a_region_is_data_not_a_second_region() {
 #[test]
 fn random_images_hold_no_regions() {
     // Fewer and smaller images under miri, which interprets every load.
-    let (seeds, len): (u64, usize) = if cfg!(miri) { (2, 1 << 14) } else { (8, 1 << 20) };
+    let (seeds, len): (u64, usize) = if cfg!(miri) {
+        (2, 1 << 14)
+    } else {
+        (8, 1 << 20)
+    };
     for seed in 1..=seeds {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let image = random_bytes(&mut rng, len);
