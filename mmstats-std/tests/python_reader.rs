@@ -470,7 +470,9 @@ fn python_reader_agrees_with_mmdump_on_format_2_1() {
         sizes.record(value);
     }
     sizes.record_n(42, 1000);
-    let _empty = live.histogram(FieldSpec::new("empty").precision(2).highest(10)).unwrap();
+    let _empty = live
+        .histogram(FieldSpec::new("empty").precision(2).highest(10))
+        .unwrap();
     let full_range = live
         .histogram(FieldSpec::new("full").precision(1).highest(u64::MAX))
         .unwrap();
@@ -507,9 +509,7 @@ fn python_reader_agrees_with_mmdump_on_format_2_1() {
     // value words), conn.3's histogram is retired and left so.
     let conn1 = live.dynamic_group("conn.1.");
     let bytes1 = conn1.counter("bytes").unwrap();
-    let state1 = conn1
-        .text(FieldSpec::new("state").capacity(16))
-        .unwrap();
+    let state1 = conn1.text(FieldSpec::new("state").capacity(16)).unwrap();
     bytes1.add(4096);
     state1.set("open");
     let conn3 = live.dynamic_group("conn.3.");
@@ -523,7 +523,9 @@ fn python_reader_agrees_with_mmdump_on_format_2_1() {
     let bytes2 = conn2.counter("bytes").unwrap();
     bytes2.add(77);
     assert_ne!(bytes2.registration_id(), reused_from);
-    let moving2 = conn2.moving_average(FieldSpec::new("rtt").capacity(4)).unwrap();
+    let moving2 = conn2
+        .moving_average(FieldSpec::new("rtt").capacity(4))
+        .unwrap();
     moving2.add(3.0);
     drop(latency3);
 
@@ -541,7 +543,10 @@ fn python_reader_agrees_with_mmdump_on_format_2_1() {
     assert_eq!(sizes_json["max"], 5_000_000);
     assert_eq!(sizes_json["highest"], 1023);
     assert!(sizes_json["buckets"].as_array().unwrap().len() > 5);
-    assert_eq!(field_of(&document, 0, "srv.empty")["quantiles"], Value::Null);
+    assert_eq!(
+        field_of(&document, 0, "srv.empty")["quantiles"],
+        Value::Null
+    );
     assert_eq!(field_of(&document, 0, "srv.full")["highest"], u64::MAX);
     assert_eq!(field_of(&document, 0, "srv.last8")["count"], 8);
     assert_eq!(field_of(&document, 0, "srv.last8")["total"], 21);
@@ -553,7 +558,11 @@ fn python_reader_agrees_with_mmdump_on_format_2_1() {
         "native and swapped regions"
     );
     let seed_names = names_of(&document, 1);
-    assert_eq!(seed_names.len(), 11, "every kind, reused slots, not the retired one");
+    assert_eq!(
+        seed_names.len(),
+        11,
+        "every kind, reused slots, not the retired one"
+    );
     assert!(seed_names.contains(&"seed.conn.3.bytes".to_owned()));
     assert!(!seed_names.contains(&"seed.conn.5.since".to_owned()));
 
@@ -567,7 +576,10 @@ fn python_reader_agrees_with_mmdump_on_format_2_1() {
         moving.add(n as f64);
     }
     let document = compare(&paths);
-    assert_eq!(field_of(&document, 0, "srv.conn.4.state")["value"], "handshake");
+    assert_eq!(
+        field_of(&document, 0, "srv.conn.4.state")["value"],
+        "handshake"
+    );
     assert!(!names_of(&document, 0).contains(&"srv.conn.1.state".to_owned()));
     drop((bytes2, moving2, state4));
 }

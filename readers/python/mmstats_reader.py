@@ -1,6 +1,13 @@
 #!/usr/bin/env python3
-"""Read mmstats files (format 2 and legacy v1) with the Python 3 standard
-library only.
+"""Read mmstats files (format 2.1, 2.0 and legacy v1) with the Python 3
+standard library only.
+
+Format 2.1: every read of an entry or a value is made under the slot
+protocol of FORMAT.md section 6.1 (the slot's state and id checked before
+and after; slots not live are skipped; a value whose slot changed while it
+was read is read again from the entry), and histograms, moving and window
+averages and event rings (kinds 8 to 11) are decoded into the keys
+``mmdump --json`` prints for them (section 13).
 
 Written from docs/FORMAT.md (not from the Rust code), as a second, independent
 reader of the format. Its command line prints the same JSON document as
