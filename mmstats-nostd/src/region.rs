@@ -487,6 +487,8 @@ impl<'a> Region<'a> {
     /// field, in the ticks of the clock passed to [`Region::dynamic`] and
     /// [`Dynamic::retire`] (default 0; below 2^55). Observers that poll
     /// less often than this see a field go before its slot shows another.
+    /// A dynamic field keeps the delay in force when it was added: a change
+    /// applies to fields added from then on.
     pub fn set_reuse_delay(&mut self, ticks: u64) {
         self.reuse_delay = ticks.min(layout::ENTRY_DEADLINE_MAX >> 1);
     }
