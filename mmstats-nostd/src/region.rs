@@ -1066,7 +1066,10 @@ impl<'a> Region<'a> {
         let mut found = Reusable::default();
         for index in 0..self.count {
             let entry_start = self.table_word + index * ENTRY_WORDS;
-            let Some(slot) = SlotWriter::new(&self.words[entry_start..]) else {
+            // Just the entry: a slice to the end of the region would make
+            // miri's borrow tracker retag every word after it, per slot.
+            let Some(slot) = SlotWriter::new(&self.words[entry_start..entry_start + ENTRY_WORDS])
+            else {
                 continue;
             };
             // An acquire load (SlotWriter::state): pairs with the Release

@@ -209,7 +209,7 @@ fn a_server_opening_and_closing_connections_forever_never_fills_the_region() {
     // Fewer ticks under miri, which interprets every load and store (and
     // whose borrow tracking grows with every reuse of a slot); the steady
     // state comes after a handful of ticks either way (slots wait 3 ticks).
-    let (ticks, steady): (u64, u64) = if cfg!(miri) { (40, 10) } else { (20_000, 1000) };
+    let (ticks, steady): (u64, u64) = if cfg!(miri) { (24, 10) } else { (20_000, 1000) };
     for now in 0..ticks {
         // Three fields per connection, up to three connections open.
         let bytes_name = format!("conn.{now}.bytes");
