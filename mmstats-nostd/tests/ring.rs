@@ -11,9 +11,9 @@ use common::words;
 use mmstats_nostd::{FieldSpec, Payload, Region, RegionOptions, RegionView, RingCursor, RingEvent};
 
 /// Records appended: fewer under miri, which interprets every access.
-const RECORDS: u64 = if cfg!(miri) { 3_000 } else { 400_000 };
+const RECORDS: u64 = if cfg!(miri) { 1_000 } else { 400_000 };
 /// Records per burst before the writer takes a breath.
-const BURST: u64 = if cfg!(miri) { 512 } else { 4096 };
+const BURST: u64 = if cfg!(miri) { 300 } else { 4096 };
 
 fn payload(seq: u64) -> [u64; 3] {
     [seq.wrapping_mul(0x9E37_79B9_7F4A_7C15), !seq, seq << 7]
