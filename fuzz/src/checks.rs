@@ -6,27 +6,38 @@
 //! Each check panics when it finds a bug, and only then:
 //! - [`region_bytes`]: the format-2 reader on arbitrary bytes gives values
 //!   or typed errors, the same ones over a copied image and over live
-//!   atomic words, and the same ones when read twice;
+//!   atomic words, and the same ones when read twice; event rings are
+//!   followed from their oldest record, records in order, never one being
+//!   written, every one counted;
 //! - [`legacy_bytes`]: the legacy v1 parser on arbitrary bytes returns
 //!   fields or an error, never panics; inputs not starting with the legacy
 //!   version byte are instead decoded as records, written out as a legacy
 //!   file and parsed back, which must give exactly those records;
 //! - [`writer_ops`]: an arbitrary sequence of writer operations (create a
-//!   region, add fields of every kind, update them, change the label
-//!   prefix, close, re-create) leaves the region reading back exactly what
-//!   a simple model of those operations says, after every operation.
+//!   region, add fields of every kind, format 2.1 included, update them,
+//!   change the label prefix, close, re-create; add dynamic fields, retire
+//!   them and reuse their slots under the reuse delay, with an explicit
+//!   clock; follow event rings) leaves the region reading back exactly what
+//!   a simple model of those operations says, after every operation:
+//!   histograms' count, sum, min, max and every bucket; moving and window
+//!   averages (integer samples, so that sums are exact in any order);
+//!   the records, and the exact gaps, a `RingCursor` gets; retired fields
+//!   gone, entries read before a retirement refused (`SlotChanged`) even
+//!   once the slot holds another field; the exact typed error of every
+//!   refused add, a full region included.
 
 use arbitrary::{Arbitrary, Unstructured};
 use mmstats_nostd::layout::{
-    ENTRY_LEN, EntryRecord, FLAG_CONSTANT, FLAG_PAD_64, FLAG_PAD_128, FLAG_SHARED, PROLOGUE_WORDS,
-    Prologue,
+    ENTRY_LEN, EntryRecord, FLAG_CONSTANT, FLAG_DYNAMIC, FLAG_PAD_64, FLAG_PAD_128, FLAG_SHARED,
+    PROLOGUE_WORDS, Prologue,
 };
 use mmstats_nostd::sync::Ordering;
 use mmstats_nostd::{
-    AddFieldError, Average, ByteImage, Counter, CreateError, FieldSpec, Flag, FloatGauge, Gauge,
-    Kind, MAX_COPY_WORDS, MAX_STRING_CAPACITY, NAME_MAX, Padding, Region, RegionOptions,
-    RegionState, RegionView, SharedCounter, SharedGauge, Text, Timestamp, Unit, Value, Word,
-    WordSource,
+    AddFieldError, Average, ByteImage, Counter, CreateError, EventRing, FieldInfo, FieldSpec, Flag,
+    FloatGauge, Gauge, Histogram, Kind, MAX_COPY_WORDS, MAX_STRING_CAPACITY, MovingAverage,
+    NAME_MAX, Padding, Payload, ReadError, Region, RegionOptions, RegionState, RegionView,
+    RingCursor, RingEvent, SharedCounter, SharedGauge, Slot, Text, Timestamp, Unit, Value,
+    WindowAverage, Word, WordSource,
 };
 
 /// Largest region (in words) a writer scenario creates.
@@ -54,9 +65,57 @@ pub enum Owned {
     Text(String),
     /// An average: sum as bits, count.
     Average(u64, u64),
-    /// A format-2.1 kind (histogram, moving or window average, event
-    /// ring), by its kind name; `writer_ops` does not create them yet.
-    Other(&'static str),
+    /// A histogram: its shape (the entry's `param`), summary words and
+    /// every bucket count.
+    Histogram {
+        /// The shape as the entry's `param` encodes it.
+        param: u64,
+        /// Records.
+        count: u64,
+        /// Sum of the values (wrapping).
+        sum: u64,
+        /// Smallest value (`u64::MAX` before the first record).
+        min: u64,
+        /// Largest value (0 before the first record).
+        max: u64,
+        /// Every bucket, in order.
+        buckets: Vec<u64>,
+    },
+    /// A moving average: sum as bits, samples in the window, samples ever
+    /// added, window size.
+    MovingAverage {
+        /// Sum of the window, as bits.
+        sum: u64,
+        /// Samples in the window.
+        count: u64,
+        /// Samples ever added.
+        total: u64,
+        /// Window size N.
+        window: u64,
+    },
+    /// A window average: sum as bits, count, samples ever recorded, the
+    /// writer's clock at its last update, window length.
+    WindowAverage {
+        /// Sum of the window, as bits.
+        sum: u64,
+        /// Samples in the window.
+        count: u64,
+        /// Samples ever recorded.
+        total: u64,
+        /// The writer's clock at the last update.
+        as_of: u64,
+        /// Window length in ticks.
+        window: u64,
+    },
+    /// An event ring: records appended, capacity, payload words.
+    EventRing {
+        /// Records appended.
+        appended: u64,
+        /// Records it holds.
+        capacity: usize,
+        /// Payload words per record.
+        payload_words: usize,
+    },
 }
 
 impl From<Value<'_>> for Owned {
@@ -69,17 +128,118 @@ impl From<Value<'_>> for Owned {
             Value::Timestamp(v) => Self::Timestamp(v),
             Value::Text(v) => Self::Text(v.to_owned()),
             Value::Average { sum, count } => Self::Average(sum.to_bits(), count),
-            Value::Histogram(_) => Self::Other("histogram"),
-            Value::MovingAverage { .. } => Self::Other("moving_average"),
-            Value::WindowAverage { .. } => Self::Other("window_average"),
-            Value::EventRing { .. } => Self::Other("event_ring"),
+            Value::Histogram(view) => Self::Histogram {
+                param: view.shape.param(),
+                count: view.count,
+                sum: view.sum,
+                min: view.min,
+                max: view.max,
+                buckets: view.buckets.to_vec(),
+            },
+            Value::MovingAverage {
+                sum,
+                count,
+                total,
+                window,
+            } => Self::MovingAverage {
+                sum: sum.to_bits(),
+                count,
+                total,
+                window,
+            },
+            Value::WindowAverage {
+                sum,
+                count,
+                total,
+                as_of,
+                window,
+            } => Self::WindowAverage {
+                sum: sum.to_bits(),
+                count,
+                total,
+                as_of,
+                window,
+            },
+            Value::EventRing { appended, shape } => Self::EventRing {
+                appended,
+                capacity: shape.capacity(),
+                payload_words: shape.payload_words(),
+            },
         }
     }
 }
 
-/// One entry as a reader got it: its name and value (or why not), `None`
-/// for a slot that is not live, or why the entry was refused.
-pub type EntryReading = Result<Option<(String, Result<Owned, String>)>, String>;
+/// An event-ring record's payload, copied out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OwnedPayload {
+    /// Values.
+    Values(Vec<u64>),
+    /// A short text.
+    Text(String),
+    /// A span started.
+    SpanEnter(u64, String),
+    /// A span ended.
+    SpanExit(u64),
+    /// A payload kind the reader does not know: kind, length.
+    Unknown(u8, u16),
+    /// A length past the payload, or text that is not UTF-8.
+    Invalid,
+}
+
+/// What a ring reader got: a record (sequence number, timestamp, thread,
+/// event id, payload) or a count of missed records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OwnedEvent {
+    /// A record.
+    Record {
+        /// Sequence number.
+        seq: u64,
+        /// Timestamp.
+        timestamp: u64,
+        /// Thread id.
+        thread: u64,
+        /// Event id.
+        event: u32,
+        /// Payload.
+        payload: OwnedPayload,
+    },
+    /// Records overwritten before the reader got to them.
+    Missed(u64),
+}
+
+impl From<RingEvent<'_>> for OwnedEvent {
+    fn from(event: RingEvent<'_>) -> Self {
+        match event {
+            RingEvent::Missed(n) => Self::Missed(n),
+            RingEvent::Record(record) => Self::Record {
+                seq: record.seq,
+                timestamp: record.timestamp,
+                thread: record.thread,
+                event: record.event,
+                payload: match record.payload {
+                    Payload::Values(values) => OwnedPayload::Values(values.to_vec()),
+                    Payload::Text(text) => OwnedPayload::Text(text.to_owned()),
+                    Payload::SpanEnter { span, name } => {
+                        OwnedPayload::SpanEnter(span, name.to_owned())
+                    }
+                    Payload::SpanExit { span } => OwnedPayload::SpanExit(span),
+                    Payload::Unknown { kind, len } => OwnedPayload::Unknown(kind, len),
+                    Payload::Invalid => OwnedPayload::Invalid,
+                },
+            },
+        }
+    }
+}
+
+/// What polling a ring from its oldest record gave: the events and the
+/// poll's totals (delivered, missed, head), or why it stopped.
+pub type RingReading = Result<(Vec<OwnedEvent>, (u64, u64, u64)), String>;
+
+/// One entry as a reader got it: its name, value (or why not) and, for an
+/// event ring, what a reader following it from its oldest record got;
+/// `None` for a slot that is not live; or why the entry was refused.
+pub type EntryReading =
+    Result<Option<(String, Result<Owned, String>, Option<RingReading>)>, String>;
 
 /// Everything a reader gets out of one region, errors included, as text
 /// where the error types differ.
@@ -115,7 +275,6 @@ pub fn read_everything<S: WordSource + ?Sized>(source: &S) -> Reading {
     assert!(prologue.field_count <= prologue.table_capacity);
     let count = view.field_count().map_err(|e| e.to_string());
     let mut fields = Vec::new();
-    let mut scratch = [0u64; MAX_COPY_WORDS];
     if let Ok(count) = count {
         for index in 0..count {
             let entry = view.entry(index).map_err(|e| e.to_string());
@@ -125,24 +284,76 @@ pub fn read_everything<S: WordSource + ?Sized>(source: &S) -> Reading {
                     assert!(!field.name.is_empty() && field.name.len() <= NAME_MAX);
                     assert!(!field.name.chars().any(char::is_control));
                     assert!((1..=16).contains(&field.buffers));
-                    let words = if field.buffers == 1 {
-                        field.copy_words
-                    } else {
-                        1 + field.buffers * field.copy_words
-                    };
-                    let value_end = field.value_word + words;
+                    assert!(field.id != 0, "a live entry has a registration id");
+                    let value_end = field.value_word + field.value_words;
                     assert!(
                         value_end as u64 * 8 <= prologue.region_len,
                         "entry {index} points past the region"
                     );
+                    let main = if field.buffers == 1 {
+                        field.copy_words
+                    } else {
+                        1 + field.buffers * field.copy_words
+                    };
+                    assert!(main <= field.value_words, "entry {index}: value words");
+                    // Scratch as `mmdump` sizes it: enough for any kind.
+                    let mut scratch = vec![0u64; field.scratch_words().max(MAX_COPY_WORDS)];
                     let value = view
                         .read(&field, &mut scratch, 4)
                         .map(Owned::from)
                         .map_err(|e| e.to_string());
-                    if let Ok(Owned::Text(text)) = &value {
-                        assert!(text.len() as u64 <= field.param);
+                    match &value {
+                        Ok(Owned::Text(text)) => assert!(text.len() as u64 <= field.param),
+                        Ok(Owned::Histogram { buckets, .. }) => {
+                            assert_eq!(
+                                buckets.len() + 4,
+                                field.copy_words,
+                                "entry {index}: histogram buckets"
+                            );
+                        }
+                        _ => {}
                     }
-                    (field.name.to_string(), value)
+                    let ring = field.ring_shape().map(|shape| {
+                        let mut events = Vec::new();
+                        let mut cursor = RingCursor::oldest();
+                        view.poll_ring(&field, &mut cursor, &mut scratch, 64, |event| {
+                            events.push(OwnedEvent::from(event));
+                        })
+                        .map(|poll| {
+                            // What `poll_ring` promised: every event it
+                            // counted was handed over, in order.
+                            let delivered = events
+                                .iter()
+                                .filter(|e| matches!(e, OwnedEvent::Record { .. }))
+                                .count() as u64;
+                            let missed: u64 = events
+                                .iter()
+                                .map(|e| match e {
+                                    OwnedEvent::Missed(n) => *n,
+                                    OwnedEvent::Record { .. } => 0,
+                                })
+                                .sum();
+                            assert_eq!((poll.delivered, poll.missed), (delivered, missed));
+                            assert!(poll.delivered <= 64);
+                            let mut last = 0;
+                            for event in &events {
+                                if let OwnedEvent::Record { seq, payload, .. } = event {
+                                    assert!(*seq > last, "ring records out of order");
+                                    assert!(*seq < 1 << 63, "a record being written");
+                                    last = *seq;
+                                    if let OwnedPayload::Values(values) = payload {
+                                        assert!(values.len() <= shape.payload_words());
+                                    }
+                                    if let OwnedPayload::Text(text) = payload {
+                                        assert!(text.len() <= 8 * shape.payload_words());
+                                    }
+                                }
+                            }
+                            (events, (poll.delivered, poll.missed, poll.head))
+                        })
+                        .map_err(|e| e.to_string())
+                    });
+                    (field.name.to_string(), value, ring)
                 })
             }));
         }
@@ -379,11 +590,14 @@ pub fn legacy_round_trip(records: &[LegacyRecord]) {
 
 /// A writer scenario: a region of `words` words (at most
 /// [`MAX_SCENARIO_WORDS`]) with `table_capacity` entries (0: automatic),
-/// then operations.
+/// the writer's clock at the start (for dynamic fields and window
+/// averages; it advances with the operations and may wrap), then
+/// operations.
 #[derive(Arbitrary, Debug)]
 pub struct Scenario {
     words: u16,
     table_capacity: u8,
+    clock: u64,
     ops: Vec<Op>,
 }
 
@@ -392,12 +606,46 @@ pub struct Scenario {
 pub enum Op {
     /// Add a field.
     Add(AddField),
-    /// Update the field `field % count` (if any).
+    /// Add a dynamic field with [`Region::dynamic`], `dt` ticks after the
+    /// last clock reading; with `second`, the closure tries to add a
+    /// second field too (refused; the first is retired at once).
+    AddDynamic {
+        /// Clock advance.
+        dt: u16,
+        /// The field.
+        add: AddField,
+        /// A second field the closure tries to add.
+        second: Option<AddField>,
+    },
+    /// [`Region::dynamic`] with a closure that adds nothing.
+    DynamicEmpty,
+    /// Retire the dynamic field in slot `field % slots` (if it is a live
+    /// dynamic field), `dt` ticks after the last clock reading.
+    Retire {
+        /// Which slot.
+        field: u8,
+        /// Clock advance.
+        dt: u16,
+    },
+    /// Set the reuse delay (small values mostly, any value sometimes).
+    SetReuseDelay(u64),
+    /// Update the field in slot `field % slots` (if live).
     Update {
-        /// Which field.
+        /// Which slot.
         field: u8,
         /// How.
         update: Update,
+    },
+    /// Poll the event ring in slot `field % slots` (if it is a live ring)
+    /// with one of its two readers (one started at the oldest record, one
+    /// at the newest), taking at most `max` records.
+    Poll {
+        /// Which slot.
+        field: u8,
+        /// Which reader.
+        newest: bool,
+        /// Records at most.
+        max: u8,
     },
     /// Change the label prefix.
     SetPrefix(String),
@@ -422,7 +670,8 @@ pub struct AddField {
     capacity: u16,
 }
 
-/// The kind of a field to add, with the initial value of constants.
+/// The kind of a field to add, with the initial value of constants and
+/// the parameters of the 2.1 kinds.
 #[derive(Arbitrary, Debug)]
 pub enum AddKind {
     /// `Region::counter`
@@ -449,15 +698,48 @@ pub enum AddKind {
     ConstantText(String),
     /// `Region::average`
     Average,
+    /// `Region::histogram`: precision (mostly 1 to 13), highest value
+    /// (`bits >> shift`).
+    Histogram {
+        /// Precision in bits.
+        precision: u8,
+        /// Bits of the highest value.
+        bits: u64,
+        /// Right shift of `bits`.
+        shift: u8,
+    },
+    /// `Region::moving_average` (window from the capacity).
+    MovingAverage,
+    /// `Region::window_average`: window length (`bits >> shift`) and
+    /// sub-windows.
+    WindowAverage {
+        /// Bits of the window length.
+        bits: u64,
+        /// Right shift of `bits`.
+        shift: u8,
+        /// Sub-windows.
+        slots: u16,
+    },
+    /// `Region::event_ring` (records from the capacity).
+    EventRing {
+        /// Payload words per record.
+        payload_words: u8,
+    },
 }
 
-/// An update; each kind takes what it can use of it.
+/// Number of [`AddKind`] variants.
+pub const ADD_KINDS: usize = 16;
+
+/// An update; each kind takes what it can use of it. `dt` advances the
+/// writer's clock for a window average (above 0xF000, the clock reads
+/// `dt & 0xFFF` ticks back instead, once).
 #[derive(Arbitrary, Debug)]
 pub struct Update {
     op: u8,
     int: u64,
     float: f64,
     text: String,
+    dt: u16,
 }
 
 /// The handle of a field the scenario may update.
@@ -471,12 +753,71 @@ enum Handle<'a> {
     Timestamp(Timestamp<'a>),
     Text(Text<'a>),
     Average(Average<'a>),
+    Histogram(Histogram<'a>),
+    MovingAverage(MovingAverage<'a>),
+    WindowAverage(WindowAverage<'a>),
+    EventRing(EventRing<'a>),
     Constant,
 }
 
-/// What the model knows of a field.
+/// A slot of the table as the writer holds it: the handle of its live
+/// field, and the slot of a dynamic one (to retire it).
+struct SlotHandle<'a> {
+    handle: Option<Handle<'a>>,
+    slot: Option<Slot<'a>>,
+}
+
+/// The model of a window average: every sample with the sub-window it
+/// went to.
 #[derive(Clone, Debug)]
+struct ModelWindow {
+    width: u64,
+    slots: u64,
+    current: Option<u64>,
+    samples: Vec<(u64, i64)>,
+}
+
+impl ModelWindow {
+    /// Moves to the sub-window of `now` unless that is not later than the
+    /// current one (a clock going back keeps the current sub-window).
+    fn advance(&mut self, now: u64) {
+        let epoch = now / self.width;
+        if self.current.is_none_or(|current| epoch > current) {
+            self.current = Some(epoch);
+        }
+    }
+
+    /// The samples of the current sub-window and the `K - 1` before it.
+    fn visible(&self) -> (i64, u64) {
+        let Some(current) = self.current else {
+            return (0, 0);
+        };
+        let inside = self
+            .samples
+            .iter()
+            .filter(|(epoch, _)| *epoch <= current && current - *epoch < self.slots);
+        inside.fold((0, 0), |(sum, count), (_, sample)| {
+            (sum + sample, count + 1)
+        })
+    }
+}
+
+/// The model of an event ring: every record appended, and two readers.
+#[derive(Debug)]
+struct ModelRing {
+    capacity: u64,
+    payload_words: usize,
+    records: Vec<OwnedEvent>,
+    next_span: u64,
+    /// (the reader's cursor, the model's next wanted sequence number, 0
+    /// until the first poll; from the oldest record?)
+    readers: [(RingCursor, u64, bool); 2],
+}
+
+/// What the model knows of a field.
+#[derive(Debug)]
 struct ModelField {
+    id: u64,
     name: String,
     description: String,
     kind: Kind,
@@ -485,6 +826,27 @@ struct ModelField {
     buffers: usize,
     param: u64,
     value: Owned,
+    /// Moving average: the samples, oldest first (integers, so that sums
+    /// are exact in any order).
+    moving: Vec<i64>,
+    window: Option<ModelWindow>,
+    ring: Option<ModelRing>,
+}
+
+/// A slot of the model's table.
+#[derive(Debug)]
+struct ModelSlot {
+    /// Word of the value and words reserved for it (`value_len / 8`).
+    start: usize,
+    area: usize,
+    /// The field (also kept while retired, for its stale entry).
+    field: ModelField,
+    /// `Some(deadline)` once retired.
+    retired: Option<u64>,
+    dynamic: bool,
+    /// The reuse delay when the field was added: the one its retirement
+    /// uses (`Slot` keeps it), even if the region's delay changed since.
+    delay: u64,
 }
 
 /// The model of a region: what a reader must see.
@@ -495,9 +857,16 @@ struct Model {
     heartbeat: u64,
     prefix: String,
     capacity: usize,
+    data_start: usize,
     data_end: usize,
     next_free: usize,
-    fields: Vec<ModelField>,
+    next_id: u64,
+    reuse_delay: u64,
+    clock: u64,
+    slots: Vec<ModelSlot>,
+    /// Entries of retired fields as a reader saw them while they were
+    /// live: reading them must fail with `SlotChanged` from then on.
+    stale: Vec<FieldInfo>,
 }
 
 /// What a scenario exercised, so that a replayed corpus can be shown to
@@ -507,11 +876,30 @@ pub struct Coverage {
     /// Regions created (re-creations included).
     pub regions: usize,
     /// Fields added, by [`AddKind`] variant (in declaration order).
-    pub added: [usize; 12],
+    pub added: [usize; ADD_KINDS],
     /// Adds refused, as the model predicted.
     pub refused: usize,
+    /// Dynamic fields added.
+    pub dynamic: usize,
+    /// Dynamic fields that reused a retired slot.
+    pub reused: usize,
+    /// Of those, reuses that kept the slot's value words.
+    pub reused_words: usize,
+    /// Dynamic adds refused because the region was full (typed error).
+    pub full: usize,
+    /// Dynamic adds refused because a closure added no field or two.
+    pub not_one_field: usize,
+    /// Fields retired.
+    pub retired: usize,
+    /// Reads of retired or reused fields' stale entries (all refused).
+    pub stale_reads: usize,
     /// Updates applied.
     pub updates: usize,
+    /// Histogram records, moving- and window-average samples and ring
+    /// appends.
+    pub samples: [usize; 4],
+    /// Ring polls, records they delivered, and polls that missed records.
+    pub polls: [usize; 3],
     /// Label prefixes set.
     pub prefixes: usize,
     /// Closes.
@@ -523,12 +911,24 @@ pub struct Coverage {
 impl Coverage {
     /// Adds `other` to this tally.
     pub fn merge(&mut self, other: &Self) {
-        self.regions += other.regions;
-        for (mine, theirs) in self.added.iter_mut().zip(other.added) {
-            *mine += theirs;
+        fn add<const N: usize>(mine: &mut [usize; N], theirs: [usize; N]) {
+            for (mine, theirs) in mine.iter_mut().zip(theirs) {
+                *mine += theirs;
+            }
         }
+        self.regions += other.regions;
+        add(&mut self.added, other.added);
         self.refused += other.refused;
+        self.dynamic += other.dynamic;
+        self.reused += other.reused;
+        self.reused_words += other.reused_words;
+        self.full += other.full;
+        self.not_one_field += other.not_one_field;
+        self.retired += other.retired;
+        self.stale_reads += other.stale_reads;
         self.updates += other.updates;
+        add(&mut self.samples, other.samples);
+        add(&mut self.polls, other.polls);
         self.prefixes += other.prefixes;
         self.closes += other.closes;
         self.recreates += other.recreates;
@@ -571,6 +971,13 @@ fn model_create(len: usize, table_capacity: usize) -> Result<(usize, usize), Cre
     Ok((capacity, data_start))
 }
 
+/// FORMAT.md §4: a reuse deadline has passed when `now - deadline`,
+/// modulo 2^56, is below 2^55.
+fn model_deadline_passed(now: u64, deadline: u64) -> bool {
+    const MASK: u64 = (1 << 56) - 1;
+    (now.wrapping_sub(deadline) & MASK) < 1 << 55
+}
+
 /// Runs a scenario, checking the region against the model after every
 /// operation.
 pub fn run_scenario(scenario: &Scenario) -> Coverage {
@@ -604,24 +1011,101 @@ pub fn run_scenario(scenario: &Scenario) -> Coverage {
         heartbeat: 0,
         prefix: String::new(),
         capacity,
+        data_start,
         data_end: len,
         next_free: data_start,
-        fields: Vec::new(),
+        next_id: 1,
+        reuse_delay: 0,
+        clock: scenario.clock,
+        slots: Vec::new(),
+        stale: Vec::new(),
     };
-    let mut handles: Vec<Handle<'_>> = Vec::new();
+    let mut handles: Vec<SlotHandle<'_>> = Vec::new();
     coverage.regions += 1;
-    check_region(&words, &region, &model);
+    check_region(&words, &region, &model, &mut coverage);
     for op in &scenario.ops {
         match op {
             Op::Add(add) => match add_field(&mut region, &mut model, &mut handles, add) {
-                Some(kind) => coverage.added[kind] += 1,
-                None => coverage.refused += 1,
+                Ok(kind) => coverage.added[kind] += 1,
+                Err(_) => coverage.refused += 1,
             },
+            Op::AddDynamic { dt, add, second } => {
+                model.clock = model.clock.wrapping_add(u64::from(*dt));
+                add_dynamic(
+                    &mut region,
+                    &mut model,
+                    &mut handles,
+                    add,
+                    second.as_ref(),
+                    &mut coverage,
+                );
+            }
+            Op::DynamicEmpty => {
+                let made = region.dynamic(model.clock, |_| Ok(()));
+                assert_eq!(made.err(), Some(AddFieldError::DynamicNeedsOneField));
+                coverage.not_one_field += 1;
+            }
+            Op::Retire { field, dt } => {
+                model.clock = model.clock.wrapping_add(u64::from(*dt));
+                if !handles.is_empty() {
+                    let index = usize::from(*field) % handles.len();
+                    let slot = &mut model.slots[index];
+                    if slot.dynamic && slot.retired.is_none() {
+                        let stale = live_entry(&words, index);
+                        let held = &mut handles[index];
+                        held.handle = None;
+                        held.slot
+                            .take()
+                            .expect("a live dynamic slot")
+                            .retire(model.clock);
+                        slot.retired = Some(model.clock.wrapping_add(slot.delay));
+                        model.stale.push(stale);
+                        coverage.retired += 1;
+                    }
+                }
+            }
+            Op::SetReuseDelay(ticks) => {
+                let ticks = if ticks & 1 == 0 {
+                    (ticks >> 1) % 512
+                } else {
+                    *ticks
+                };
+                region.set_reuse_delay(ticks);
+                model.reuse_delay = ticks.min((1 << 55) - 1);
+                assert_eq!(region.reuse_delay(), model.reuse_delay);
+            }
             Op::Update { field, update } => {
                 if !handles.is_empty() {
                     let index = usize::from(*field) % handles.len();
-                    apply_update(&handles[index], &mut model.fields[index], update);
-                    coverage.updates += 1;
+                    if let Some(handle) = &handles[index].handle {
+                        let slot = &mut model.slots[index];
+                        apply_update(
+                            handle,
+                            &mut slot.field,
+                            update,
+                            &mut model.clock,
+                            &mut coverage,
+                        );
+                        coverage.updates += 1;
+                    }
+                }
+            }
+            Op::Poll { field, newest, max } => {
+                if !handles.is_empty() {
+                    let index = usize::from(*field) % handles.len();
+                    let slot = &mut model.slots[index];
+                    if slot.retired.is_none()
+                        && let Some(ring) = &mut slot.field.ring
+                    {
+                        poll_ring(
+                            &words,
+                            index,
+                            ring,
+                            usize::from(*newest),
+                            *max,
+                            &mut coverage,
+                        );
+                    }
                 }
             }
             Op::SetPrefix(prefix) => {
@@ -655,26 +1139,321 @@ pub fn run_scenario(scenario: &Scenario) -> Coverage {
                 model.heartbeat = 0;
                 model.prefix.clear();
                 model.next_free = data_start;
-                model.fields.clear();
+                model.next_id = 1;
+                model.reuse_delay = 0;
+                model.slots.clear();
+                // Ids start again at 1 in the new generation: the region's
+                // generation (still_valid), not the slot, tells them apart.
+                model.stale.clear();
                 assert_eq!(region.generation(), model.generation);
                 coverage.regions += 1;
                 coverage.recreates += 1;
             }
         }
-        check_region(&words, &region, &model);
+        check_region(&words, &region, &model, &mut coverage);
     }
     coverage
 }
 
-/// Adds the field; returns the index of its [`AddKind`] variant if it was
-/// added, `None` if it was refused (as the model predicted).
-fn add_field<'a>(
-    region: &mut Region<'a>,
-    model: &mut Model,
-    handles: &mut Vec<Handle<'a>>,
-    add: &AddField,
-) -> Option<usize> {
-    let variant = match &add.kind {
+/// The entry of the live field in slot `index`, as a reader sees it.
+fn live_entry(words: &[Word], index: usize) -> FieldInfo {
+    RegionView::open(words)
+        .expect("live region opens")
+        .entry(index)
+        .expect("a valid entry")
+        .expect("a live field")
+}
+
+/// What the model expects of a field to add: its shape, flags, initial
+/// value and the words its value needs, or the error the kind's own
+/// checks give before any other.
+struct Expected {
+    kind: Kind,
+    shared: bool,
+    constant: bool,
+    buffers: usize,
+    param: u64,
+    value_words: usize,
+    initial: Owned,
+    window: Option<ModelWindow>,
+    ring: Option<(u64, usize)>,
+}
+
+/// The kind's own checks (before the name), then its shape.
+fn expect_kind(add: &AddField, buffers: u16, capacity: usize) -> Result<Expected, AddFieldError> {
+    let single = |kind, shared, constant, initial| {
+        Ok(Expected {
+            kind,
+            shared,
+            constant,
+            buffers: 1,
+            param: 0,
+            value_words: 1,
+            initial,
+            window: None,
+            ring: None,
+        })
+    };
+    let latched = |kind, param: u64, copy_words: usize, extra: usize, initial| {
+        if !(2..=16).contains(&buffers) {
+            return Err(AddFieldError::InvalidBuffers { buffers });
+        }
+        Ok(Expected {
+            kind,
+            shared: false,
+            constant: false,
+            buffers: usize::from(buffers),
+            param,
+            value_words: 1 + usize::from(buffers) * copy_words + extra,
+            initial,
+            window: None,
+            ring: None,
+        })
+    };
+    let invalid = |reason| Err(AddFieldError::InvalidParameter { reason });
+    match &add.kind {
+        AddKind::Counter => single(Kind::Counter, false, false, Owned::Counter(0)),
+        AddKind::SharedCounter => single(Kind::Counter, true, false, Owned::Counter(0)),
+        AddKind::Gauge => single(Kind::Gauge, false, false, Owned::Gauge(0)),
+        AddKind::SharedGauge => single(Kind::Gauge, true, false, Owned::Gauge(0)),
+        AddKind::ConstantGauge(v) => single(Kind::Gauge, false, true, Owned::Gauge(*v)),
+        AddKind::Float => single(Kind::Float, false, false, Owned::Float(0)),
+        AddKind::Flag => single(Kind::Bool, false, false, Owned::Bool(false)),
+        AddKind::Timestamp => single(Kind::Timestamp, false, false, Owned::Timestamp(0)),
+        AddKind::ConstantTimestamp(v) => single(Kind::Timestamp, false, true, Owned::Timestamp(*v)),
+        AddKind::Text => {
+            if capacity > MAX_STRING_CAPACITY {
+                return Err(AddFieldError::CapacityTooLarge { capacity });
+            }
+            let initial = Owned::Text(String::new());
+            latched(
+                Kind::String,
+                capacity as u64,
+                1 + capacity.div_ceil(8),
+                0,
+                initial,
+            )
+        }
+        AddKind::ConstantText(value) => {
+            let capacity = value.len().min(MAX_STRING_CAPACITY);
+            let initial = Owned::Text(cut(value, capacity).to_owned());
+            let mut expected = latched(
+                Kind::String,
+                capacity as u64,
+                1 + capacity.div_ceil(8),
+                0,
+                initial,
+            )?;
+            expected.constant = true;
+            Ok(expected)
+        }
+        AddKind::Average => latched(Kind::Average, 0, 2, 0, Owned::Average(0, 0)),
+        AddKind::Histogram {
+            precision,
+            bits,
+            shift,
+        } => {
+            // FORMAT.md §5.4: m = precision, t = max(m, floor(log2 highest)),
+            // (t - m + 2) * 2^m buckets, at most 16 384.
+            let m = u32::from(precision % 14);
+            let highest = bits >> (shift % 64);
+            if !(1..=12).contains(&m) {
+                return invalid("histogram precision must be 1 to 12 bits");
+            }
+            let log = if highest == 0 { 0 } else { highest.ilog2() };
+            let t = log.max(m);
+            let buckets = ((t - m + 2) as usize) << m;
+            if buckets > 16_384 {
+                return invalid(
+                    "histogram needs more than 16384 buckets (lower its precision or range)",
+                );
+            }
+            Ok(Expected {
+                kind: Kind::Histogram,
+                shared: false,
+                constant: false,
+                buffers: 1,
+                param: u64::from(m) | u64::from(t) << 8,
+                value_words: 4 + buckets,
+                initial: Owned::Histogram {
+                    param: u64::from(m) | u64::from(t) << 8,
+                    count: 0,
+                    sum: 0,
+                    min: u64::MAX,
+                    max: 0,
+                    buckets: vec![0; buckets],
+                },
+                window: None,
+                ring: None,
+            })
+        }
+        AddKind::MovingAverage => {
+            if capacity == 0 || capacity > 4096 {
+                return invalid("moving-average window must be 1 to 4096 samples");
+            }
+            let initial = Owned::MovingAverage {
+                sum: 0,
+                count: 0,
+                total: 0,
+                window: capacity as u64,
+            };
+            latched(Kind::MovingAverage, capacity as u64, 3, capacity, initial)
+        }
+        AddKind::WindowAverage { bits, shift, slots } => {
+            let slots = usize::from(slots % 1100);
+            let window = bits >> (shift % 64);
+            if slots == 0 || slots > 1024 {
+                return invalid("window average needs 1 to 1024 sub-windows");
+            }
+            if window == 0 {
+                return invalid("window length must be at least one tick");
+            }
+            let initial = Owned::WindowAverage {
+                sum: 0,
+                count: 0,
+                total: 0,
+                as_of: 0,
+                window,
+            };
+            let mut expected =
+                latched(Kind::WindowAverage, slots as u64, 4, 1 + 3 * slots, initial)?;
+            expected.window = Some(ModelWindow {
+                width: (window / slots as u64).max(1),
+                slots: slots as u64,
+                current: None,
+                samples: Vec::new(),
+            });
+            Ok(expected)
+        }
+        AddKind::EventRing { payload_words } => {
+            let payload_words = usize::from(*payload_words % 36);
+            if capacity == 0 || capacity > 1 << 20 || payload_words == 0 || payload_words > 32 {
+                return invalid("event ring needs 1 to 2^20 records of 1 to 32 payload words");
+            }
+            let param = capacity as u64 | (payload_words as u64) << 32;
+            Ok(Expected {
+                kind: Kind::EventRing,
+                shared: false,
+                constant: false,
+                buffers: 1,
+                param,
+                value_words: 8 + capacity * (4 + payload_words),
+                initial: Owned::EventRing {
+                    appended: 0,
+                    capacity,
+                    payload_words,
+                },
+                window: None,
+                ring: Some((capacity as u64, payload_words)),
+            })
+        }
+    }
+}
+
+/// Where a field goes: (slot index, value start, value words reserved,
+/// reusing a slot, fresh value words).
+type Placement = (usize, usize, usize, bool, bool);
+
+/// The model's choice of slot and value words, or the error: FORMAT.md §6.1
+/// and `Region::dynamic`'s documented order (a retired slot past its delay
+/// whose words fit, the smallest; a new slot; a retired slot with new
+/// words). `now` is `Some` for a dynamic field.
+fn place(
+    model: &Model,
+    now: Option<u64>,
+    value_words: usize,
+    align: usize,
+) -> Result<Placement, AddFieldError> {
+    let reserved = value_words.div_ceil(align) * align;
+    let fresh_start = model.next_free.div_ceil(align) * align;
+    let data_fits = fresh_start + reserved <= model.data_end;
+    let data_full = AddFieldError::DataFull {
+        needed: reserved * 8,
+        available: (model.data_end - model.next_free) * 8,
+    };
+    let table_room = model.slots.len() < model.capacity;
+    let Some(now) = now else {
+        if !table_room {
+            return Err(AddFieldError::TableFull {
+                capacity: model.capacity,
+            });
+        }
+        if !data_fits {
+            return Err(data_full);
+        }
+        return Ok((model.slots.len(), fresh_start, reserved, false, true));
+    };
+    let mut fitting: Option<(usize, usize, usize)> = None;
+    let mut any = None;
+    let mut waiting = 0;
+    for (index, slot) in model.slots.iter().enumerate() {
+        let Some(deadline) = slot.retired else {
+            continue;
+        };
+        if !model_deadline_passed(now, deadline) {
+            waiting += 1;
+            continue;
+        }
+        any.get_or_insert(index);
+        if slot.start % align == 0
+            && slot.area >= reserved
+            && fitting.is_none_or(|(_, _, best)| slot.area < best)
+        {
+            fitting = Some((index, slot.start, slot.area));
+        }
+    }
+    if let Some((index, start, area)) = fitting {
+        Ok((index, start, area, true, false))
+    } else if table_room && data_fits {
+        Ok((model.slots.len(), fresh_start, reserved, false, true))
+    } else if let (Some(index), true) = (any, data_fits) {
+        Ok((index, fresh_start, reserved, true, true))
+    } else if table_room || any.is_some() {
+        Err(data_full)
+    } else if waiting > 0 {
+        Err(AddFieldError::TableFullPendingReuse {
+            capacity: model.capacity,
+            waiting,
+        })
+    } else {
+        Err(AddFieldError::TableFull {
+            capacity: model.capacity,
+        })
+    }
+}
+
+fn padding_of(add: &AddField) -> Padding {
+    match add.padding % 3 {
+        0 => Padding::None,
+        1 => Padding::Line64,
+        _ => Padding::Line128,
+    }
+}
+
+fn unit_of(add: &AddField) -> Unit {
+    Unit::from_code(u16::from(add.unit % 16)).unwrap_or(Unit::None)
+}
+
+/// Mostly valid buffer counts and capacities, sometimes not.
+fn buffers_and_capacity(add: &AddField) -> (u16, usize) {
+    let buffers = if add.buffers >= 200 {
+        u16::from(add.buffers % 20)
+    } else {
+        2 + u16::from(add.buffers % 4)
+    };
+    let capacity = if add.capacity >= 60_000 {
+        usize::from(add.capacity - 60_000)
+    } else if matches!(add.kind, AddKind::EventRing { .. }) {
+        // Small rings (0 is invalid), so that readers get lapped.
+        usize::from(add.capacity % 20)
+    } else {
+        usize::from(add.capacity % 300)
+    };
+    (buffers, capacity)
+}
+
+fn variant_of(kind: &AddKind) -> usize {
+    match kind {
         AddKind::Counter => 0,
         AddKind::SharedCounter => 1,
         AddKind::Gauge => 2,
@@ -687,115 +1466,23 @@ fn add_field<'a>(
         AddKind::Text => 9,
         AddKind::ConstantText(_) => 10,
         AddKind::Average => 11,
-    };
-    let padding = match add.padding % 3 {
-        0 => Padding::None,
-        1 => Padding::Line64,
-        _ => Padding::Line128,
-    };
-    let unit = Unit::from_code(u16::from(add.unit % 16)).unwrap_or(Unit::None);
-    // Mostly valid buffer counts and capacities, sometimes not.
-    let buffers = if add.buffers >= 200 {
-        u16::from(add.buffers % 20)
-    } else {
-        2 + u16::from(add.buffers % 4)
-    };
-    let capacity = if add.capacity >= 60_000 {
-        usize::from(add.capacity - 60_000)
-    } else {
-        usize::from(add.capacity % 300)
-    };
+        AddKind::Histogram { .. } => 12,
+        AddKind::MovingAverage => 13,
+        AddKind::WindowAverage { .. } => 14,
+        AddKind::EventRing { .. } => 15,
+    }
+}
+
+/// Adds `add` with the region's own methods.
+fn make<'a>(region: &mut Region<'a>, add: &AddField) -> Result<Handle<'a>, AddFieldError> {
+    let (buffers, capacity) = buffers_and_capacity(add);
     let spec = FieldSpec::new(&add.name)
-        .unit(unit)
+        .unit(unit_of(add))
         .describe(&add.description)
-        .padding(padding)
+        .padding(padding_of(add))
         .buffers(buffers)
         .capacity(capacity);
-
-    // What the model expects: the kind's shape, flags and initial value.
-    let (kind, shared, constant, latched_copy_words, param, initial) = match &add.kind {
-        AddKind::Counter => (Kind::Counter, false, false, None, 0, Owned::Counter(0)),
-        AddKind::SharedCounter => (Kind::Counter, true, false, None, 0, Owned::Counter(0)),
-        AddKind::Gauge => (Kind::Gauge, false, false, None, 0, Owned::Gauge(0)),
-        AddKind::SharedGauge => (Kind::Gauge, true, false, None, 0, Owned::Gauge(0)),
-        AddKind::ConstantGauge(v) => (Kind::Gauge, false, true, None, 0, Owned::Gauge(*v)),
-        AddKind::Float => (Kind::Float, false, false, None, 0, Owned::Float(0)),
-        AddKind::Flag => (Kind::Bool, false, false, None, 0, Owned::Bool(false)),
-        AddKind::Timestamp => (Kind::Timestamp, false, false, None, 0, Owned::Timestamp(0)),
-        AddKind::ConstantTimestamp(v) => {
-            (Kind::Timestamp, false, true, None, 0, Owned::Timestamp(*v))
-        }
-        AddKind::Text => {
-            let words = 1 + capacity.div_ceil(8);
-            let initial = Owned::Text(String::new());
-            (
-                Kind::String,
-                false,
-                false,
-                Some(words),
-                capacity as u64,
-                initial,
-            )
-        }
-        AddKind::ConstantText(value) => {
-            let capacity = value.len().min(MAX_STRING_CAPACITY);
-            let initial = Owned::Text(cut(value, capacity).to_owned());
-            let words = 1 + capacity.div_ceil(8);
-            (
-                Kind::String,
-                false,
-                true,
-                Some(words),
-                capacity as u64,
-                initial,
-            )
-        }
-        AddKind::Average => (
-            Kind::Average,
-            false,
-            false,
-            Some(2),
-            0,
-            Owned::Average(0, 0),
-        ),
-    };
-    let full_name = format!("{}{}", model.prefix, add.name);
-    let value_words = latched_copy_words.map_or(1, |w| 1 + usize::from(buffers) * w);
-    let align = match padding {
-        Padding::None => 1,
-        Padding::Line64 => 8,
-        Padding::Line128 => 16,
-    };
-    let start = model.next_free.div_ceil(align) * align;
-    let reserved = value_words.div_ceil(align) * align;
-    let expected = if kind == Kind::String && param > MAX_STRING_CAPACITY as u64 {
-        Err(AddFieldError::CapacityTooLarge { capacity })
-    } else if latched_copy_words.is_some() && !(2..=16).contains(&buffers) {
-        Err(AddFieldError::InvalidBuffers { buffers })
-    } else if full_name.is_empty() {
-        Err(AddFieldError::EmptyName)
-    } else if full_name.len() > NAME_MAX {
-        Err(AddFieldError::NameTooLong {
-            len: full_name.len(),
-        })
-    } else if full_name.chars().any(char::is_control) {
-        Err(AddFieldError::InvalidName)
-    } else if add.description.len() > 80 || add.description.chars().any(char::is_control) {
-        Err(AddFieldError::InvalidDescription)
-    } else if model.fields.len() >= model.capacity {
-        Err(AddFieldError::TableFull {
-            capacity: model.capacity,
-        })
-    } else if start + reserved > model.data_end {
-        Err(AddFieldError::DataFull {
-            needed: reserved * 8,
-            available: (model.data_end - model.next_free) * 8,
-        })
-    } else {
-        Ok(())
-    };
-
-    let made: Result<Handle<'a>, AddFieldError> = match &add.kind {
+    match &add.kind {
         AddKind::Counter => region.counter(spec).map(Handle::Counter),
         AddKind::SharedCounter => region.shared_counter(spec).map(Handle::SharedCounter),
         AddKind::Gauge => region.gauge(spec).map(Handle::Gauge),
@@ -810,37 +1497,220 @@ fn add_field<'a>(
         AddKind::Text => region.text(spec).map(Handle::Text),
         AddKind::ConstantText(v) => region.constant_text(spec, v).map(|()| Handle::Constant),
         AddKind::Average => region.average(spec).map(Handle::Average),
+        AddKind::Histogram {
+            precision,
+            bits,
+            shift,
+        } => region
+            .histogram(spec.precision(precision % 14).highest(bits >> (shift % 64)))
+            .map(Handle::Histogram),
+        AddKind::MovingAverage => region.moving_average(spec).map(Handle::MovingAverage),
+        AddKind::WindowAverage { bits, shift, slots } => region
+            .window_average(spec.window(bits >> (shift % 64)).slots(slots % 1100))
+            .map(Handle::WindowAverage),
+        AddKind::EventRing { payload_words } => region
+            .event_ring(spec.payload_words(payload_words % 36))
+            .map(Handle::EventRing),
+    }
+}
+
+/// The model's checks of a field, in the writer's order: the kind's own,
+/// then name and description.
+fn expect_valid(model: &Model, add: &AddField) -> Result<Expected, AddFieldError> {
+    let (buffers, capacity) = buffers_and_capacity(add);
+    let expected = expect_kind(add, buffers, capacity)?;
+    let full_name = format!("{}{}", model.prefix, add.name);
+    if full_name.is_empty() {
+        Err(AddFieldError::EmptyName)
+    } else if full_name.len() > NAME_MAX {
+        Err(AddFieldError::NameTooLong {
+            len: full_name.len(),
+        })
+    } else if full_name.chars().any(char::is_control) {
+        Err(AddFieldError::InvalidName)
+    } else if add.description.len() > 80 || add.description.chars().any(char::is_control) {
+        Err(AddFieldError::InvalidDescription)
+    } else {
+        Ok(expected)
+    }
+}
+
+/// The model's prediction for adding `add`: its expectation and placement.
+fn predict(
+    model: &Model,
+    add: &AddField,
+    now: Option<u64>,
+) -> Result<(Expected, Placement), AddFieldError> {
+    let expected = expect_valid(model, add)?;
+    let align = match padding_of(add) {
+        Padding::None => 1,
+        Padding::Line64 => 8,
+        Padding::Line128 => 16,
     };
-    match (made, expected) {
-        (Ok(handle), Ok(())) => {
-            handles.push(handle);
-            model.next_free = start + reserved;
-            let flags = if shared { FLAG_SHARED } else { 0 }
-                | if constant { FLAG_CONSTANT } else { 0 }
-                | match padding {
-                    Padding::None => 0,
-                    Padding::Line64 => FLAG_PAD_64,
-                    Padding::Line128 => FLAG_PAD_128,
-                };
-            model.fields.push(ModelField {
-                name: full_name,
-                description: add.description.clone(),
-                kind,
-                unit: unit.code(),
-                flags,
-                buffers: latched_copy_words.map_or(1, |_| usize::from(buffers)),
-                param,
-                value: initial,
-            });
-            Some(variant)
+    let placement = place(model, now, expected.value_words, align)?;
+    Ok((expected, placement))
+}
+
+/// Puts a field the region accepted into the model (and its handle into
+/// `handles`). Returns whether it reused a slot, and whether it kept that
+/// slot's value words.
+fn insert<'a>(
+    model: &mut Model,
+    handles: &mut Vec<SlotHandle<'a>>,
+    add: &AddField,
+    (expected, (index, start, area, reuse, fresh)): (Expected, Placement),
+    now: Option<u64>,
+    held: SlotHandle<'a>,
+) -> (bool, bool) {
+    let flags = if expected.shared { FLAG_SHARED } else { 0 }
+        | if expected.constant { FLAG_CONSTANT } else { 0 }
+        | if now.is_some() { FLAG_DYNAMIC } else { 0 }
+        | match padding_of(add) {
+            Padding::None => 0,
+            Padding::Line64 => FLAG_PAD_64,
+            Padding::Line128 => FLAG_PAD_128,
+        };
+    if fresh {
+        model.next_free = start + area;
+    }
+    let field = ModelField {
+        id: model.next_id,
+        name: format!("{}{}", model.prefix, add.name),
+        description: add.description.clone(),
+        kind: expected.kind,
+        unit: unit_of(add).code(),
+        flags,
+        buffers: expected.buffers,
+        param: expected.param,
+        value: expected.initial,
+        moving: Vec::new(),
+        window: expected.window,
+        ring: expected.ring.map(|(capacity, payload_words)| ModelRing {
+            capacity,
+            payload_words,
+            records: Vec::new(),
+            next_span: 1,
+            readers: [
+                (RingCursor::oldest(), 0, true),
+                (RingCursor::newest(), 0, false),
+            ],
+        }),
+    };
+    model.next_id += 1;
+    let slot = ModelSlot {
+        start,
+        area,
+        field,
+        retired: None,
+        dynamic: now.is_some(),
+        delay: model.reuse_delay,
+    };
+    if reuse {
+        model.slots[index] = slot;
+        handles[index] = held;
+    } else {
+        assert_eq!(index, model.slots.len(), "a new slot comes last");
+        model.slots.push(slot);
+        handles.push(held);
+    }
+    (reuse, reuse && !fresh)
+}
+
+/// Adds a field that is not dynamic. Returns the index of its [`AddKind`]
+/// variant, or the error (which the model predicted).
+fn add_field<'a>(
+    region: &mut Region<'a>,
+    model: &mut Model,
+    handles: &mut Vec<SlotHandle<'a>>,
+    add: &AddField,
+) -> Result<usize, AddFieldError> {
+    let expected = predict(model, add, None);
+    match (make(region, add), expected) {
+        (Ok(handle), Ok(expected)) => {
+            let held = SlotHandle {
+                handle: Some(handle),
+                slot: None,
+            };
+            insert(model, handles, add, expected, None, held);
+            Ok(variant_of(&add.kind))
         }
         (Err(error), Err(expected)) => {
             assert_eq!(error, expected, "adding {add:?}");
-            None
+            Err(error)
         }
         (made, expected) => panic!(
-            "adding {add:?} gave {:?}, the model expected {expected:?}",
-            made.map(|_| ())
+            "adding {add:?} gave {:?}, the model expected {:?}",
+            made.map(|_| ()),
+            expected.map(|(_, placement)| placement)
+        ),
+    }
+}
+
+/// Adds a dynamic field at the model's clock (and, with `second`, has the
+/// closure try a second one, which must be refused and retire the first).
+fn add_dynamic<'a>(
+    region: &mut Region<'a>,
+    model: &mut Model,
+    handles: &mut Vec<SlotHandle<'a>>,
+    add: &AddField,
+    second: Option<&AddField>,
+    coverage: &mut Coverage,
+) {
+    let now = model.clock;
+    let expected = predict(model, add, Some(now));
+    // The second field's own checks come first; if it passes them, the
+    // region refuses it for being a second field.
+    let expected_second = second.map(|second| {
+        expect_valid(model, second)
+            .err()
+            .unwrap_or(AddFieldError::DynamicNeedsOneField)
+    });
+    let made = region.dynamic(now, |region| {
+        let handle = make(region, add)?;
+        if let Some(second) = second {
+            make(region, second)?;
+        }
+        Ok(handle)
+    });
+    match (made, expected, expected_second) {
+        (Ok(dynamic), Ok(expected), None) => {
+            let (handle, slot) = dynamic.into_parts();
+            let (index, _, _, _, _) = expected.1;
+            assert_eq!((slot.index(), slot.id()), (index, model.next_id));
+            let held = SlotHandle {
+                handle: Some(handle),
+                slot: Some(slot),
+            };
+            let (reused, kept) = insert(model, handles, add, expected, Some(now), held);
+            coverage.added[variant_of(&add.kind)] += 1;
+            coverage.dynamic += 1;
+            coverage.reused += usize::from(reused);
+            coverage.reused_words += usize::from(kept);
+        }
+        (Err(error), Ok(expected), Some(second_error)) => {
+            // The first field was added, then retired at once.
+            assert_eq!(error, second_error, "second field of {add:?}");
+            let (index, ..) = expected.1;
+            let held = SlotHandle {
+                handle: None,
+                slot: None,
+            };
+            insert(model, handles, add, expected, Some(now), held);
+            model.slots[index].retired = Some(now.wrapping_add(model.reuse_delay));
+            coverage.not_one_field += 1;
+            coverage.retired += 1;
+        }
+        (Err(error), Err(expected), _) => {
+            assert_eq!(error, expected, "adding dynamic {add:?}");
+            coverage.refused += 1;
+            if error.is_full() {
+                coverage.full += 1;
+            }
+        }
+        (made, expected, second) => panic!(
+            "adding dynamic {add:?} (second {second:?}) gave {:?}, the model expected {:?}",
+            made.map(|_| ()),
+            expected.map(|(_, placement)| placement)
         ),
     }
 }
@@ -857,12 +1727,79 @@ fn nan_from(computed: f64, stored: f64) -> f64 {
     }
 }
 
-fn apply_update(handle: &Handle<'_>, field: &mut ModelField, update: &Update) {
+/// FORMAT.md §5.4: the bucket of `value`.
+fn model_bucket(param: u64, buckets: usize, value: u64) -> usize {
+    let m = (param & 0xff) as u32;
+    let s = 1u64 << m;
+    let index = if value < s {
+        value
+    } else {
+        let e = value.ilog2();
+        u64::from(e - m + 1) * s + (value >> (e - m)) - s
+    };
+    (index as usize).min(buckets - 1)
+}
+
+/// The event-ring payload the model expects for an update.
+fn ring_append(handle: &EventRing<'_>, ring: &mut ModelRing, update: &Update) -> OwnedEvent {
     let Update {
         op,
         int,
         float,
         text,
+        dt,
+        ..
+    } = update;
+    let (timestamp, thread) = (*int, float.to_bits());
+    let event = u32::from(*dt) | u32::from(*op) << 16;
+    let seq = ring.records.len() as u64 + 1;
+    let p = ring.payload_words;
+    let payload = match op % 4 {
+        0 => {
+            let values: Vec<u64> = (0..u32::from(op >> 2) % 40)
+                .map(|i| int.rotate_left(i) ^ u64::from(i))
+                .collect();
+            assert_eq!(handle.event(timestamp, thread, event, &values), seq);
+            OwnedPayload::Values(values[..values.len().min(p)].to_vec())
+        }
+        1 => {
+            assert_eq!(handle.text(timestamp, thread, event, text), seq);
+            OwnedPayload::Text(cut(text, 8 * p).to_owned())
+        }
+        2 => {
+            let span = ring.next_span;
+            ring.next_span = span.wrapping_add(1);
+            assert_eq!(handle.enter(timestamp, thread, event, text), span);
+            OwnedPayload::SpanEnter(span, cut(text, 8 * (p - 1)).to_owned())
+        }
+        _ => {
+            assert_eq!(handle.exit(timestamp, thread, event, *int), seq);
+            OwnedPayload::SpanExit(*int)
+        }
+    };
+    assert_eq!(handle.appended(), seq);
+    OwnedEvent::Record {
+        seq,
+        timestamp,
+        thread,
+        event,
+        payload,
+    }
+}
+
+fn apply_update(
+    handle: &Handle<'_>,
+    field: &mut ModelField,
+    update: &Update,
+    clock: &mut u64,
+    coverage: &mut Coverage,
+) {
+    let Update {
+        op,
+        int,
+        float,
+        text,
+        dt,
     } = update;
     let (op, int, float) = (*op, *int, *float);
     match (handle, &mut field.value) {
@@ -977,30 +1914,234 @@ fn apply_update(handle: &Handle<'_>, field: &mut ModelField, update: &Update) {
             let (got_sum, got_count) = h.get();
             assert_eq!((got_sum.to_bits(), got_count), (*sum, *count));
         }
+        (
+            Handle::Histogram(h),
+            Owned::Histogram {
+                param,
+                count,
+                sum,
+                min,
+                max,
+                buckets,
+            },
+        ) => {
+            // Values of every magnitude; 0 to 3 records at once.
+            let value = int >> (op % 64);
+            let n = u64::from(op >> 6);
+            if n == 1 {
+                h.record(value);
+            } else {
+                h.record_n(value, n);
+            }
+            if n > 0 {
+                let index = model_bucket(*param, buckets.len(), value);
+                buckets[index] = buckets[index].wrapping_add(n);
+                *count = count.wrapping_add(n);
+                *sum = sum.wrapping_add(value.wrapping_mul(n));
+                *min = (*min).min(value);
+                *max = (*max).max(value);
+            }
+            assert_eq!((h.count(), h.sum()), (*count, *sum));
+            coverage.samples[0] += 1;
+        }
+        (
+            Handle::MovingAverage(h),
+            Owned::MovingAverage {
+                sum,
+                count,
+                total,
+                window,
+            },
+        ) => {
+            // Integer samples: their sums are exact in any order.
+            let sample = i64::from(int as i32);
+            h.add(sample as f64);
+            field.moving.push(sample);
+            let excess = field.moving.len().saturating_sub(*window as usize);
+            field.moving.drain(..excess);
+            *total = total.wrapping_add(1);
+            *count = field.moving.len() as u64;
+            *sum = (field.moving.iter().sum::<i64>() as f64).to_bits();
+            assert_eq!(h.total(), *total);
+            assert_eq!(
+                h.mean().map(f64::to_bits),
+                Some((f64::from_bits(*sum) / *count as f64).to_bits())
+            );
+            coverage.samples[1] += 1;
+        }
+        (
+            Handle::WindowAverage(h),
+            Owned::WindowAverage {
+                sum,
+                count,
+                total,
+                as_of,
+                ..
+            },
+        ) => {
+            let model = field.window.as_mut().expect("a window model");
+            let now = if *dt > 0xF000 {
+                clock.wrapping_sub(u64::from(dt & 0xFFF))
+            } else {
+                *clock = clock.wrapping_add(u64::from(*dt));
+                *clock
+            };
+            model.advance(now);
+            if op % 2 == 0 {
+                let sample = i64::from(int as i32);
+                h.record(sample as f64, now);
+                let current = model.current.expect("advanced");
+                model.samples.push((current, sample));
+                *total = total.wrapping_add(1);
+                coverage.samples[2] += 1;
+            } else {
+                h.tick(now);
+            }
+            let (window_sum, window_count) = model.visible();
+            *sum = (window_sum as f64).to_bits();
+            *count = window_count;
+            *as_of = now;
+            assert_eq!(
+                h.mean().map(f64::to_bits),
+                (window_count > 0).then(|| (window_sum as f64 / window_count as f64).to_bits())
+            );
+        }
+        (Handle::EventRing(h), Owned::EventRing { appended, .. }) => {
+            let ring = field.ring.as_mut().expect("a ring model");
+            let record = ring_append(h, ring, update);
+            ring.records.push(record);
+            *appended += 1;
+            coverage.samples[3] += 1;
+        }
         (Handle::Constant, _) => {}
         (_, value) => panic!("handle and model disagree on the kind of {value:?}"),
     }
 }
 
-/// Checks the region against the model, over the live words and over a
-/// copied image of them.
-fn check_region(words: &[Word], region: &Region<'_>, model: &Model) {
-    assert_eq!(region.field_count(), model.fields.len());
-    assert_eq!(
-        region.data_free(),
-        (model.data_end - model.next_free) * 8,
-        "free space"
-    );
-    check_view(&RegionView::open(words).expect("live region opens"), model);
+/// The events a reader following `ring` from `next` (0: not placed yet)
+/// must get from one poll of at most `max` records: FORMAT.md §5.7.
+fn expected_poll(
+    records: &[OwnedEvent],
+    capacity: u64,
+    next: &mut u64,
+    from_oldest: bool,
+    max: u64,
+) -> (Vec<OwnedEvent>, (u64, u64, u64)) {
+    let head = records.len() as u64;
+    if *next == 0 {
+        *next = if from_oldest {
+            (head + 1).saturating_sub(capacity).max(1)
+        } else {
+            head + 1
+        };
+    }
+    let (mut events, mut delivered, mut missed) = (Vec::new(), 0, 0);
+    while *next <= head && delivered < max {
+        if *next + capacity <= head {
+            // Overwritten by record next + C: resume at the oldest kept.
+            let resume = (*next + 1).max(head + 1 - capacity);
+            events.push(OwnedEvent::Missed(resume - *next));
+            missed += resume - *next;
+            *next = resume;
+            continue;
+        }
+        events.push(records[(*next - 1) as usize].clone());
+        delivered += 1;
+        *next += 1;
+    }
+    (events, (delivered, missed, head))
+}
+
+/// Polls the ring in slot `index` with one of its readers, over the live
+/// words and over a copy, and checks what it gets against the model.
+fn poll_ring(
+    words: &[Word],
+    index: usize,
+    ring: &mut ModelRing,
+    reader: usize,
+    max: u8,
+    coverage: &mut Coverage,
+) {
+    let max = if max == u8::MAX {
+        u64::MAX
+    } else {
+        u64::from(max % 16)
+    };
+    let view = RegionView::open(words).expect("live region opens");
+    let info = view.entry(index).expect("valid").expect("live");
     let bytes: Vec<u8> = words
         .iter()
         .flat_map(|w| w.load(Ordering::Relaxed).to_ne_bytes())
         .collect();
     let image = ByteImage::new(&bytes);
-    check_view(&RegionView::open(&image).expect("image opens"), model);
+    let image_view = RegionView::open(&image).expect("image opens");
+    let mut scratch = vec![0u64; info.scratch_words()];
+    let ModelRing {
+        capacity,
+        records,
+        readers,
+        ..
+    } = ring;
+    let (cursor, next, from_oldest) = &mut readers[reader];
+    let mut image_cursor = *cursor;
+    let mut got = Vec::new();
+    let poll = view
+        .poll_ring(&info, cursor, &mut scratch, max, |e| {
+            got.push(OwnedEvent::from(e))
+        })
+        .expect("a live ring polls");
+    let mut from_image = Vec::new();
+    let image_poll = image_view
+        .poll_ring(&info, &mut image_cursor, &mut scratch, max, |e| {
+            from_image.push(OwnedEvent::from(e));
+        })
+        .expect("a copied ring polls");
+    let (expected, totals) = expected_poll(records, *capacity, next, *from_oldest, max);
+    assert_eq!(got, expected, "ring {index}, reader {reader}");
+    assert_eq!((poll.delivered, poll.missed, poll.head), totals);
+    assert_eq!(
+        (from_image, image_poll),
+        (got, poll),
+        "image and live words disagree"
+    );
+    assert_eq!(image_cursor, *cursor);
+    coverage.polls[0] += 1;
+    coverage.polls[1] += poll.delivered as usize;
+    coverage.polls[2] += usize::from(poll.missed > 0);
 }
 
-fn check_view<S: WordSource + ?Sized>(view: &RegionView<'_, S>, model: &Model) {
+/// Checks the region against the model, over the live words and over a
+/// copied image of them.
+fn check_region(words: &[Word], region: &Region<'_>, model: &Model, coverage: &mut Coverage) {
+    assert_eq!(region.field_count(), model.slots.len());
+    assert_eq!(
+        region.data_free(),
+        (model.data_end - model.next_free) * 8,
+        "free space"
+    );
+    assert!(model.next_free >= model.data_start);
+    check_view(
+        &RegionView::open(words).expect("live region opens"),
+        model,
+        coverage,
+    );
+    let bytes: Vec<u8> = words
+        .iter()
+        .flat_map(|w| w.load(Ordering::Relaxed).to_ne_bytes())
+        .collect();
+    let image = ByteImage::new(&bytes);
+    check_view(
+        &RegionView::open(&image).expect("image opens"),
+        model,
+        coverage,
+    );
+}
+
+fn check_view<S: WordSource + ?Sized>(
+    view: &RegionView<'_, S>,
+    model: &Model,
+    coverage: &mut Coverage,
+) {
     let p = view.prologue();
     assert_eq!(p.generation, model.generation);
     assert_eq!((p.pid, p.created_ns), (99, 5));
@@ -1014,14 +2155,20 @@ fn check_view<S: WordSource + ?Sized>(view: &RegionView<'_, S>, model: &Model) {
         }
     );
     assert_eq!(view.heartbeat_ns(), model.heartbeat);
-    assert_eq!(view.field_count().unwrap(), model.fields.len());
-    let mut scratch = [0u64; MAX_COPY_WORDS];
-    for (index, expected) in model.fields.iter().enumerate() {
-        let field = view
+    assert_eq!(view.field_count().unwrap(), model.slots.len());
+    let mut scratch = vec![0u64; MAX_COPY_WORDS];
+    for (index, slot) in model.slots.iter().enumerate() {
+        let entry = view
             .entry(index)
-            .unwrap_or_else(|e| panic!("entry {index}: {e}"))
-            .unwrap_or_else(|| panic!("entry {index} is not live"));
-        assert_eq!(field.id, index as u64 + 1);
+            .unwrap_or_else(|e| panic!("entry {index}: {e}"));
+        if slot.retired.is_some() {
+            // A retired field is gone, whatever its slot held.
+            assert_eq!(entry, None, "retired slot {index} still shows a field");
+            continue;
+        }
+        let expected = &slot.field;
+        let field = entry.unwrap_or_else(|| panic!("entry {index} is not live"));
+        assert_eq!(field.id, expected.id, "id of {}", expected.name);
         assert_eq!(field.name.as_str(), expected.name);
         assert_eq!(field.description.as_str(), expected.description);
         assert_eq!(field.kind, Some(expected.kind));
@@ -1029,6 +2176,10 @@ fn check_view<S: WordSource + ?Sized>(view: &RegionView<'_, S>, model: &Model) {
         assert_eq!(field.flags, expected.flags, "flags of {}", expected.name);
         assert_eq!(field.buffers, expected.buffers);
         assert_eq!(field.param, expected.param);
+        assert_eq!(field.value_word, slot.start, "value of {}", expected.name);
+        if scratch.len() < field.scratch_words() {
+            scratch.resize(field.scratch_words(), 0);
+        }
         let value = view
             .read(&field, &mut scratch, 1)
             .unwrap_or_else(|e| panic!("reading {}: {e}", expected.name));
@@ -1039,6 +2190,35 @@ fn check_view<S: WordSource + ?Sized>(view: &RegionView<'_, S>, model: &Model) {
             expected.name
         );
     }
+    // Entries read while their field was live: the field was retired (and
+    // maybe its slot reused), so no read may return a value for them.
+    for stale in &model.stale {
+        if scratch.len() < stale.scratch_words() {
+            scratch.resize(stale.scratch_words(), 0);
+        }
+        assert_eq!(
+            view.read(stale, &mut scratch, 1).map(|_| ()),
+            Err(ReadError::SlotChanged),
+            "stale entry {} ({})",
+            stale.index,
+            stale.name
+        );
+        if stale.ring_shape().is_some() {
+            let mut cursor = RingCursor::oldest();
+            let mut delivered = 0;
+            let poll = view.poll_ring(stale, &mut cursor, &mut scratch, u64::MAX, |_| {
+                delivered += 1
+            });
+            assert_eq!(poll, Err(ReadError::SlotChanged));
+            // Records handed over during a poll that ends in SlotChanged
+            // may belong to the new field (documented); a retired slot
+            // that was not reused hands over none.
+            if model.slots[stale.index].retired.is_some() {
+                assert_eq!(delivered, 0);
+            }
+        }
+        coverage.stale_reads += 1;
+    }
     assert!(view.still_valid());
 }
 
@@ -1046,15 +2226,17 @@ fn check_view<S: WordSource + ?Sized>(view: &RegionView<'_, S>, model: &Model) {
 // Seeds.
 // ---------------------------------------------------------------------
 
-/// A region with one field of every kind and a few updates, as bytes in
-/// this machine's order: a seed for the reader target.
+/// A region with one field of every kind (2.1 kinds included) and a few
+/// updates, a retired dynamic field, and a slot retired and reused by
+/// another dynamic field, as bytes in this machine's order: a seed for
+/// the reader target.
 #[must_use]
 pub fn seed_region() -> Vec<u8> {
-    let words: Vec<Word> = (0..256).map(|_| Word::new(0)).collect();
+    let words: Vec<Word> = (0..1024).map(|_| Word::new(0)).collect();
     let mut region = Region::create(
         &words,
         &RegionOptions {
-            table_capacity: 5,
+            table_capacity: 12,
             generation: 3,
             pid: 1234,
             start_time: 5678,
@@ -1080,6 +2262,72 @@ pub fn seed_region() -> Vec<u8> {
         .float_gauge(FieldSpec::new("load").padding(Padding::Line64))
         .expect("fits")
         .set(0.75);
+    // 2.1: a histogram of 24 buckets (m = 2, t = 6), values in range and
+    // past it.
+    let histogram = region
+        .histogram(
+            FieldSpec::new("rtt")
+                .unit(Unit::Microseconds)
+                .precision(2)
+                .highest(100),
+        )
+        .expect("fits");
+    for value in [0, 3, 4, 7, 9, 100, 127, 128, 5000] {
+        histogram.record(value);
+    }
+    histogram.record_n(12, 3);
+    let moving = region
+        .moving_average(FieldSpec::new("last4").capacity(4).buffers(3))
+        .expect("fits");
+    for sample in [1.0, 2.0, 3.0, 4.0, 5.0, 6.5] {
+        moving.add(sample);
+    }
+    let window = region
+        .window_average(FieldSpec::new("per100").window(100).slots(4))
+        .expect("fits");
+    window.record(10.0, 1000);
+    window.record(20.0, 1010);
+    window.record(30.0, 1060);
+    window.tick(1100);
+    // A ring of 4 records of 2 payload words, lapped: records 3 to 6 are
+    // in it, of every payload kind.
+    let ring = region
+        .event_ring(FieldSpec::new("events").capacity(4).payload_words(2))
+        .expect("fits");
+    ring.event(1, 7, 1, &[1, 2]);
+    ring.text(2, 7, 2, "gone");
+    ring.event(3, 7, 3, &[u64::MAX, 5, 6]);
+    ring.text(4, 7, 4, "hello, wörld");
+    let span = ring.enter(5, 8, 5, "request");
+    ring.exit(6, 8, 5, span);
+    // Dynamic fields: one retired for good, one retired and its slot
+    // (and value words) reused by another field.
+    region.set_reuse_delay(10);
+    let gone = region
+        .dynamic(0, |r| r.counter("conn.1.bytes"))
+        .expect("fits");
+    gone.add(7);
+    let replaced = region.dynamic(0, |r| r.gauge("conn.2.open")).expect("fits");
+    replaced.set(1);
+    let reused_index = replaced.slot().index();
+    gone.retire(1);
+    replaced.retire(2);
+    let reused = region
+        .dynamic(50, |r| r.counter("conn.3.bytes"))
+        .expect("fits");
+    assert_eq!(
+        reused.slot().index(),
+        reused_index - 1,
+        "the smallest fitting slot, first"
+    );
+    reused.add(99);
+    let reused_again = region.dynamic(50, |r| r.flag("conn.4.tls")).expect("fits");
+    assert_eq!(reused_again.slot().index(), reused_index);
+    reused_again.set(true);
+    let _live = region
+        .dynamic(60, |r| r.timestamp("conn.5.since"))
+        .expect("fits");
+    _live.retire(61);
     words
         .iter()
         .flat_map(|w| w.load(Ordering::Relaxed).to_ne_bytes())
@@ -1136,12 +2384,36 @@ pub fn swap_region(native: &[u8]) -> Vec<u8> {
                     swap_word(&mut out, start + 8 + copy * field.copy_words * 8);
                 }
             }
-            Some(Kind::Average) => {
-                for word in 0..1 + field.buffers * field.copy_words {
+            Some(Kind::EventRing) => {
+                // Numbers, except text payloads (bytes in memory order).
+                let shape = field.ring_shape().expect("a valid ring");
+                for word in 0..mmstats_nostd::ring::HEADER_WORDS {
+                    swap_word(&mut out, start + word * 8);
+                }
+                for slot in 0..shape.capacity() {
+                    let record = start
+                        + (mmstats_nostd::ring::HEADER_WORDS + slot * shape.record_words()) * 8;
+                    let mut meta = [0u8; 8];
+                    meta.copy_from_slice(&native[record + 24..record + 32]);
+                    let kind = (u64::from_ne_bytes(meta) >> 32) as u8;
+                    let numbers = match kind {
+                        mmstats_nostd::ring::PAYLOAD_TEXT => 4,
+                        mmstats_nostd::ring::PAYLOAD_SPAN_ENTER => 5,
+                        _ => shape.record_words(),
+                    };
+                    for word in 0..numbers {
+                        swap_word(&mut out, record + word * 8);
+                    }
+                }
+            }
+            // Every other kind's value words are all numbers: a single
+            // word, an average's or a moving or window average's latch
+            // cell and working words, a histogram's summary and buckets.
+            _ => {
+                for word in 0..field.value_words {
                     swap_word(&mut out, start + word * 8);
                 }
             }
-            _ => swap_word(&mut out, start),
         }
     }
     out

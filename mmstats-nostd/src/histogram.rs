@@ -247,9 +247,13 @@ impl<'a> Histogram<'a> {
         self.record_n(value, 1);
     }
 
-    /// Records `value` `n` times (a pre-aggregated batch).
+    /// Records `value` `n` times (a pre-aggregated batch). `n = 0`
+    /// records nothing (not even into `min` and `max`).
     #[inline]
     pub fn record_n(&self, value: u64, n: u64) {
+        if n == 0 {
+            return;
+        }
         let index = self.shape.index_of(value);
         if let Some(bucket) = self.buckets.get(index) {
             // Relaxed load and store by the only writer: each word is an
@@ -614,6 +618,26 @@ mod tests {
         let nonzero: Vec<_> = view.nonzero_buckets().collect();
         assert_eq!(nonzero.len(), 3);
         assert_eq!(nonzero[0].2, 1);
+    }
+
+    #[test]
+    fn recording_zero_times_records_nothing() {
+        // Regression (found by the `writer_ops` fuzz target): a batch of
+        // zero records moved `min` and `max`, so a later snapshot showed a
+        // maximum that was never recorded.
+        let shape = HistogramShape::new(2, 100).unwrap();
+        let memory = words(SUMMARY_WORDS + shape.buckets());
+        let histogram = Histogram::init(&memory, shape).unwrap();
+        histogram.record_n(1000, 0);
+        let loaded: Vec<u64> = memory.iter().map(|w| w.load(Ordering::Relaxed)).collect();
+        assert_eq!(&loaded[..4], &[0, 0, u64::MAX, 0], "still empty");
+        histogram.record(60);
+        histogram.record_n(3, 0);
+        histogram.record_n(27_238_303, 0);
+        let loaded: Vec<u64> = memory.iter().map(|w| w.load(Ordering::Relaxed)).collect();
+        assert_eq!(&loaded[..4], &[1, 60, 60, 60]);
+        assert_eq!(loaded[4..].iter().sum::<u64>(), 1);
+        assert_eq!((histogram.count(), histogram.sum()), (1, 60));
     }
 
     #[test]

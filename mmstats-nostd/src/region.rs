@@ -487,6 +487,8 @@ impl<'a> Region<'a> {
     /// field, in the ticks of the clock passed to [`Region::dynamic`] and
     /// [`Dynamic::retire`] (default 0; below 2^55). Observers that poll
     /// less often than this see a field go before its slot shows another.
+    /// A dynamic field keeps the delay in force when it was added: a change
+    /// applies to fields added from then on.
     pub fn set_reuse_delay(&mut self, ticks: u64) {
         self.reuse_delay = ticks.min(layout::ENTRY_DEADLINE_MAX >> 1);
     }
@@ -1064,7 +1066,10 @@ impl<'a> Region<'a> {
         let mut found = Reusable::default();
         for index in 0..self.count {
             let entry_start = self.table_word + index * ENTRY_WORDS;
-            let Some(slot) = SlotWriter::new(&self.words[entry_start..]) else {
+            // Just the entry: a slice to the end of the region would make
+            // miri's borrow tracker retag every word after it, per slot.
+            let Some(slot) = SlotWriter::new(&self.words[entry_start..entry_start + ENTRY_WORDS])
+            else {
                 continue;
             };
             // An acquire load (SlotWriter::state): pairs with the Release

@@ -494,7 +494,11 @@ impl RingCursor {
         if last >= source.word_len() {
             return Err(RingError::OutOfBounds);
         }
-        let mut head = load(ring.head_word)?;
+        // A sequence number never has bit 63 set (it marks a slot being
+        // written), so a head of 2^63 or more is corrupt: read it as
+        // 2^63 - 1. Without this a hostile head of 2^64 - 1 saturated
+        // `next` and handed over the same record again and again.
+        let mut head = load(ring.head_word)?.min(WRITING - 1);
         // Acquire: pairs with the writer's Release store of `head`, so the
         // records up to it (their final `seq` and words) are visible.
         source.acquire_fence();
@@ -541,7 +545,7 @@ impl RingCursor {
             if !whole {
                 // Lapped: this record and maybe more are gone. Resume at the
                 // oldest record that may still be intact.
-                let now = load(ring.head_word)?;
+                let now = load(ring.head_word)?.min(WRITING - 1);
                 source.acquire_fence();
                 head = head.max(now);
                 // Saturating: a hostile head near 2^64 must not overflow.
@@ -667,6 +671,58 @@ mod tests {
             })
             .unwrap();
         (poll, seen)
+    }
+
+    #[test]
+    fn a_hostile_head_never_repeats_a_record() {
+        // Regression (found by the `region_reader` fuzz target): head and
+        // slot sequence numbers of 2^64 - 1 made the cursor deliver that
+        // "record" until `max` ran out, and sequence numbers with bit 63
+        // set (a slot being written) passed as complete records.
+        let (words, shape) = ring(4, 2);
+        for word in &words {
+            word.store(u64::MAX, Ordering::Relaxed);
+        }
+        for cursor in [
+            RingCursor::oldest(),
+            RingCursor::newest(),
+            RingCursor::at(1),
+        ] {
+            let mut cursor = cursor;
+            let mut seen = Vec::new();
+            let mut scratch = [0u64; 8];
+            let poll = cursor
+                .poll(&words[..], location(shape), &mut scratch, 64, |event| {
+                    if let RingEvent::Record(record) = event {
+                        seen.push(record.seq);
+                    }
+                })
+                .unwrap();
+            assert!(seen.is_empty(), "no slot holds a complete record: {seen:?}");
+            assert_eq!(poll.head, WRITING - 1);
+            assert!(poll.delivered + poll.missed <= poll.head);
+        }
+        // A head at 2^63 - 1 and a slot holding that very record: it is
+        // delivered once.
+        let (words, shape) = ring(4, 2);
+        let writer = EventRing::init(&words, shape).unwrap();
+        writer.event(1, 1, 1, &[5]);
+        let last = WRITING - 1;
+        let slot = ((last - 1) % 4) as usize * shape.record_words();
+        words[HEADER_WORDS + slot].store(last, Ordering::Relaxed);
+        words[0].store(u64::MAX, Ordering::Relaxed);
+        let mut cursor = RingCursor::at(last - 1);
+        let mut seen = Vec::new();
+        let mut scratch = [0u64; 8];
+        cursor
+            .poll(&words[..], location(shape), &mut scratch, 64, |event| {
+                if let RingEvent::Record(record) = event {
+                    seen.push(record.seq);
+                }
+            })
+            .unwrap();
+        assert_eq!(seen, [last]);
+        assert_eq!(cursor.next(), WRITING);
     }
 
     #[test]

@@ -12,6 +12,18 @@
 //! and no longer changes, and that [`crate::read_file`] calls the writer
 //! dead.
 //!
+//! Format 2.1 kinds join in: each round also records one value into a
+//! histogram and appends one record to an event ring. A ring record's
+//! payload is a pattern of its own sequence number (the round), so a torn
+//! or misplaced record fails its check; readers follow the ring with a
+//! [`RingCursor`] and count what they get and what the writer overwrote
+//! first. A histogram's words are independent (FORMAT.md §5.4), so while
+//! the writer runs readers check only that its count and bucket total
+//! never go back; after the kill (a quiescent point) the count equals the
+//! bucket total and the writer's round (or the round before), and the
+//! sum, minimum and maximum are exactly those of the values of rounds 1 to
+//! count.
+//!
 //! Readers retry a value themselves (one attempt per
 //! [`RegionView::read`] call) so that retries can be counted; like
 //! `mmdump` they give up after [`DEFAULT_MAX_TRIES`] attempts.
@@ -24,12 +36,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use mmstats_nostd::{
-    DEFAULT_MAX_TRIES, FieldInfo, FieldSpec, MAX_COPY_WORDS, ReadError, RegionView, Value,
+    DEFAULT_MAX_TRIES, FieldInfo, FieldSpec, MAX_COPY_WORDS, Payload, ReadError, RegionView,
+    RingCursor, RingEvent, Value,
 };
 
+use crate::events::EventRing;
 use crate::map::ReadMap;
 use crate::read::{FieldValue, Liveness, read_file};
-use crate::{Average, Counter, StatsFile, Text};
+use crate::{Average, Counter, Histogram, StatsFile, Text};
 
 /// A text field of the torture test: name, capacity, latch copies.
 pub const TEXT_FIELDS: [(&str, usize, u16); 4] = [
@@ -42,6 +56,14 @@ pub const TEXT_FIELDS: [(&str, usize, u16); 4] = [
 pub const AVERAGE_FIELDS: [(&str, u16); 2] = [("torture.avg.b2", 2), ("torture.avg.b3", 3)];
 /// The counter holding the writer's round number.
 pub const ROUND_FIELD: &str = "torture.round";
+/// The histogram that gets [`histogram_value_for`] of every round.
+pub const HISTOGRAM_FIELD: &str = "torture.histogram";
+/// The event ring that gets one record per round, [`ring_payload_for`].
+pub const RING_FIELD: &str = "torture.ring";
+/// Records the ring holds (readers are lapped now and then).
+pub const RING_CAPACITY: usize = 1024;
+/// Event id of the ring's records.
+pub const RING_EVENT: u32 = 0x7047;
 
 /// A value that does not match the pattern it claims to be part of.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,6 +145,42 @@ pub fn check_text(text: &str, capacity: usize, expected: &mut Vec<u8>) -> Result
     }
 }
 
+/// The value recorded into the histogram in round `k`: spread over many
+/// buckets (0 to 2^20).
+#[must_use]
+pub const fn histogram_value_for(k: u64) -> u64 {
+    mix(k) >> 44
+}
+
+/// The payload of the ring record appended in round `k` (its sequence
+/// number).
+#[must_use]
+pub const fn ring_payload_for(k: u64) -> [u64; 4] {
+    [k, mix(k), !k, k.rotate_left(29) ^ 0x5A5A_5A5A_5A5A_5A5A]
+}
+
+/// Checks a ring record: its payload is the pattern of its sequence
+/// number.
+pub fn check_ring_record(seq: u64, event: u32, payload: &Payload<'_>) -> Result<(), Torn> {
+    let expected = ring_payload_for(seq);
+    match payload {
+        Payload::Values(values) if event == RING_EVENT && *values == expected.as_slice() => Ok(()),
+        other => Err(Torn {
+            reason: format!("ring record {seq} (event {event:#x}) holds {other:?}"),
+        }),
+    }
+}
+
+/// Count, sum, minimum and maximum of the histogram values of rounds 1 to
+/// `rounds`.
+#[must_use]
+pub fn histogram_summary_for(rounds: u64) -> (u64, u64, u64, u64) {
+    (1..=rounds).fold((rounds, 0, u64::MAX, 0), |(n, sum, min, max), k| {
+        let v = histogram_value_for(k);
+        (n, sum.wrapping_add(v), min.min(v), max.max(v))
+    })
+}
+
 /// The sum and count written in round `k`.
 #[must_use]
 pub fn average_for(k: u64) -> (f64, u64) {
@@ -146,6 +204,8 @@ struct WriterFields {
     round: Counter,
     texts: Vec<(Text, usize)>,
     averages: Vec<Average>,
+    histogram: Histogram,
+    ring: EventRing,
 }
 
 /// Runs the writer: creates the stats file in `dir`, prints `ready PATH`
@@ -155,7 +215,7 @@ struct WriterFields {
 pub fn run_writer(dir: &Path, max_seconds: u64) -> Result<(), Box<dyn std::error::Error>> {
     let file = StatsFile::builder("torture")
         .dir(dir)
-        .size(64 * 1024)
+        .size(256 * 1024)
         .table_capacity(16)
         .create()?;
     let fields = WriterFields {
@@ -171,6 +231,16 @@ pub fn run_writer(dir: &Path, max_seconds: u64) -> Result<(), Box<dyn std::error
             .iter()
             .map(|&(name, buffers)| file.average(FieldSpec::new(name).buffers(buffers)))
             .collect::<Result<_, _>>()?,
+        histogram: file.histogram(
+            FieldSpec::new(HISTOGRAM_FIELD)
+                .precision(4)
+                .highest(1 << 20),
+        )?,
+        ring: file.event_ring(
+            FieldSpec::new(RING_FIELD)
+                .capacity(RING_CAPACITY)
+                .payload_words(4),
+        )?,
     };
     let mut out = io::stdout().lock();
     writeln!(out, "ready {}", file.path().display())?;
@@ -191,6 +261,8 @@ pub fn run_writer(dir: &Path, max_seconds: u64) -> Result<(), Box<dyn std::error
         for average in &fields.averages {
             average.set(sum, count);
         }
+        fields.histogram.record(histogram_value_for(k));
+        fields.ring.event(RING_EVENT, &ring_payload_for(k));
         if k.is_multiple_of(4096) && started.elapsed().as_secs() >= max_seconds {
             return Ok(());
         }
@@ -218,6 +290,12 @@ pub struct ReaderTally {
     pub writer_seen_dead: bool,
     /// Microseconds spent reading while the writer ran.
     pub micros: u64,
+    /// Event-ring records delivered and verified.
+    pub ring_records: u64,
+    /// Event-ring records the writer overwrote before they were read
+    /// (counted exactly: delivered + missed = records appended since the
+    /// reader started following).
+    pub ring_missed: u64,
 }
 
 impl ReaderTally {
@@ -226,7 +304,7 @@ impl ReaderTally {
     pub fn to_line(&self) -> String {
         format!(
             "result reads={} retries={} gave_up={} torn={} max_round={} post_kill_reads={} \
-             post_kill_stable={} writer_seen_dead={} micros={}",
+             post_kill_stable={} writer_seen_dead={} micros={} ring_records={} ring_missed={}",
             self.reads,
             self.retries,
             self.gave_up,
@@ -235,7 +313,9 @@ impl ReaderTally {
             self.post_kill_reads,
             self.post_kill_stable,
             self.writer_seen_dead,
-            self.micros
+            self.micros,
+            self.ring_records,
+            self.ring_missed
         )
     }
 
@@ -257,6 +337,8 @@ impl ReaderTally {
                 "post_kill_stable" => tally.post_kill_stable = value.parse().ok()?,
                 "writer_seen_dead" => tally.writer_seen_dead = value.parse().ok()?,
                 "micros" => tally.micros = number()?,
+                "ring_records" => tally.ring_records = number()?,
+                "ring_missed" => tally.ring_missed = number()?,
                 _ => return None,
             }
         }
@@ -269,6 +351,55 @@ struct ReaderFields {
     round: FieldInfo,
     texts: Vec<(FieldInfo, usize)>,
     averages: Vec<FieldInfo>,
+    histogram: FieldInfo,
+    ring: FieldInfo,
+}
+
+/// A reader following the ring: its cursor, the sequence number it
+/// started at, and the totals.
+struct RingFollower {
+    cursor: RingCursor,
+    first: Option<u64>,
+    delivered: u64,
+    missed: u64,
+    last: u64,
+}
+
+/// The histogram's quiescent checks (after the kill): the count equals the
+/// bucket total and the writer's round or the one before; sum, minimum and
+/// maximum are those of rounds 1 to count.
+fn check_quiescent_histogram(value: &Value<'_>, round: u64) -> Result<(), Torn> {
+    let Value::Histogram(view) = value else {
+        return Err(Torn {
+            reason: format!("histogram read as {value:?}"),
+        });
+    };
+    let total = view.total();
+    if view.count != total || !(round.saturating_sub(1)..=round).contains(&view.count) {
+        return Err(Torn {
+            reason: format!(
+                "after the kill the histogram holds {} records in its count and {total} in its \
+                 buckets; the writer reached round {round}",
+                view.count
+            ),
+        });
+    }
+    let expected = histogram_summary_for(view.count);
+    let (min, max) = if view.count == 0 {
+        (u64::MAX, 0)
+    } else {
+        (expected.2, expected.3)
+    };
+    if (view.sum, view.min, view.max) != (expected.1, min, max) {
+        return Err(Torn {
+            reason: format!(
+                "after the kill the histogram's sum/min/max {}/{}/{} are not those of rounds 1 to \
+                 {}: {}/{min}/{max}",
+                view.sum, view.min, view.max, view.count, expected.1
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// One pass over every field: the round each value belongs to (the
@@ -312,9 +443,10 @@ fn one_pass<S: mmstats_nostd::WordSource + ?Sized>(
     fields: &ReaderFields,
     scratch: &mut [u64],
     expected: &mut Vec<u8>,
+    ring: &mut RingFollower,
     tally: &mut ReaderTally,
 ) -> Pass {
-    let mut rounds = Vec::with_capacity(1 + fields.texts.len() + fields.averages.len());
+    let mut rounds = Vec::with_capacity(3 + fields.texts.len() + fields.averages.len());
     let mut push = |result: Result<Option<u64>, Torn>| match result {
         // 0 stands for "not read this time" (and for the initial value).
         Ok(round) => {
@@ -356,6 +488,72 @@ fn one_pass<S: mmstats_nostd::WordSource + ?Sized>(
             return Pass::Torn(torn);
         }
     }
+    // The histogram: its words are independent, so while the writer runs
+    // only "count never goes back" (checked with the other rounds) holds.
+    let histogram = read_checked(
+        view,
+        &fields.histogram,
+        scratch,
+        tally,
+        |value| match value {
+            Value::Histogram(snapshot) => Ok(snapshot.count.max(snapshot.total())),
+            other => Err(Torn {
+                reason: format!("read as {other:?}"),
+            }),
+        },
+    );
+    if let Some(torn) = push(histogram) {
+        return Pass::Torn(torn);
+    }
+    // The ring: every record delivered is the pattern of its sequence
+    // number, sequence numbers go up, and misses are counted.
+    let mut record_words = [0u64; 8];
+    let mut failure = None;
+    let (delivered_before, missed_before) = (ring.delivered, ring.missed);
+    // The sequence number the next event must start at (unknown until the
+    // cursor placed itself at the oldest record on its first poll).
+    let mut expect = ring.first.map(|_| ring.last + 1);
+    let polled = view.poll_ring(
+        &fields.ring,
+        &mut ring.cursor,
+        &mut record_words,
+        4096,
+        |event| match event {
+            RingEvent::Record(record) => {
+                if expect.is_some_and(|seq| seq != record.seq) {
+                    failure.get_or_insert(Torn {
+                        reason: format!("ring record {} where {expect:?} was due", record.seq),
+                    });
+                }
+                expect = Some(record.seq + 1);
+                if let Err(torn) = check_ring_record(record.seq, record.event, &record.payload) {
+                    failure.get_or_insert(torn);
+                }
+            }
+            RingEvent::Missed(n) => expect = expect.map(|seq| seq + n),
+        },
+    );
+    let poll = match polled {
+        Ok(poll) => poll,
+        Err(error) => {
+            return Pass::Torn(Torn {
+                reason: format!("{}: {error}", fields.ring.name),
+            });
+        }
+    };
+    if let Some(torn) = failure {
+        return Pass::Torn(torn);
+    }
+    ring.delivered += poll.delivered;
+    ring.missed += poll.missed;
+    let next = ring.cursor.next();
+    if ring.first.is_none() && next > 0 {
+        ring.first = Some(next - poll.delivered - poll.missed);
+    }
+    ring.last = next.saturating_sub(1);
+    tally.ring_records += ring.delivered - delivered_before;
+    tally.ring_missed += ring.missed - missed_before;
+    rounds.push(ring.last);
     Pass::Rounds(rounds)
 }
 
@@ -393,6 +591,15 @@ pub fn run_reader(path: &Path) -> Result<ReaderTally, Box<dyn std::error::Error>
             .iter()
             .map(|&(name, _)| take(name))
             .collect::<Result<_, _>>()?,
+        histogram: take(HISTOGRAM_FIELD)?,
+        ring: take(RING_FIELD)?,
+    };
+    let mut ring = RingFollower {
+        cursor: RingCursor::oldest(),
+        first: None,
+        delivered: 0,
+        missed: 0,
+        last: 0,
     };
 
     let killed = Arc::new(AtomicBool::new(false));
@@ -407,12 +614,19 @@ pub fn run_reader(path: &Path) -> Result<ReaderTally, Box<dyn std::error::Error>
     });
 
     let mut tally = ReaderTally::default();
-    let mut scratch = vec![0u64; MAX_COPY_WORDS];
+    let mut scratch = vec![0u64; MAX_COPY_WORDS.max(fields.histogram.scratch_words())];
     let mut expected = Vec::with_capacity(4096);
-    let mut last = vec![0u64; 1 + fields.texts.len() + fields.averages.len()];
+    let mut last = vec![0u64; 3 + fields.texts.len() + fields.averages.len()];
     let started = Instant::now();
     while !killed.load(Ordering::Acquire) {
-        match one_pass(&view, &fields, &mut scratch, &mut expected, &mut tally) {
+        match one_pass(
+            &view,
+            &fields,
+            &mut scratch,
+            &mut expected,
+            &mut ring,
+            &mut tally,
+        ) {
             Pass::Rounds(rounds) => {
                 for (index, (&now, before)) in rounds.iter().zip(last.iter_mut()).enumerate() {
                     if now == 0 && *before > 0 {
@@ -447,7 +661,14 @@ pub fn run_reader(path: &Path) -> Result<ReaderTally, Box<dyn std::error::Error>
     let mut passes = 0;
     while passes < 200 || post_started.elapsed() < Duration::from_millis(300) {
         passes += 1;
-        match one_pass(&view, &fields, &mut scratch, &mut expected, &mut tally) {
+        match one_pass(
+            &view,
+            &fields,
+            &mut scratch,
+            &mut expected,
+            &mut ring,
+            &mut tally,
+        ) {
             Pass::Rounds(rounds) => {
                 tally.post_kill_reads += rounds.len() as u64;
                 if rounds.iter().zip(&last).any(|(now, before)| now < before) {
@@ -471,6 +692,47 @@ pub fn run_reader(path: &Path) -> Result<ReaderTally, Box<dyn std::error::Error>
         }
         if passes > 100_000 {
             break;
+        }
+    }
+    // Quiescent checks: the histogram is whole, and the ring was followed
+    // to its head with every record accounted for.
+    let round = settled.as_ref().map_or(0, |rounds| rounds[0]);
+    match view.read(&fields.histogram, &mut scratch, 1) {
+        Ok(value) => {
+            if let Err(torn) = check_quiescent_histogram(&value, round) {
+                tally.torn += 1;
+                stable = false;
+                eprintln!("reader: {torn}");
+            }
+        }
+        Err(error) => {
+            tally.torn += 1;
+            stable = false;
+            eprintln!("reader: histogram after the kill: {error}");
+        }
+    }
+    match view.read(&fields.ring, &mut scratch, 1) {
+        Ok(Value::EventRing { appended, .. }) => {
+            let followed = ring.first.map_or(0, |first| ring.last + 1 - first);
+            let wanted = ring.first.map_or(0, |first| appended + 1 - first);
+            if ring.last != appended
+                || ring.delivered + ring.missed != followed
+                || followed != wanted
+                || !(round.saturating_sub(1)..=round).contains(&appended)
+            {
+                tally.torn += 1;
+                stable = false;
+                eprintln!(
+                    "reader: ring after the kill: head {appended}, followed to {}, {} delivered + \
+                     {} missed, writer's round {round}",
+                    ring.last, ring.delivered, ring.missed
+                );
+            }
+        }
+        other => {
+            tally.torn += 1;
+            stable = false;
+            eprintln!("reader: ring after the kill: {other:?}");
         }
     }
     tally.post_kill_stable = stable && settled.is_some();
@@ -562,7 +824,53 @@ mod tests {
         }
         let (sum, _) = average_for(10);
         assert!(check_average(sum, 11).is_err());
+        // A ring record whose payload belongs to another sequence number,
+        // or mixes two, is caught.
+        let good = ring_payload_for(41);
+        assert!(check_ring_record(41, RING_EVENT, &Payload::Values(&good)).is_ok());
+        assert!(check_ring_record(42, RING_EVENT, &Payload::Values(&good)).is_err());
+        let next = ring_payload_for(42);
+        for split in 1..4 {
+            let mut mixed = good;
+            mixed[split..].copy_from_slice(&next[split..]);
+            assert!(check_ring_record(41, RING_EVENT, &Payload::Values(&mixed)).is_err());
+        }
+        assert!(check_ring_record(41, RING_EVENT + 1, &Payload::Values(&good)).is_err());
         assert!(check_text("not a round", 200, &mut scratch).is_err());
+    }
+
+    #[test]
+    fn a_histogram_after_the_kill_must_hold_exactly_its_rounds() {
+        let shape = mmstats_nostd::HistogramShape::new(4, 1 << 20).unwrap();
+        let mut buckets = vec![0u64; shape.buckets()];
+        for k in 1..=10 {
+            buckets[shape.index_of(histogram_value_for(k))] += 1;
+        }
+        let (count, sum, min, max) = histogram_summary_for(10);
+        fn view(
+            shape: mmstats_nostd::HistogramShape,
+            (count, sum, min, max): (u64, u64, u64, u64),
+            buckets: &[u64],
+        ) -> Value<'_> {
+            Value::Histogram(mmstats_nostd::HistogramView {
+                shape,
+                count,
+                sum,
+                min,
+                max,
+                buckets,
+            })
+        }
+        let check = |count, sum, buckets: &[u64], round| {
+            check_quiescent_histogram(&view(shape, (count, sum, min, max), buckets), round)
+        };
+        assert!(check(count, sum, &buckets, 10).is_ok());
+        assert!(check(count, sum, &buckets, 11).is_ok());
+        assert!(check(count, sum, &buckets, 12).is_err());
+        assert!(check(count + 1, sum, &buckets, 11).is_err());
+        assert!(check(count, sum + 1, &buckets, 10).is_err());
+        buckets[0] += 1;
+        assert!(check(count, sum, &buckets, 10).is_err());
     }
 
     #[test]
@@ -577,6 +885,8 @@ mod tests {
             post_kill_stable: true,
             writer_seen_dead: true,
             micros: 123,
+            ring_records: 5000,
+            ring_missed: 17,
         };
         assert_eq!(ReaderTally::from_line(&tally.to_line()), Some(tally));
         assert_eq!(ReaderTally::from_line("garbage"), None);

@@ -73,6 +73,23 @@ fn writer_ops_corpus_replays_and_covers_every_kind() {
     );
     for (what, n) in [
         ("refused adds", coverage.refused),
+        ("dynamic fields", coverage.dynamic),
+        ("reused slots", coverage.reused),
+        ("reused value words", coverage.reused_words),
+        ("full-region errors on dynamic adds", coverage.full),
+        (
+            "dynamic closures adding no field or two",
+            coverage.not_one_field,
+        ),
+        ("retired fields", coverage.retired),
+        ("stale-entry reads", coverage.stale_reads),
+        ("histogram records", coverage.samples[0]),
+        ("moving-average samples", coverage.samples[1]),
+        ("window-average samples", coverage.samples[2]),
+        ("ring appends", coverage.samples[3]),
+        ("ring polls", coverage.polls[0]),
+        ("ring records delivered", coverage.polls[1]),
+        ("ring polls that missed records", coverage.polls[2]),
         ("updates", coverage.updates),
         ("prefix changes", coverage.prefixes),
         ("closes", coverage.closes),
@@ -146,13 +163,59 @@ fn the_checks_catch_what_they_claim_to() {
     let region = checks::seed_region();
     let image = mmstats_nostd::ByteImage::new(&region);
     let reading = checks::read_everything(&image);
-    assert_eq!(reading.fields.len(), 5);
-    assert!(
-        reading
-            .fields
-            .iter()
-            .all(|f| matches!(f, Ok(Some((_, Ok(_))))))
+    // Twelve slots: eleven live fields (every kind, two of them in reused
+    // slots) and one retired.
+    assert_eq!(reading.fields.len(), 12);
+    let live: Vec<_> = reading
+        .fields
+        .iter()
+        .filter_map(|f| match f {
+            Ok(Some((name, Ok(value), ring))) => Some((name.as_str(), value, ring)),
+            Ok(None) => None,
+            other => panic!("seed field not read: {other:?}"),
+        })
+        .collect();
+    assert_eq!(live.len(), 11);
+    assert!(matches!(reading.fields[11], Ok(None)), "the retired slot");
+    let names: Vec<&str> = live.iter().map(|(name, ..)| *name).collect();
+    assert_eq!(
+        names,
+        [
+            "seed.hits",
+            "seed.temp",
+            "seed.ver",
+            "seed.lat",
+            "seed.load",
+            "seed.rtt",
+            "seed.last4",
+            "seed.per100",
+            "seed.events",
+            "seed.conn.3.bytes",
+            "seed.conn.4.tls",
+        ]
     );
+    assert_eq!(
+        live[9].1,
+        &checks::Owned::Counter(99),
+        "the reused slot's new field"
+    );
+    assert_eq!(live[10].1, &checks::Owned::Bool(true));
+    let Some(Ok((events, totals))) = live[8].2 else {
+        panic!("the ring was not followed: {:?}", live[8].2);
+    };
+    assert_eq!(
+        *totals,
+        (4, 0, 6),
+        "records 3 to 6 delivered, from the oldest"
+    );
+    assert!(matches!(
+        &events[3],
+        checks::OwnedEvent::Record {
+            seq: 6,
+            payload: checks::OwnedPayload::SpanExit(1),
+            ..
+        }
+    ));
     let swapped = checks::swap_region(&region);
     let swapped_reading = checks::read_everything(&mmstats_nostd::ByteImage::new(&swapped));
     assert_eq!(swapped_reading.fields, reading.fields);

@@ -2,7 +2,9 @@
 //! only, written from `docs/FORMAT.md`) and `mmdump --json` agree, field by
 //! field and byte for byte, on files written by the Rust writer (every
 //! kind, multi-buffer values, fields added later, a closed file, a
-//! big-endian region), on the legacy v1 fixtures, and on broken files.
+//! big-endian region), on the legacy v1 fixtures, and on broken files; and
+//! on format 2.1 (histograms, moving and window averages, event rings,
+//! dynamic fields retired and reused, in both byte orders).
 //!
 //! Skipped, with the reason printed, when `python3` is missing, unless
 //! `MMSTATS_REQUIRE_PYTHON=1` (set by the CI step) makes that a failure.
@@ -15,6 +17,12 @@ use mmstats::{FieldSpec, StatsFile, Unit};
 use mmstats_nostd::sync::Ordering;
 use mmstats_nostd::{ByteImage, Kind, Region, RegionOptions, RegionView, Word};
 use serde_json::Value;
+
+// The fuzz targets' helpers: a region with every kind and reused slots, and
+// its byte-swapped twin.
+#[allow(dead_code)]
+#[path = "../../fuzz/src/checks.rs"]
+mod checks;
 
 const WATCHDOG: Duration = Duration::from_secs(60);
 
@@ -398,4 +406,180 @@ fn python_reader_agrees_with_mmdump() {
     compare(&[dir.path().to_owned()]);
     compare(&[dir.path().join("py-*")]);
     drop(later);
+}
+
+/// The field of file `file` named `name` in an `mmdump --json` document.
+fn field_of(document: &Value, file: usize, name: &str) -> Value {
+    document["files"][file]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("file {file} has no field {name}"))
+}
+
+fn names_of(document: &Value, file: usize) -> Vec<String> {
+    document["files"][file]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn python_reader_agrees_with_mmdump_on_format_2_1() {
+    if !python_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+
+    // A no_std region with every kind, a retired slot and two reused
+    // ones, in this machine's byte order and in the other.
+    let native = checks::seed_region();
+    let native_path = dir.path().join("every-kind.mmstats");
+    std::fs::write(&native_path, &native).unwrap();
+    let swapped_path = dir.path().join("every-kind-swapped.mmstats");
+    std::fs::write(&swapped_path, checks::swap_region(&native)).unwrap();
+
+    // A live file of the std writer: histograms (a timer, one with values
+    // past its range, an empty one, one reaching 2^64 - 1), moving and
+    // window averages, a lapped event ring, and dynamic groups whose
+    // fields are retired and whose slots are reused.
+    let live = StatsFile::builder("py21")
+        .dir(dir.path())
+        .prefix("srv.")
+        .reuse_delay(Duration::ZERO)
+        .create()
+        .unwrap();
+    let timer = live.histogram_timer("render").unwrap();
+    for micros in [3, 150, 1500, 1500, 90_000] {
+        timer.record(Duration::from_micros(micros));
+    }
+    let sizes = live
+        .histogram(
+            FieldSpec::new("sizes")
+                .unit(Unit::Bytes)
+                .precision(3)
+                .highest(1000)
+                .describe("response sizes"),
+        )
+        .unwrap();
+    for value in [0, 1, 7, 8, 9, 100, 999, 1000, 1023, 1024, 5_000_000] {
+        sizes.record(value);
+    }
+    sizes.record_n(42, 1000);
+    let _empty = live
+        .histogram(FieldSpec::new("empty").precision(2).highest(10))
+        .unwrap();
+    let full_range = live
+        .histogram(FieldSpec::new("full").precision(1).highest(u64::MAX))
+        .unwrap();
+    full_range.record(u64::MAX);
+    full_range.record(1 << 40);
+    let moving = live
+        .moving_average(FieldSpec::new("last8").capacity(8).buffers(3))
+        .unwrap();
+    for n in 0..21 {
+        moving.add(f64::from(n) * 0.25 + 0.1);
+    }
+    let _moving_empty = live.moving_average("never").unwrap();
+    let window = live
+        .window_average(
+            FieldSpec::new("per_minute")
+                .unit(Unit::Milliseconds)
+                .window(60_000_000_000)
+                .slots(6),
+        )
+        .unwrap();
+    for sample in [1.5, 2.5, 1e300, -0.125] {
+        window.record(sample);
+    }
+    let ring = live
+        .event_ring(FieldSpec::new("events").capacity(8).payload_words(3))
+        .unwrap();
+    for n in 0..13u64 {
+        ring.event(7, &[n, n * n]);
+    }
+    ring.text(8, "bonjour, monde — ünïcode");
+    let span = ring.enter(9, "request");
+    ring.exit(9, span);
+    // Dynamic fields: conn.1 closes, conn.2 reuses its counter's slot (and
+    // value words), conn.3's histogram is retired and left so.
+    let conn1 = live.dynamic_group("conn.1.");
+    let bytes1 = conn1.counter("bytes").unwrap();
+    let state1 = conn1.text(FieldSpec::new("state").capacity(16)).unwrap();
+    bytes1.add(4096);
+    state1.set("open");
+    let conn3 = live.dynamic_group("conn.3.");
+    let latency3 = conn3
+        .histogram(FieldSpec::new("latency").precision(2).highest(100))
+        .unwrap();
+    latency3.record(12);
+    let reused_from = bytes1.registration_id();
+    drop(bytes1);
+    let conn2 = live.dynamic_group("conn.2.");
+    let bytes2 = conn2.counter("bytes").unwrap();
+    bytes2.add(77);
+    assert_ne!(bytes2.registration_id(), reused_from);
+    let moving2 = conn2
+        .moving_average(FieldSpec::new("rtt").capacity(4))
+        .unwrap();
+    moving2.add(3.0);
+    drop(latency3);
+
+    let paths = vec![live.path(), native_path.clone(), swapped_path.clone()];
+    let document = compare(&paths);
+    let names = names_of(&document, 0);
+    assert!(names.contains(&"srv.conn.1.state".to_owned()));
+    assert!(names.contains(&"srv.conn.2.bytes".to_owned()));
+    assert!(!names.contains(&"srv.conn.1.bytes".to_owned()), "retired");
+    assert!(!names.contains(&"srv.conn.3.latency".to_owned()), "retired");
+    assert_eq!(field_of(&document, 0, "srv.conn.2.bytes")["value"], 77);
+    let sizes_json = field_of(&document, 0, "srv.sizes");
+    assert_eq!(sizes_json["kind"], "histogram");
+    assert_eq!(sizes_json["count"], 1011);
+    assert_eq!(sizes_json["max"], 5_000_000);
+    assert_eq!(sizes_json["highest"], 1023);
+    assert!(sizes_json["buckets"].as_array().unwrap().len() > 5);
+    assert_eq!(
+        field_of(&document, 0, "srv.empty")["quantiles"],
+        Value::Null
+    );
+    assert_eq!(field_of(&document, 0, "srv.full")["highest"], u64::MAX);
+    assert_eq!(field_of(&document, 0, "srv.last8")["count"], 8);
+    assert_eq!(field_of(&document, 0, "srv.last8")["total"], 21);
+    assert_eq!(field_of(&document, 0, "srv.events")["value"], 16);
+    assert_eq!(field_of(&document, 0, "srv.per_minute")["count"], 4);
+    // The two byte orders read the same, field by field.
+    assert_eq!(
+        document["files"][1]["fields"], document["files"][2]["fields"],
+        "native and swapped regions"
+    );
+    let seed_names = names_of(&document, 1);
+    assert_eq!(
+        seed_names.len(),
+        11,
+        "every kind, reused slots, not the retired one"
+    );
+    assert!(seed_names.contains(&"seed.conn.3.bytes".to_owned()));
+    assert!(!seed_names.contains(&"seed.conn.5.since".to_owned()));
+
+    // More records, a slot retired and reused again: both still agree.
+    drop(state1);
+    let conn4 = live.dynamic_group("conn.4.");
+    let state4 = conn4.text(FieldSpec::new("state").capacity(16)).unwrap();
+    state4.set("handshake");
+    for n in 0..5 {
+        sizes.record(n * 1000);
+        moving.add(n as f64);
+    }
+    let document = compare(&paths);
+    assert_eq!(
+        field_of(&document, 0, "srv.conn.4.state")["value"],
+        "handshake"
+    );
+    assert!(!names_of(&document, 0).contains(&"srv.conn.1.state".to_owned()));
+    drop((bytes2, moving2, state4));
 }

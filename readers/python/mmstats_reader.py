@@ -1,6 +1,13 @@
 #!/usr/bin/env python3
-"""Read mmstats files (format 2 and legacy v1) with the Python 3 standard
-library only.
+"""Read mmstats files (format 2.1, 2.0 and legacy v1) with the Python 3
+standard library only.
+
+Format 2.1: every read of an entry or a value is made under the slot
+protocol of FORMAT.md section 6.1 (the slot's state and id checked before
+and after; slots not live are skipped; a value whose slot changed while it
+was read is read again from the entry), and histograms, moving and window
+averages and event rings (kinds 8 to 11) are decoded into the keys
+``mmdump --json`` prints for them (section 13).
 
 Written from docs/FORMAT.md (not from the Rust code), as a second, independent
 reader of the format. Its command line prints the same JSON document as
@@ -58,6 +65,18 @@ MAX_STRING_CAPACITY = 4096
 MAX_COPY_WORDS = 1 + MAX_STRING_CAPACITY // 8
 MAX_UNKNOWN_COPY_WORDS = 1 << 24
 MAX_TRIES = 1000
+ENTRY_TRIES = 8  # rereads of an entry whose slot changes while it is read
+SLOT_TRIES = 3  # rereads of an entry whose slot changed during a value read
+MAX_HISTOGRAM_PRECISION = 12
+MAX_HISTOGRAM_BUCKETS = 16384
+MAX_MOVING_SAMPLES = 4096
+MAX_WINDOW_SLOTS = 1024
+MAX_RING_RECORDS = 1 << 20
+MAX_RING_PAYLOAD_WORDS = 32
+RING_HEADER_WORDS = 8
+RECORD_HEADER_WORDS = 4
+RING_WRITING = 1 << 63
+SHOWN_QUANTILES = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999)]
 LEGACY_MAX_BYTES = 64 << 20
 U64 = (1 << 64) - 1
 
@@ -65,7 +84,8 @@ STATE_INITIALISING, STATE_READY, STATE_CLOSED = 0, 1, 2
 ENTRY_LIVE = 1
 
 KINDS = {1: "counter", 2: "gauge", 3: "float", 4: "bool", 5: "timestamp",
-         6: "string", 7: "average"}
+         6: "string", 7: "average", 8: "histogram", 9: "moving_average",
+         10: "window_average", 11: "event_ring"}
 UNITS = ["", "bytes", "seconds", "milliseconds", "microseconds", "nanoseconds",
          "ratio", "percent", "events", "hertz", "celsius", "volts", "amperes",
          "watts", "bits"]
@@ -104,17 +124,25 @@ class Unstable(Error):
     """The region was re-initialised while it was being read."""
 
 
+class SlotChanged(Error):
+    """The field was retired, or its slot reused, while it was read (format
+    2.1, FORMAT.md section 6.1): read the entry again."""
+
+
 class Field:
     """A field: name, kind name, value, unit name, description; averages
-    also have ``sum`` and ``count``."""
+    also have ``sum`` and ``count``; the kinds of format 2.1 have ``extra``,
+    the keys mmdump --json adds for them (FORMAT.md section 13)."""
 
-    def __init__(self, name, kind, value, unit="", description="", average=None):
+    def __init__(self, name, kind, value, unit="", description="", average=None,
+                 extra=None):
         self.name = name
         self.kind = kind
         self.value = value
         self.unit = unit
         self.description = description
         self.average = average  # (sum, count) for averages
+        self.extra = extra  # dict of JSON keys for histograms, rings, ...
 
     def __repr__(self):
         return "Field(%r, %r, %r)" % (self.name, self.kind, self.value)
@@ -273,18 +301,27 @@ class Region:
         if index >= p["table_capacity"]:
             raise Error("field %d does not exist" % index)
         at = p["table_offset"] + index * p["entry_len"]
-        raw = bytes(self.buf[at:at + ENTRY_RECORD_LEN])
-        if len(raw) < ENTRY_RECORD_LEN:
+        if at + ENTRY_RECORD_LEN > self.words * 8:
             raise Error("field %d lies outside the region" % index)
+        # Format 2.1 slot protocol (section 6.1): id, then state; the entry
+        # only if the slot is live; then state and id again, unchanged.
+        for _ in range(ENTRY_TRIES):
+            first_id = self.word(at // 8 + 1)
+            if self.word(at // 8) != ENTRY_LIVE or first_id == 0:
+                return None
+            raw = bytes(self.buf[at:at + ENTRY_RECORD_LEN])
+            if self.word(at // 8) == ENTRY_LIVE and self.word(at // 8 + 1) == first_id:
+                break
+        else:
+            return None  # rewritten again and again while read: not now
         e = {}
         for name, offset, code in ENTRY_FIELDS:
             (e[name],) = struct.unpack_from(self.order + code, raw, offset)
+        e["id"] = first_id
+        e["entry_word"] = at // 8
 
         def corrupt(reason):
             raise Error("field %d is corrupt: %s" % (index, reason))
-
-        if e["state"] != ENTRY_LIVE:
-            return None
         if not 1 <= e["name_len"] <= NAME_MAX:
             corrupt("name length out of range")
         try:
@@ -302,23 +339,48 @@ class Region:
         if is_control(desc):
             corrupt("description holds a control character")
         buffers, copy_words, kind = e["buffers"], e["copy_words"], KINDS.get(e["kind"])
+        param = e["param"]
         if not 1 <= buffers <= MAX_BUFFERS:
             corrupt("buffer count out of range")
-        limit = MAX_COPY_WORDS if kind else MAX_UNKNOWN_COPY_WORDS
-        if not 1 <= copy_words <= limit:
-            corrupt("copy size out of range")
         if kind:
-            if kind == "string" and e["param"] > MAX_STRING_CAPACITY:
+            # Section 8, check 14: the kind's parameter, then its shape.
+            if kind == "string" and param > MAX_STRING_CAPACITY:
                 corrupt("string capacity out of range")
+            if kind == "histogram" and histogram_shape(param) is None:
+                corrupt("histogram precision or range out of range")
+            if kind == "moving_average" and not 1 <= param <= MAX_MOVING_SAMPLES:
+                corrupt("moving-average window out of range")
+            if kind == "window_average" and not 1 <= param <= MAX_WINDOW_SLOTS:
+                corrupt("window-average sub-window count out of range")
+            if kind == "event_ring" and ring_shape(param) is None:
+                corrupt("event-ring capacity or record size out of range")
+            latched = 2 <= buffers
             if kind == "string":
-                fits = buffers >= 2 and copy_words == 1 + (e["param"] + 7) // 8
+                fits = latched and copy_words == 1 + (param + 7) // 8
             elif kind == "average":
-                fits = buffers >= 2 and copy_words == 2
+                fits = latched and copy_words == 2
+            elif kind == "histogram":
+                fits = buffers == 1 and copy_words == 4 + histogram_shape(param)[2]
+            elif kind == "moving_average":
+                fits = latched and copy_words == 3
+            elif kind == "window_average":
+                fits = latched and copy_words == 4
+            elif kind == "event_ring":
+                fits = buffers == 1 and copy_words == RECORD_HEADER_WORDS + ring_shape(param)[1]
             else:
                 fits = buffers == 1 and copy_words == 1
             if not fits:
                 corrupt("value shape does not match its kind")
+        elif not 1 <= copy_words <= MAX_UNKNOWN_COPY_WORDS:
+            corrupt("copy size out of range")
+        # Section 5.2: the value words.
         value_words = copy_words if buffers == 1 else 1 + buffers * copy_words
+        if kind == "moving_average":
+            value_words += param
+        elif kind == "window_average":
+            value_words += 1 + 3 * param
+        elif kind == "event_ring":
+            value_words = RING_HEADER_WORDS + ring_shape(param)[0] * copy_words
         if e["value_offset"] % 8:
             corrupt("value offset is not 8-byte aligned")
         if value_words * 8 > e["value_len"]:
@@ -329,7 +391,7 @@ class Region:
         if e["value_offset"] < p["data_offset"] or value_end > p["data_offset"] + p["data_len"]:
             corrupt("value lies outside the value area")
         e.update(index=index, name=name, description=desc, kind_name=kind,
-                 value_word=e["value_offset"] // 8)
+                 value_word=e["value_offset"] // 8, value_words=value_words)
         if e["unit"] < len(UNITS):
             e["unit_name"] = UNITS[e["unit"]]
         else:
@@ -352,11 +414,51 @@ class Region:
                 return first, data
         raise Error("writer overwrote the value during each of %d read attempts" % MAX_TRIES)
 
+    def _histogram(self, e):
+        """A histogram (section 5.4): one load per word, no latch; the JSON
+        keys of section 13."""
+        m, t, _ = histogram_shape(e["param"])
+        words = [self._fix(w) for w in
+                 struct.unpack_from("@%dQ" % e["copy_words"], self.buf, e["value_word"] * 8)]
+        count, total, low, high = words[:4]
+        buckets = words[4:]
+        empty = count == 0 or low > high
+        quantiles = None
+        if sum(buckets):
+            quantiles = {name: histogram_quantile(m, buckets, low, high, q)
+                         for name, q in SHOWN_QUANTILES}
+        extra = {
+            "count": count, "sum": total,
+            "min": None if empty else low, "max": None if empty else high,
+            "mean": json_float(total / float(count)) if count else None,
+            "quantiles": quantiles,
+            "precision": m,
+            "highest": U64 if t >= 63 else (1 << (t + 1)) - 1,
+            "relative_error": 1.0 / (1 << (m + 1)),
+            "buckets": [list(bucket_bounds(m, i)) + [n]
+                        for i, n in enumerate(buckets) if n],
+        }
+        return "histogram", count, None, extra
+
     def read(self, e):
-        """The value of entry `e`: (kind name, value, (sum, count) or None)."""
+        """The value of entry `e`: (kind name, value, (sum, count) or None,
+        extra JSON keys or None); None for a kind this reader does not know.
+        Raises SlotChanged if the slot no longer holds that field (checked
+        before and after, FORMAT.md section 6.1)."""
         kind = e["kind_name"]
         if kind is None:
             return None
+        state_word, id_word = e["entry_word"], e["entry_word"] + 1
+        if self.word(id_word) != e["id"] or self.word(state_word) != ENTRY_LIVE:
+            raise SlotChanged("field was retired or its slot reused")
+        value = self._read_value(e, kind)
+        if self.word(state_word) != ENTRY_LIVE or self.word(id_word) != e["id"]:
+            raise SlotChanged("field was retired or its slot reused")
+        if len(value) == 3:
+            value = value + (None,)
+        return value
+
+    def _read_value(self, e, kind):
         if kind in ("counter", "timestamp"):
             return kind, self.word(e["value_word"]), None
         if kind == "gauge":
@@ -371,6 +473,29 @@ class Region:
             count = self._fix(struct.unpack_from("@Q", data, 0)[0])
             total = bits_to_float(first)
             return kind, (total / float(count) if count else 0.0), (total, count)
+        if kind == "histogram":
+            return self._histogram(e)
+        if kind in ("moving_average", "window_average"):
+            n = 3 if kind == "moving_average" else 4
+            first, data = self._latch(e, lambda first: n)
+            rest = [self._fix(w) for w in struct.unpack_from("@%dQ" % (n - 1), data, 0)]
+            total = bits_to_float(first)
+            count = rest[0]
+            mean = total / float(count) if count else 0.0
+            extra = {"sum": json_float(total), "count": count, "total": rest[1]}
+            if kind == "moving_average":
+                extra["window"] = e["param"]
+            else:
+                # The window length is the word after the latch cell.
+                after = e["value_word"] + 1 + e["buffers"] * e["copy_words"]
+                extra["window"] = self.word(after)
+                extra["as_of"] = rest[2]
+            return kind, mean, None, extra
+        if kind == "event_ring":
+            capacity, payload_words = ring_shape(e["param"])
+            appended = self.word(e["value_word"])
+            return kind, appended, None, {"capacity": capacity,
+                                          "payload_words": payload_words}
         # string
         capacity = e["param"]
         first, data = self._latch(e, lambda first: 1 + (min(first, capacity) + 7) // 8)
@@ -382,6 +507,59 @@ class Region:
         except UnicodeDecodeError:
             raise Error("string is not valid UTF-8")
         return kind, text, None
+
+
+def histogram_shape(param):
+    """(precision m, top exponent t, buckets B) of a histogram's param
+    (FORMAT.md section 5.4), or None if invalid."""
+    m, t = param & 0xFF, (param >> 8) & 0xFF
+    if param >> 16 or not 1 <= m <= MAX_HISTOGRAM_PRECISION or not m <= t <= 63:
+        return None
+    buckets = (t - m + 2) << m
+    if buckets > MAX_HISTOGRAM_BUCKETS:
+        return None
+    return m, t, buckets
+
+
+def bucket_bounds(m, index):
+    """Smallest and largest value of bucket `index` (section 5.4)."""
+    s = 1 << m
+    if index < s:
+        return index, index
+    g = index // s - 1
+    lower = (s + index % s) << g
+    return lower, lower + (1 << g) - 1
+
+
+def histogram_quantile(m, buckets, low, high, q):
+    """The q-quantile of section 5.4: the integer midpoint of the bucket
+    holding rank max(1, ceil(q * total)), clamped to [min, max] when
+    min <= max; the maximum if that is the last bucket and max lies past it."""
+    total = sum(buckets)
+    if total == 0:
+        return None
+    rank = min(max(int(math.ceil(q * float(total))), 1), total)
+    seen = 0
+    for index, count in enumerate(buckets):
+        seen += count
+        if seen >= rank:
+            lower, upper = bucket_bounds(m, index)
+            if index + 1 == len(buckets) and low <= high and high > upper:
+                return high
+            mid = lower + (upper - lower) // 2
+            return min(max(mid, low), high) if low <= high else mid
+    return None
+
+
+def ring_shape(param):
+    """(capacity C, payload words P) of an event ring's param (section
+    5.7), or None if invalid."""
+    capacity, payload = param & 0xFFFFFFFF, (param >> 32) & 0xFF
+    if param >> 40 or not 1 <= capacity <= MAX_RING_RECORDS:
+        return None
+    if not 1 <= payload <= MAX_RING_PAYLOAD_WORDS:
+        return None
+    return capacity, payload
 
 
 def bits_to_float(bits):
@@ -419,17 +597,30 @@ def _read_region_once(path, fd, buf, length):
         except Error as error:
             problems.append(str(error))
             continue
-        if e is None:
-            continue
-        try:
-            read = region.read(e)
-        except Error as error:
-            problems.append("field %d (%s): %s" % (index, e["name"], error))
-            continue
+        read = None
+        # A slot retired or reused while its value is read (section 6.1):
+        # read the entry again; one that keeps changing is skipped now.
+        for _ in range(SLOT_TRIES):
+            if e is None:
+                break
+            try:
+                read = region.read(e)
+                break
+            except SlotChanged:
+                read = None
+                try:
+                    e = region.entry(index)
+                except Error as error:
+                    problems.append(str(error))
+                    e = None
+            except Error as error:
+                problems.append("field %d (%s): %s" % (index, e["name"], error))
+                e = None
         if read is None:
-            continue  # a kind from a newer minor version: skipped
-        kind, value, average = read
-        fields.append(Field(e["name"], kind, value, e["unit_name"], e["description"], average))
+            continue  # not live, a kind from a newer minor version, or churning
+        kind, value, average, extra = read
+        fields.append(Field(e["name"], kind, value, e["unit_name"], e["description"],
+                            average, extra))
     if not region.still_valid():
         raise Unstable()
     state = region.state()
@@ -767,7 +958,7 @@ def json_float(x):
 
 
 def json_value(field):
-    if field.kind in ("float", "average"):
+    if field.kind in ("float", "average", "moving_average", "window_average"):
         return json_float(field.value)
     return field.value
 
@@ -783,6 +974,8 @@ def file_json(stats):
         if f.average is not None:
             item["sum"] = json_float(f.average[0])
             item["count"] = f.average[1]
+        if f.extra is not None:
+            item.update(f.extra)
         fields.append(item)
     out = {"path": stats.path, "format": stats.format, "pid": stats.pid,
            "writer": stats.writer, "fields": fields}

@@ -1,7 +1,8 @@
 """Unit tests of the Python reader that need no Rust: the legacy fixtures
 written by the original Python mmstats, the float notation of
-FORMAT.md section 13, error messages, and a hand-built format-2 region in
-both byte orders.
+FORMAT.md section 13, error messages, a hand-built format-2 region in
+both byte orders, and format 2.1 (histogram buckets and quantiles, the
+slot protocol, the checked-in region with every kind).
 
     python3 -m unittest discover -s readers/python -v
 
@@ -19,6 +20,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mmstats_reader  # noqa: E402
 
+SEED_REGION = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           "..", "..", "fuzz", "corpus", "region_reader")
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                         "..", "..", "mmstats-std", "tests", "fixtures", "legacy-v1")
 
@@ -149,6 +152,134 @@ class Format2(unittest.TestCase):
         stats = self.read(bytes(data))
         self.assertEqual([f.name for f in stats.fields], ["hits"])
         self.assertEqual(stats.problems, ["field 1 is corrupt: name length out of range"])
+
+
+
+class Histogram(unittest.TestCase):
+    """FORMAT.md section 5.4, checked against its own definitions."""
+
+    def index_of(self, m, t, v):
+        s = 1 << m
+        if v < s:
+            index = v
+        else:
+            e = v.bit_length() - 1
+            index = (e - m + 1) * s + (v >> (e - m)) - s
+        return min(index, ((t - m + 2) << m) - 1)
+
+    def test_buckets_tile_the_range_and_hold_their_values(self):
+        for m, t in [(1, 1), (2, 6), (3, 9), (5, 41), (1, 63)]:
+            _, _, buckets = mmstats_reader.histogram_shape(m | t << 8)
+            expected_low = 0
+            for index in range(buckets):
+                low, high = mmstats_reader.bucket_bounds(m, index)
+                self.assertEqual(low, expected_low, (m, t, index))
+                self.assertLessEqual(low, high)
+                for v in {low, high, (low + high) // 2}:
+                    self.assertEqual(self.index_of(m, t, v), index, (m, t, v))
+                # Width at most 2^-m of the lower bound (section 5.4).
+                if low:
+                    self.assertLessEqual((high - low + 1) << m, max(low, 1 << m))
+                expected_low = high + 1
+            self.assertEqual(expected_low, 1 << (t + 1), "the last bucket ends at 2^(t+1)")
+
+    def test_quantiles_are_bucket_midpoints_clamped_to_min_and_max(self):
+        m = 2
+        buckets = [0] * 24
+        values = [0, 3, 4, 7, 9, 100, 127, 128, 5000, 12, 12, 12]
+        for v in values:
+            buckets[self.index_of(m, 6, v)] += 1
+        q = lambda x: mmstats_reader.histogram_quantile(m, buckets, 0, 5000, x)  # noqa: E731
+        self.assertEqual(q(0.0), 0)
+        self.assertEqual(q(0.5), 12)  # rank 6: bucket [12, 13], midpoint 12
+        self.assertEqual(q(1.0), 5000)  # the last bucket, max past its range
+        self.assertEqual(mmstats_reader.histogram_quantile(m, [0] * 24, 0, 0, 0.5), None)
+        # Clamped: a single value 10 in bucket [10, 11] is reported as 10.
+        one = [0] * 24
+        one[self.index_of(m, 6, 11)] = 1
+        self.assertEqual(mmstats_reader.histogram_quantile(m, one, 11, 11, 0.99), 11)
+
+    def test_shapes_are_validated(self):
+        self.assertEqual(mmstats_reader.histogram_shape(5 | 41 << 8), (5, 41, 1216))
+        for bad in [0, 13 | 20 << 8, 5 | 4 << 8, 5 | 64 << 8, 12 | 63 << 8, 5 | 41 << 8 | 1 << 16]:
+            self.assertIsNone(mmstats_reader.histogram_shape(bad), bad)
+        self.assertEqual(mmstats_reader.ring_shape(64 | 4 << 32), (64, 4))
+        for bad in [4, 0 | 4 << 32, (1 << 20) + 1 | 4 << 32, 64 | 33 << 32, 64 | 4 << 32 | 1 << 40]:
+            self.assertIsNone(mmstats_reader.ring_shape(bad), bad)
+
+
+class Format21(unittest.TestCase):
+    def read(self, name):
+        return mmstats_reader.read_file(os.path.join(SEED_REGION, name))
+
+    def test_every_kind_reused_and_retired_slots(self):
+        """The checked-in region of the fuzz targets (written by the Rust
+        writer, see fuzz/src/checks.rs seed_region): every kind of 2.1, a
+        retired slot and two reused ones, in both byte orders."""
+        for name in ["seed-every-kind", "seed-every-kind-swapped"]:
+            stats = self.read(name)
+            self.assertEqual(stats.problems, [])
+            fields = {f.name: f for f in stats.fields}
+            self.assertEqual(len(stats.fields), 11, name)
+            self.assertNotIn("seed.conn.5.since", fields, "retired")
+            self.assertNotIn("seed.conn.1.bytes", fields, "retired, slot reused")
+            self.assertEqual(fields["seed.conn.3.bytes"].value, 99)
+            self.assertIs(fields["seed.conn.4.tls"].value, True)
+            rtt = fields["seed.rtt"]
+            self.assertEqual((rtt.kind, rtt.value), ("histogram", 12))
+            self.assertEqual(rtt.extra["sum"], 0 + 3 + 4 + 7 + 9 + 100 + 127 + 128 + 5000 + 36)
+            self.assertEqual((rtt.extra["min"], rtt.extra["max"]), (0, 5000))
+            self.assertEqual(rtt.extra["buckets"][-1], [112, 127, 3])
+            self.assertEqual(rtt.extra["highest"], 127)
+            self.assertEqual(rtt.extra["quantiles"]["p50"], 12)
+            last4 = fields["seed.last4"]
+            self.assertEqual((last4.value, last4.extra["count"], last4.extra["total"]),
+                             ((3 + 4 + 5 + 6.5) / 4, 4, 6))
+            window = fields["seed.per100"]
+            self.assertEqual((window.value, window.extra["as_of"], window.extra["window"]),
+                             (30.0, 1100, 100))
+            ring = fields["seed.events"]
+            self.assertEqual((ring.value, ring.extra), (6, {"capacity": 4, "payload_words": 2}))
+
+    def test_slot_changed_during_a_read_is_noticed(self):
+        with open(os.path.join(SEED_REGION, "seed-every-kind"), "rb") as f:
+            data = bytearray(f.read())
+        reg = mmstats_reader.Region(data, len(data))
+        e = reg.entry(9)
+        self.assertEqual(e["name"], "seed.conn.3.bytes")
+        original = reg.word
+        loads = []
+
+        def reused_meanwhile(index):
+            # The id word of slot 9 changes after the first check.
+            if index == e["entry_word"] + 1:
+                loads.append(index)
+                return e["id"] if len(loads) == 1 else e["id"] + 100
+            return original(index)
+
+        reg.word = reused_meanwhile
+        with self.assertRaises(mmstats_reader.SlotChanged):
+            reg.read(e)
+        # A retired slot (state low byte 2, deadline above) is not live.
+        reg.word = original
+        self.assertIsNone(reg.entry(11))
+        # An entry whose id is 0 is being rewritten: not live either.
+        struct.pack_into("=Q", data, e["entry_word"] * 8 + 8, 0)
+        self.assertIsNone(mmstats_reader.Region(data, len(data)).entry(9))
+
+    def test_a_bad_histogram_shape_is_a_field_problem(self):
+        with open(os.path.join(SEED_REGION, "seed-every-kind"), "rb") as f:
+            data = bytearray(f.read())
+        reg = mmstats_reader.Region(data, len(data))
+        at = reg.entry(5)["entry_word"] * 8
+        struct.pack_into("=Q", data, at + 48, 13 | 20 << 8)  # precision 13
+        with tempfile.NamedTemporaryFile(suffix=".mmstats") as f:
+            f.write(bytes(data))
+            f.flush()
+            stats = mmstats_reader.read_file(f.name)
+        self.assertEqual(stats.problems,
+                         ["field 5 is corrupt: histogram precision or range out of range"])
+        self.assertEqual(len(stats.fields), 10)
 
 
 if __name__ == "__main__":

@@ -218,6 +218,8 @@ fn run_cycle(
                 total.post_kill_stable &= tally.post_kill_stable;
                 total.writer_seen_dead &= tally.writer_seen_dead;
                 total.micros = total.micros.max(tally.micros);
+                total.ring_records += tally.ring_records;
+                total.ring_missed += tally.ring_missed;
                 totals.readers_ok &= status.success() && tally.reads > 0;
             }
             None => {
@@ -274,12 +276,14 @@ fn run(args: &RunArgs) -> Result<bool, Box<dyn std::error::Error>> {
         .map(|(_, buffers)| format!("x{buffers}"))
         .collect();
     println!(
-        "mmstats-torture: up to {} cycles of {} s, {} reader processes; strings {}; averages {}",
+        "mmstats-torture: up to {} cycles of {} s, {} reader processes; strings {}; averages {}; \
+         a histogram; an event ring of {} records",
         args.cycles,
         args.seconds,
         args.readers,
         texts.join(", "),
-        averages.join(", ")
+        averages.join(", "),
+        torture::RING_CAPACITY
     );
     let mut all = ReaderTally {
         post_kill_stable: true,
@@ -295,7 +299,8 @@ fn run(args: &RunArgs) -> Result<bool, Box<dyn std::error::Error>> {
         kills += 1;
         println!(
             "cycle {cycle}: writer reached round {} ({}/s) before SIGKILL; readers: {} reads \
-             ({}/s), {} retries, {} gave up, {} torn; after SIGKILL: {} reads, {}, {}",
+             ({}/s), {} retries, {} gave up, {} torn, {} ring records verified ({} overwritten \
+             first); after SIGKILL: {} reads, {}, {}",
             thousands(t.max_round),
             thousands((t.max_round as f64 / totals.seconds) as u64),
             thousands(t.reads),
@@ -303,6 +308,8 @@ fn run(args: &RunArgs) -> Result<bool, Box<dyn std::error::Error>> {
             thousands(t.retries),
             thousands(t.gave_up),
             t.torn,
+            thousands(t.ring_records),
+            thousands(t.ring_missed),
             thousands(t.post_kill_reads),
             if t.post_kill_stable {
                 "every value consistent and stable"
@@ -321,6 +328,8 @@ fn run(args: &RunArgs) -> Result<bool, Box<dyn std::error::Error>> {
         all.gave_up += t.gave_up;
         all.torn += t.torn;
         all.post_kill_reads += t.post_kill_reads;
+        all.ring_records += t.ring_records;
+        all.ring_missed += t.ring_missed;
         all.post_kill_stable &= t.post_kill_stable;
         all.writer_seen_dead &= t.writer_seen_dead;
         seconds += totals.seconds;
@@ -331,13 +340,16 @@ fn run(args: &RunArgs) -> Result<bool, Box<dyn std::error::Error>> {
     ok &= all.reads > 0;
     println!(
         "total: {} verified reads in {:.1} s ({} reads/s), {} retries, {} gave up, torn {}; \
-         {} SIGKILLs, {} reads after them, last values {}",
+         {} ring records verified, {} overwritten first; {} SIGKILLs, {} reads after them, \
+         last values {}",
         thousands(all.reads),
         seconds,
         thousands((all.reads as f64 / seconds.max(1e-9)) as u64),
         thousands(all.retries),
         thousands(all.gave_up),
         all.torn,
+        thousands(all.ring_records),
+        thousands(all.ring_missed),
         kills,
         thousands(all.post_kill_reads),
         if all.post_kill_stable {
