@@ -256,42 +256,60 @@ fn a_reader_never_mixes_two_fields_of_one_slot() {
     // The writer reuses two slots as fast as it can; each field's name
     // carries its constant value. A reader (another thread, the real
     // 32-word entry protocol) must never pair a name with another value.
+    // At the end the writer leaves one field live, which the reader must
+    // then read: the race above cannot pass by reading nothing.
     let memory = words(2048);
     let mut region = Region::create(&memory, &options(2)).unwrap();
+    // `enough`: the reader has checked enough reads; `done`: the writer
+    // has stopped and published the field it keeps.
+    let enough = std::sync::atomic::AtomicBool::new(false);
     let done = std::sync::atomic::AtomicBool::new(false);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-    std::thread::scope(|scope| {
-        scope.spawn(|| {
+    let (last, checked, changed) = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
             let mut k = 0i64;
-            // Until the reader has seen enough (or 3 s passed).
-            while !done.load(std::sync::atomic::Ordering::Acquire)
-                && std::time::Instant::now() < deadline
+            // Until the reader has seen enough or 3 s passed. Under miri
+            // (one thread at a time, every load interpreted) a fixed number
+            // of fields instead: its simulated clock is no bound.
+            while !enough.load(std::sync::atomic::Ordering::Relaxed)
+                && if cfg!(miri) {
+                    k < 60
+                } else {
+                    std::time::Instant::now() < deadline
+                }
             {
                 k += 1;
                 let name = format!("conn.{k}");
                 let field = region
                     .dynamic(k as u64, |r| r.constant_gauge(name.as_str(), k))
                     .unwrap();
-                // Under miri (one thread at a time, time simulated) the
-                // reader would almost never find a slot live between
-                // publish and retire: let it run while the field is live.
                 if cfg!(miri) {
-                    for _ in 0..4 {
-                        std::thread::yield_now();
+                    // Let the reader run while the field is live.
+                    std::thread::yield_now();
+                } else if k % 8 == 0 {
+                    // Now and then a field lives a little longer, so that
+                    // reads that succeed are not rare.
+                    for _ in 0..2_000 {
+                        std::hint::spin_loop();
                     }
                 }
                 field.retire(k as u64);
             }
+            k += 1;
+            let name = format!("conn.{k}");
+            let kept = region
+                .dynamic(k as u64, |r| r.constant_gauge(name.as_str(), k))
+                .unwrap();
+            // Release: the reader's acquire load of `done` then sees the
+            // kept field published.
             done.store(true, std::sync::atomic::Ordering::Release);
+            (k, kept)
         });
         let view = RegionView::open(&memory[..]).unwrap();
         let mut scratch = [0u64; MAX_COPY_WORDS];
         let (mut checked, mut changed) = (0u64, 0u64);
-        while !done.load(std::sync::atomic::Ordering::Acquire) {
-            // Fewer under miri (it interprets every load).
-            if checked >= if cfg!(miri) { 300 } else { 100_000 } {
-                done.store(true, std::sync::atomic::Ordering::Release);
-            }
+        let mut scan = |checked: &mut u64, changed: &mut u64| {
+            let mut seen = Vec::new();
             let count = view.field_count().unwrap();
             for index in 0..count {
                 let Some(entry) = view.entry(index).unwrap() else {
@@ -300,14 +318,29 @@ fn a_reader_never_mixes_two_fields_of_one_slot() {
                 match view.read(&entry, &mut scratch, DEFAULT_MAX_TRIES) {
                     Ok(Value::Gauge(value)) => {
                         assert_eq!(entry.name, format!("conn.{value}").as_str());
-                        checked += 1;
+                        *checked += 1;
+                        seen.push(value);
                     }
-                    Err(ReadError::SlotChanged) => changed += 1,
+                    Err(ReadError::SlotChanged) => *changed += 1,
                     other => panic!("{other:?}"),
                 }
             }
+            seen
+        };
+        loop {
+            // Acquire: pairs with the writer's release store (see there).
+            let finished = done.load(std::sync::atomic::Ordering::Acquire);
+            let seen = scan(&mut checked, &mut changed);
+            if finished {
+                let (last, _kept) = writer.join().unwrap();
+                assert_eq!(seen, [last], "the kept field, and only it, is live");
+                break (last, checked, changed);
+            }
+            if checked >= 100_000 {
+                // Relaxed: a stop request; `done` carries the publication.
+                enough.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
         }
-        println!("checked {checked} reads, {changed} caught mid-change");
-        assert!(checked > 0);
     });
+    println!("{last} fields; checked {checked} reads, {changed} caught mid-change");
 }
