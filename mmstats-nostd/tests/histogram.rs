@@ -23,7 +23,7 @@ fn datasets() -> Vec<(&'static str, Vec<u64>)> {
     let mut rng = Rng(0x5EED_1234_ABCD_0001);
     // Fewer values under miri, which interprets every access; the error
     // bound holds for any data.
-    let n = if cfg!(miri) { 2_000 } else { 100_000 };
+    let n = if cfg!(miri) { 200 } else { 100_000 };
     let uniform = (0..n).map(|_| rng.next() % 1_000_000).collect();
     // Log-uniform from 1 ns to one hour: every octave of the range.
     let log_uniform = (0..n)
@@ -44,7 +44,7 @@ fn datasets() -> Vec<(&'static str, Vec<u64>)> {
         })
         .collect();
     let small = (0..n).map(|_| rng.next() % 40).collect();
-    let constant = vec![123_456_789; 1000];
+    let constant = vec![123_456_789; n.min(1000)];
     vec![
         ("uniform 0..1e6", uniform),
         ("log-uniform 1ns..1h", log_uniform),
@@ -59,8 +59,9 @@ fn datasets() -> Vec<(&'static str, Vec<u64>)> {
 /// the quantiles.
 fn worst_error(precision: u8, data: &[u64]) -> f64 {
     // One entry and room for the largest histogram here (8,964 words at 8
-    // bits): miri interprets every word the region has, so no more.
-    let memory = words(16 * 1024);
+    // bits, 1,220 at 5): miri interprets every word the region has, so no
+    // more than the precision needs.
+    let memory = words(if precision <= 5 { 2 * 1024 } else { 16 * 1024 });
     let options = RegionOptions {
         table_capacity: 1,
         ..RegionOptions::default()
@@ -110,7 +111,15 @@ fn worst_error(precision: u8, data: &[u64]) -> f64 {
 
 #[test]
 fn quantiles_are_within_the_stated_error_of_exact_quantiles() {
-    for precision in [2u8, 3, 5, 7, 8] {
+    // Under miri the two smallest precisions (a read copies every bucket
+    // word through the latch and a quantile scans them all, and miri
+    // interprets each step: precision 5 alone took more than ten minutes).
+    let precisions: &[u8] = if cfg!(miri) {
+        &[2, 3]
+    } else {
+        &[2, 3, 5, 7, 8]
+    };
+    for &precision in precisions {
         let bound = HistogramShape::new(precision, 3_600_000_000_000)
             .unwrap()
             .relative_error();
