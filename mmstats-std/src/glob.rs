@@ -241,10 +241,12 @@ mod tests {
 
     #[test]
     fn dotted_patterns_do_not_blow_up() {
-        let name = vec!["a"; 2000].join(".");
+        // Smaller under miri, which interprets every step of the match.
+        let (segments, stars) = if cfg!(miri) { (200, 10) } else { (2000, 50) };
+        let name = vec!["a"; segments].join(".");
         let pattern = "**.b";
         assert!(!NamePattern::new(pattern).matches(&name));
-        let many = vec!["**.a"; 50].join(".");
+        let many = vec!["**.a"; stars].join(".");
         assert!(NamePattern::new(&many).matches(&name));
         assert!(!NamePattern::new(&format!("{many}.b")).matches(&name));
     }
