@@ -124,6 +124,11 @@ pub fn baseline_cases() -> Vec<Case> {
                 word.store(v, Ordering::Relaxed);
             }
         }),
+        // What the std ring append and window-average record pay for their
+        // timestamp (the core takes it as an argument).
+        Case::each("write", "baseline: clock read (SystemTime::now)", || {
+            black_box(std::time::SystemTime::now());
+        }),
     ]
 }
 
@@ -265,43 +270,55 @@ pub fn pin_to_cpu(cpu: usize) -> bool {
     rustix::thread::sched_setaffinity(None, &set).is_ok()
 }
 
-/// Writer cost with and without a concurrent reader of the same region.
+/// Writer cost with and without a concurrent reader of the same region,
+/// measured in alternating rounds (alone, with the reader, alone, ...) so
+/// that drift of the machine (frequency, neighbours) falls on both sides.
+#[derive(Clone, Debug)]
+pub struct Paired {
+    /// Median over the rounds of the writer's median ns/op alone.
+    pub alone_ns: f64,
+    /// Median over the rounds of the writer's median ns/op with the reader.
+    pub with_reader_ns: f64,
+    /// Median over the rounds of (with reader / alone) of the same round.
+    pub ratio: f64,
+    /// Median over consecutive rounds of |alone / next alone - 1|: how far
+    /// two measurements of the same thing differ here (the noise floor).
+    pub noise: f64,
+    /// Snapshots the reader completed per second.
+    pub snapshots_per_sec: f64,
+    /// Rounds measured.
+    pub rounds: usize,
+}
+
+/// What a reader costs a writer.
 #[derive(Clone, Debug)]
 pub struct Interference {
-    /// Counter increments alone.
-    pub alone: Timing,
-    /// With a reader snapshotting the region in a tight loop on the other
-    /// CPU.
-    pub busy_reader: Timing,
-    /// Snapshots the busy reader completed per second.
-    pub busy_reader_snapshots_per_sec: f64,
-    /// With a reader taking a snapshot ten times a second.
-    pub reader_10hz: Timing,
+    /// A reader snapshotting the region in a tight loop on the other CPU.
+    pub busy_reader: Paired,
+    /// A reader taking a snapshot ten times a second.
+    pub reader_10hz: Paired,
     /// Whether the writer and reader threads could be pinned to CPUs 0, 1.
     pub pinned: bool,
 }
 
-/// Measures a writer incrementing one counter of a 1,000-field region
-/// alone, then while another thread (on the other CPU when it can be
-/// pinned) snapshots the same region in a loop, then at 10 Hz.
-pub fn interference(dir: &std::path::Path, budget: Duration) -> Interference {
-    use std::sync::atomic::AtomicBool;
-    let file = region_with_counters(dir, "interference", 1_000);
-    let counter = file.counter("hot").expect("room for the hot counter");
-    let path = file.path();
-    let mut run = move |n: u64| {
-        for _ in 0..n {
-            counter.incr();
-        }
-    };
-    let pinned = pin_to_cpu(0);
-    let alone = measure(&mut run, budget);
+/// A thread snapshotting a region until stopped.
+struct ReaderThread {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    snapshots: Arc<AtomicU64>,
+    start: Instant,
+    handle: std::thread::JoinHandle<()>,
+}
 
-    let with_reader = |period: Option<Duration>, run: &mut dyn FnMut(u64)| {
-        let stop = Arc::new(AtomicBool::new(false));
+impl ReaderThread {
+    /// Starts the reader (on CPU 1 when it can be pinned), snapshotting
+    /// `path` every `period` or in a loop, and returns after its first
+    /// snapshot.
+    fn start(path: &std::path::Path, period: Option<Duration>) -> Self {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let snapshots = Arc::new(AtomicU64::new(0));
-        let reader = {
-            let (stop, snapshots, path) = (Arc::clone(&stop), Arc::clone(&snapshots), path.clone());
+        let handle = {
+            let (stop, snapshots, path) =
+                (Arc::clone(&stop), Arc::clone(&snapshots), path.to_owned());
             std::thread::spawn(move || {
                 pin_to_cpu(1);
                 let mut reader = mmstats::RegionReader::open(&path).expect("a reader");
@@ -315,23 +332,94 @@ pub fn interference(dir: &std::path::Path, budget: Duration) -> Interference {
                 }
             })
         };
-        // Let the reader start before timing the writer.
         while snapshots.load(Ordering::Relaxed) == 0 {
             std::thread::yield_now();
         }
-        let start = Instant::now();
-        let timing = measure(run, budget);
-        let rate = snapshots.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
-        stop.store(true, Ordering::Relaxed);
-        reader.join().expect("the reader thread");
-        (timing, rate)
+        Self {
+            stop,
+            snapshots,
+            start: Instant::now(),
+            handle,
+        }
+    }
+
+    /// Stops the reader; returns its snapshots per second.
+    fn stop(self) -> f64 {
+        let rate =
+            self.snapshots.load(Ordering::Relaxed) as f64 / self.start.elapsed().as_secs_f64();
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().expect("the reader thread");
+        rate
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// `rounds` rounds of: the writer alone for `window`, then with a reader
+/// started for `window`.
+fn paired(
+    run: &mut dyn FnMut(u64),
+    path: &std::path::Path,
+    period: Option<Duration>,
+    rounds: usize,
+    window: Duration,
+) -> Paired {
+    let (mut alone, mut with, mut rates) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        alone.push(measure(run, window).median_ns);
+        let reader = ReaderThread::start(path, period);
+        with.push(measure(run, window).median_ns);
+        rates.push(reader.stop());
+    }
+    let mut ratios: Vec<f64> = with.iter().zip(&alone).map(|(w, a)| w / a).collect();
+    let mut noise: Vec<f64> = alone
+        .windows(2)
+        .map(|p| (p[0] / p[1] - 1.0).abs())
+        .collect();
+    Paired {
+        alone_ns: median(&mut alone.clone()),
+        with_reader_ns: median(&mut with),
+        ratio: median(&mut ratios),
+        noise: if noise.is_empty() {
+            0.0
+        } else {
+            median(&mut noise)
+        },
+        snapshots_per_sec: median(&mut rates),
+        rounds,
+    }
+}
+
+/// Measures a writer incrementing one counter of a 1,000-field region
+/// alone and while another thread (on the other CPU when it can be
+/// pinned) snapshots the same region in a loop, then alone and with a
+/// reader at 10 Hz, each in 5 alternating rounds. A 10 Hz window lasts at
+/// least 300 ms, so that every window holds reads.
+pub fn interference(dir: &std::path::Path, budget: Duration) -> Interference {
+    const ROUNDS: usize = 5;
+    let file = region_with_counters(dir, "interference", 1_000);
+    let counter = file.counter("hot").expect("room for the hot counter");
+    let path = file.path();
+    let mut run = move |n: u64| {
+        for _ in 0..n {
+            counter.incr();
+        }
     };
-    let (busy_reader, busy_reader_snapshots_per_sec) = with_reader(None, &mut run);
-    let (reader_10hz, _) = with_reader(Some(Duration::from_millis(100)), &mut run);
+    let pinned = pin_to_cpu(0);
+    let window = budget / ROUNDS as u32;
+    let busy_reader = paired(&mut run, &path, None, ROUNDS, window);
+    let reader_10hz = paired(
+        &mut run,
+        &path,
+        Some(Duration::from_millis(100)),
+        ROUNDS,
+        window.max(Duration::from_millis(300)),
+    );
     Interference {
-        alone,
         busy_reader,
-        busy_reader_snapshots_per_sec,
         reader_10hz,
         pinned,
     }

@@ -75,6 +75,8 @@ fn main() {
     let relaxed = get("baseline: relaxed load+store");
     let fetch_add = get("baseline: fetch_add");
     let prom = get("prometheus: IntCounter::inc");
+    let metrics = get("metrics: counter increment");
+    let seqlock = get("seqlock: 4-word write");
 
     println!(
         "machine: {} ({} logical CPUs), {} {}",
@@ -85,12 +87,19 @@ fn main() {
     );
     println!("budget per case: {} ms\n", args.budget.as_millis());
     println!(
-        "| {:<34} | {:>9} | {:>9} | {:>10} | {:>9} | {:>10} |",
-        "operation", "ns/op", "min ns", "x relaxed", "x fetch", "x prom inc"
+        "| {:<36} | {:>9} | {:>9} | {:>9} | {:>9} | {:>10} | {:>13} | {:>9} |",
+        "operation",
+        "ns/op",
+        "min ns",
+        "x relaxed",
+        "x fetch",
+        "x prom inc",
+        "x metrics inc",
+        "x seqlock"
     );
     println!(
-        "|{:-<36}|{:->11}|{:->11}|{:->12}|{:->11}|{:->12}|",
-        "", "", "", "", "", ""
+        "|{:-<38}|{:->11}|{:->11}|{:->11}|{:->11}|{:->12}|{:->15}|{:->11}|",
+        "", "", "", "", "", "", "", ""
     );
     let ratio = |value: f64, base: Option<f64>| {
         base.map_or_else(|| "-".into(), |b| format!("{:.2}", value / b))
@@ -98,22 +107,24 @@ fn main() {
     for name in &order {
         let t = &results[name];
         println!(
-            "| {:<34} | {:>9.2} | {:>9.2} | {:>10} | {:>9} | {:>10} |",
+            "| {:<36} | {:>9.2} | {:>9.2} | {:>9} | {:>9} | {:>10} | {:>13} | {:>9} |",
             name,
             t.median_ns,
             t.min_ns,
             ratio(t.median_ns, relaxed),
             ratio(t.median_ns, fetch_add),
-            ratio(t.median_ns, prom)
+            ratio(t.median_ns, prom),
+            ratio(t.median_ns, metrics),
+            ratio(t.median_ns, seqlock)
         );
     }
 
     // Reader side: snapshots, ns per field.
     println!(
-        "\n| {:<34} | {:>12} | {:>12} |",
+        "\n| {:<36} | {:>12} | {:>12} |",
         "read", "ns/snapshot", "ns/field"
     );
-    println!("|{:-<36}|{:->14}|{:->14}|", "", "", "");
+    println!("|{:-<38}|{:->14}|{:->14}|", "", "", "");
     let mut per_field_100k = None;
     for (fields, mut case) in snapshot_cases(dir.path()) {
         eprint!("measuring {:<40}\r", case.name);
@@ -123,7 +134,7 @@ fn main() {
             per_field_100k = Some(per_field);
         }
         println!(
-            "| {:<34} | {:>12.0} | {:>12.2} |",
+            "| {:<36} | {:>12.0} | {:>12.2} |",
             case.name, timing.median_ns, per_field
         );
     }
@@ -132,7 +143,7 @@ fn main() {
         eprint!("measuring {:<40}\r", case.name);
         let timing = measure(&mut case.run, args.budget);
         println!(
-            "| {:<34} | {:>12.0} | {:>12.2} |",
+            "| {:<36} | {:>12.0} | {:>12.2} |",
             case.name,
             timing.median_ns,
             timing.median_ns / fields as f64
@@ -143,7 +154,7 @@ fn main() {
     eprint!("measuring {:<40}\r", "mmdump --json");
     match mmdump_end_to_end(args.budget) {
         Ok((median, files, fields)) => println!(
-            "| {:<34} | {:>12.0} | {:>12.2} |",
+            "| {:<36} | {:>12.0} | {:>12.2} |",
             format!("mmdump --json, {files} files x {fields}"),
             median * 1e9,
             median * 1e9 / (files * fields) as f64
@@ -155,29 +166,38 @@ fn main() {
     eprint!("measuring {:<40}\r", "interference");
     let interference = interference(dir.path(), args.budget);
     eprintln!("{:<60}", "");
-    let busy = interference.busy_reader.median_ns / interference.alone.median_ns;
-    let slow = interference.reader_10hz.median_ns / interference.alone.median_ns;
+    let (busy_run, slow_run) = (&interference.busy_reader, &interference.reader_10hz);
+    let (busy, slow) = (busy_run.ratio, slow_run.ratio);
     println!(
-        "\n| {:<50} | {:>9} | {:>8} |",
-        "writer: counter incr in a 1,000-field region", "ns/op", "x alone"
-    );
-    println!("|{:-<52}|{:->11}|{:->10}|", "", "", "");
-    println!(
-        "| {:<50} | {:>9.2} | {:>8.3} |",
-        "alone", interference.alone.median_ns, 1.0
+        "\n| {:<52} | {:>9} | {:>9} | {:>8} | {:>7} |",
+        "writer: counter incr in a 1,000-field region", "alone", "w/ reader", "x alone", "noise"
     );
     println!(
-        "| {:<50} | {:>9.2} | {:>8.3} |",
-        format!(
-            "reader snapshotting in a loop ({:.0} snapshots/s)",
-            interference.busy_reader_snapshots_per_sec
+        "|{:-<54}|{:->11}|{:->11}|{:->10}|{:->9}|",
+        "", "", "", "", ""
+    );
+    for (label, run) in [
+        (
+            format!(
+                "reader snapshotting in a loop ({:.0} snapshots/s)",
+                busy_run.snapshots_per_sec
+            ),
+            busy_run,
         ),
-        interference.busy_reader.median_ns,
-        busy
-    );
+        ("reader snapshotting at 10 Hz".to_owned(), slow_run),
+    ] {
+        println!(
+            "| {:<52} | {:>9.3} | {:>9.3} | {:>8.3} | {:>6.1}% |",
+            label,
+            run.alone_ns,
+            run.with_reader_ns,
+            run.ratio,
+            run.noise * 100.0
+        );
+    }
     println!(
-        "| {:<50} | {:>9.2} | {:>8.3} |",
-        "reader snapshotting at 10 Hz", interference.reader_10hz.median_ns, slow
+        "(ns/op medians over {} alternating rounds, alone then with the reader; x alone: median of each round's ratio; noise: median difference between consecutive runs alone)",
+        busy_run.rounds
     );
     if !interference.pinned {
         println!("(threads could not be pinned to CPUs; the OS placed them)");
@@ -242,6 +262,13 @@ fn main() {
         1.01,
         true,
     );
+    if slow > 1.01 && slow - 1.0 <= slow_run.noise {
+        println!(
+            "  (a {:.1} % slowdown is within this run's noise floor of {:.1} %: two runs alone differ as much)",
+            (slow - 1.0) * 100.0,
+            slow_run.noise * 100.0
+        );
+    }
 }
 
 /// Times `mmdump --json` over 100 files of 1,000 counters each, as a
