@@ -380,7 +380,7 @@ fn paired(
         .map(|p| (p[0] / p[1] - 1.0).abs())
         .collect();
     Paired {
-        alone_ns: median(&mut alone.clone()),
+        alone_ns: median(&mut alone),
         with_reader_ns: median(&mut with),
         ratio: median(&mut ratios),
         noise: if noise.is_empty() {

@@ -98,11 +98,13 @@ fn cell(dom: &str, key: &str, index: usize) -> Option<String> {
     Some(plain)
 }
 
+/// The number a cell shows (thousands separators allowed), if it shows one.
+fn parse_number(text: &str) -> Option<f64> {
+    text.replace(',', "").trim().parse().ok()
+}
+
 fn number(text: &str) -> f64 {
-    text.replace(',', "")
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("not a number: {text:?}"))
+    parse_number(text).unwrap_or_else(|| panic!("not a number: {text:?}"))
 }
 
 /// Width, height and RGBA/RGB pixels of a PNG.
@@ -135,9 +137,7 @@ fn the_dashboard_shows_live_values_in_chromium() {
     // Load it again (up to 10 s) until the rate is known.
     let mut first = browser.dom(&base);
     for _ in 0..10 {
-        let known = cell(&first, "web.ticks", 2)
-            .is_some_and(|rate| rate.replace(',', "").trim().parse::<f64>().is_ok());
-        if known {
+        if cell(&first, "web.ticks", 2).is_some_and(|rate| parse_number(&rate).is_some()) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_secs(1));
