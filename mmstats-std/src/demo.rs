@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::{CreateError, FieldSpec, StatsFile, Unit};
+use crate::{CreateError, FieldSpec, Location, StatsFile, Unit};
 
 /// A running demo writer; stops and removes its files when stopped or
 /// dropped.
@@ -45,13 +45,14 @@ const ROUTES: [(&str, u16, u64); 6] = [
 ];
 
 impl Demo {
-    /// Starts a demo writer with `workers` worker threads, publishing in
-    /// `dir` (or the default directory).
-    pub fn start(dir: Option<PathBuf>, workers: usize) -> Result<Self, CreateError> {
+    /// Starts a demo writer with `workers` worker threads, publishing at
+    /// `location` (or in the default directory).
+    pub fn start(location: Option<Location>, workers: usize) -> Result<Self, CreateError> {
         let builder = |name: &str| {
             let builder = StatsFile::builder(name).prefix(format!("{name}."));
-            match &dir {
-                Some(dir) => builder.dir(dir),
+            match &location {
+                Some(Location::Dir(dir)) => builder.dir(dir),
+                Some(Location::Shm) => builder.shm(),
                 None => builder,
             }
         };

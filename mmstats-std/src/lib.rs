@@ -115,8 +115,9 @@ pub use histogram::{HistogramSnapshot, HistogramTimer};
 pub use mmstats_nostd::{FieldSpec, Kind, Padding, Unit};
 pub use publish::{
     AddFieldError, Average, Counter, CreateError, DEFAULT_DIR, DEFAULT_REUSE_DELAY, DEFAULT_SIZE,
-    DIR_ENV, EXTENSION, Flag, FloatGauge, Gauge, Histogram, Location, MovingAverage, SHM_PREFIX,
-    SharedCounter, SharedGauge, StatsFile, StatsFileBuilder, Text, Timestamp, default_dir,
+    DIR_ENV, EXTENSION, Flag, FloatGauge, GROUP_ENV, Gauge, Histogram, Location, MovingAverage,
+    Occupant, SHM_PREFIX, SharedCounter, SharedGauge, StatsFile, StatsFileBuilder, Text, Timestamp,
+    default_dir,
 };
 pub use read::{
     Field, FieldValue, FileStats, Format, Liveness, ReadFailure, ReadFileError, RegionInfo,

@@ -62,6 +62,35 @@ pub fn uid() -> u64 {
     rustix::process::getuid().as_raw().into()
 }
 
+/// The effective user id (`geteuid(2)`): the owner of the files this
+/// process creates, and the user whose files it may reclaim.
+#[must_use]
+pub fn euid() -> u64 {
+    rustix::process::geteuid().as_raw().into()
+}
+
+/// The id of a group given by name (looked up in `/etc/group`) or as a
+/// decimal number. Groups known only to another name service (LDAP,
+/// sssd) must be given by number.
+#[must_use]
+pub fn group_id(group: &str) -> Option<u32> {
+    if let Ok(gid) = group.parse::<u32>() {
+        return Some(gid);
+    }
+    let table = std::fs::read_to_string("/etc/group").ok()?;
+    parse_group_table(&table, group)
+}
+
+fn parse_group_table(table: &str, group: &str) -> Option<u32> {
+    table.lines().find_map(|line| {
+        let mut parts = line.split(':');
+        let name = parts.next()?;
+        let _password = parts.next()?;
+        let gid = parts.next()?;
+        (name == group).then(|| gid.parse().ok()).flatten()
+    })
+}
+
 /// The start time of process `pid` as the kernel reports it: field 22 of
 /// `/proc/PID/stat`, in clock ticks after boot. `None` if there is no such
 /// process (or no procfs).
@@ -219,6 +248,16 @@ mod tests {
             "other boot"
         );
         assert_eq!(check_process(me, 0, 0), ProcessCheck::Unknown);
+    }
+
+    #[test]
+    fn groups_are_found_by_name_or_number() {
+        let table = "root:x:0:\nstats:x:1234:munin,nobody\nbroken\n";
+        assert_eq!(parse_group_table(table, "stats"), Some(1234));
+        assert_eq!(parse_group_table(table, "root"), Some(0));
+        assert_eq!(parse_group_table(table, "broken"), None);
+        assert_eq!(parse_group_table(table, "nobody"), None);
+        assert_eq!(group_id("4321"), Some(4321));
     }
 
     #[test]

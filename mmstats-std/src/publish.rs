@@ -12,7 +12,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -64,8 +64,58 @@ pub enum Location {
     Shm,
 }
 
+/// What already occupies the name a new stats file wants, as found by
+/// opening it without following or blocking and `fstat(2)`-ing what opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Occupant {
+    /// A stats file whose writer still holds its lock: a live writer (on
+    /// a shared `/dev/shm`, possibly in another pid namespace).
+    LiveWriter,
+    /// A regular file of ours that is not a stats file (never removed:
+    /// nothing a user wrote is lost).
+    NotStats,
+    /// A regular file owned by another user.
+    OtherUser {
+        /// Its owner.
+        uid: u32,
+    },
+    /// A symbolic link (never followed).
+    SymbolicLink,
+    /// A FIFO (never opened for writing, never waited on).
+    Fifo,
+    /// A device node.
+    Device,
+    /// A directory.
+    Directory,
+    /// A socket.
+    Socket,
+    /// Something that vanished or changed while it was examined twice in
+    /// a row.
+    Unstable,
+}
+
+impl fmt::Display for Occupant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::LiveWriter => f.write_str("a live writer's stats file (its lock is held)"),
+            Self::NotStats => f.write_str("a file of yours that is not a stats file"),
+            Self::OtherUser { uid } => write!(f, "a file owned by another user (uid {uid})"),
+            Self::SymbolicLink => f.write_str("a symbolic link"),
+            Self::Fifo => f.write_str("a FIFO"),
+            Self::Device => f.write_str("a device node"),
+            Self::Directory => f.write_str("a directory"),
+            Self::Socket => f.write_str("a socket"),
+            Self::Unstable => f.write_str("a name that keeps changing while it is examined"),
+        }
+    }
+}
+
 /// Why a stats file could not be created. Every variant names the path.
+/// A failed creation leaves no file behind (neither the temporary nor the
+/// final name).
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum CreateError {
     /// The directory could not be opened or created.
     Directory {
@@ -81,10 +131,26 @@ pub enum CreateError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// A live writer already publishes under this name.
-    AlreadyExists {
+    /// The name (final, temporary or shm) is taken by something that is
+    /// not a reclaimable stats file: a live writer's, or not a stats file
+    /// of this user at all. A closed or dead writer's file of this user is
+    /// removed and its name reused instead.
+    NameTaken {
         /// The path.
         path: PathBuf,
+        /// What is there.
+        occupant: Occupant,
+    },
+    /// The file system has no room (or the quota is spent) for the
+    /// region's pages, which are reserved at creation so that a full disk
+    /// never turns into a `SIGBUS` later.
+    NoSpace {
+        /// The path.
+        path: PathBuf,
+        /// The region size that could not be reserved.
+        bytes: u64,
+        /// The system's reason (`ENOSPC` or `EDQUOT`).
+        source: io::Error,
     },
     /// A system call on the file failed.
     Io {
@@ -109,6 +175,12 @@ pub enum CreateError {
         /// The reason.
         source: AddFieldError,
     },
+    /// The group of [`StatsFileBuilder::group`] or `$MMSTATS_GROUP` is not
+    /// known.
+    UnknownGroup {
+        /// The name as given.
+        name: String,
+    },
 }
 
 impl fmt::Display for CreateError {
@@ -124,9 +196,16 @@ impl fmt::Display for CreateError {
             Self::UnsafeDirectory { path, reason } => {
                 write!(f, "{}: refusing to publish here: {reason}", path.display())
             }
-            Self::AlreadyExists { path } => write!(
+            Self::NameTaken { path, occupant } => {
+                write!(f, "{}: the name is taken by {occupant}", path.display())
+            }
+            Self::NoSpace {
+                path,
+                bytes,
+                source,
+            } => write!(
                 f,
-                "{}: a stats file of a live writer already has this name",
+                "{}: no space to reserve the region's {bytes} bytes: {source}",
                 path.display()
             ),
             Self::Io {
@@ -138,6 +217,12 @@ impl fmt::Display for CreateError {
             Self::DefaultField { path, source } => {
                 write!(f, "{}: adding default fields: {source}", path.display())
             }
+            Self::UnknownGroup { name } => {
+                write!(
+                    f,
+                    "unknown group {name:?} (not in /etc/group, not a number)"
+                )
+            }
         }
     }
 }
@@ -145,10 +230,14 @@ impl fmt::Display for CreateError {
 impl std::error::Error for CreateError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Directory { source, .. } | Self::Io { source, .. } => Some(source),
+            Self::Directory { source, .. }
+            | Self::Io { source, .. }
+            | Self::NoSpace { source, .. } => Some(source),
             Self::Region { source, .. } => Some(source),
             Self::DefaultField { source, .. } => Some(source),
-            Self::UnsafeDirectory { .. } | Self::AlreadyExists { .. } => None,
+            Self::UnsafeDirectory { .. } | Self::NameTaken { .. } | Self::UnknownGroup { .. } => {
+                None
+            }
         }
     }
 }
@@ -193,7 +282,8 @@ impl From<mmstats_nostd::AddFieldError> for AddFieldError {
 pub struct StatsFileBuilder {
     name: String,
     location: Option<Location>,
-    mode: u32,
+    mode: Option<u32>,
+    group: Option<String>,
     keep: bool,
     size: usize,
     table_capacity: usize,
@@ -228,11 +318,24 @@ impl StatsFileBuilder {
         self
     }
 
-    /// File permission bits (default 0600). Readers of other users need
-    /// at least 0644, and then may read every value.
+    /// File permission bits (default 0600, or 0640 with a
+    /// [group](StatsFileBuilder::group)). Prefer a group to world-readable
+    /// bits: a mode of 0644 lets every user of the machine read every value.
     #[must_use]
     pub const fn mode(mut self, mode: u32) -> Self {
-        self.mode = mode;
+        self.mode = Some(mode);
+        self
+    }
+
+    /// Makes the file (and every directory the writer creates for it)
+    /// belong to this group (a name from `/etc/group` or a number), and
+    /// readable by it: files 0640, new directories 0750. This is how a
+    /// monitoring user (munin's `nobody`, Prometheus' user, a sidecar)
+    /// reads without the stats being world-readable. The writer must be a
+    /// member of the group. Default: `$MMSTATS_GROUP` if set, else none.
+    #[must_use]
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.group = Some(group.into());
         self
     }
 
@@ -282,6 +385,10 @@ impl StatsFileBuilder {
     }
 
     /// Creates, initialises and publishes the file.
+    ///
+    /// A name held by a closed or dead writer's file of this user is
+    /// reclaimed; any other occupant is an error saying what it is. On
+    /// every error no file is left behind.
     pub fn create(self) -> Result<StatsFile, CreateError> {
         let tid = os::tid();
         let pid = os::pid();
@@ -296,11 +403,31 @@ impl StatsFileBuilder {
             .location
             .clone()
             .unwrap_or_else(|| Location::Dir(default_dir()));
-        let (file, place) = match &location {
-            Location::Dir(dir) => create_in_dir(dir, &base, self.mode, size)?,
-            Location::Shm => create_shm(&format!("{SHM_PREFIX}{base}"), self.mode, size)?,
+        let group = match self
+            .group
+            .clone()
+            .or_else(|| std::env::var(GROUP_ENV).ok().filter(|g| !g.is_empty()))
+        {
+            Some(name) => Some(os::group_id(&name).ok_or(CreateError::UnknownGroup { name })?),
+            None => None,
         };
-        let path = place.path();
+        let access = Access {
+            mode: self
+                .mode
+                .unwrap_or(if group.is_some() { 0o640 } else { 0o600 }),
+            group,
+        };
+        let (file, place) = match &location {
+            Location::Dir(dir) => create_in_dir(dir, &base, access, size)?,
+            Location::Shm => create_shm(&format!("{SHM_PREFIX}{base}"), access, size)?,
+        };
+        // From here on, every error path removes the file: `Unpublished`
+        // does so on drop until `FileInner` owns the file.
+        let pending = Unpublished {
+            file: Some(file),
+            place: Some(place),
+        };
+        let path = pending.place().path();
         let io_error = |operation| {
             let path = path.clone();
             move |source| CreateError::Io {
@@ -309,10 +436,11 @@ impl StatsFileBuilder {
                 source,
             }
         };
-        let map = WriteMap::shared(&file, size).map_err(io_error("mmap"))?;
+        let map = WriteMap::shared(pending.file(), size).map_err(io_error("mmap"))?;
         // SAFETY: `map` moves into the `FileInner` below, which every handle
         // holds through an `Arc`; the words are only used by the region and
-        // handles that live inside or beside that `Arc`.
+        // handles that live inside or beside that `Arc`. On an error before
+        // that, `region` (which borrows the words) is dropped before `map`.
         let words = unsafe { map.words_static() };
         let options = RegionOptions {
             table_capacity: self.table_capacity,
@@ -335,11 +463,14 @@ impl StatsFileBuilder {
         // The clock of dynamic fields: milliseconds since `created` below.
         region.set_reuse_delay(u64::try_from(self.reuse_delay.as_millis()).unwrap_or(u64::MAX));
 
+        let (file, place) = pending.into_parts();
+        // `keep` applies once the file is published: a creation that fails
+        // below drops `FileInner`, which then removes the file.
         let inner = Arc::new(FileInner {
             map,
             file,
             place,
-            keep: AtomicBool::new(self.keep),
+            keep: AtomicBool::new(false),
             created: Instant::now(),
             state: Mutex::new(WriterState {
                 region,
@@ -356,17 +487,62 @@ impl StatsFileBuilder {
                 })?;
         }
         stats.inner.place.publish().map_err(|error| match error {
-            PublishError::Exists => CreateError::AlreadyExists { path: path.clone() },
+            PublishError::Taken(occupant) => CreateError::NameTaken {
+                path: path.clone(),
+                occupant,
+            },
             PublishError::Io(source) => CreateError::Io {
                 path: path.clone(),
                 operation: "rename into place",
                 source,
             },
         })?;
+        stats.inner.keep.store(self.keep, Ordering::Relaxed);
         if let Some(interval) = self.heartbeat {
             spawn_heartbeat(Arc::downgrade(&stats.inner), interval);
         }
         Ok(stats)
+    }
+}
+
+/// Environment variable naming the group new stats files and directories
+/// are made readable by (see [`StatsFileBuilder::group`]).
+pub const GROUP_ENV: &str = "MMSTATS_GROUP";
+
+/// Permission bits and group of a new file.
+#[derive(Clone, Copy, Debug)]
+struct Access {
+    mode: u32,
+    group: Option<u32>,
+}
+
+/// A created, not yet published file: removed on drop unless taken.
+struct Unpublished {
+    file: Option<File>,
+    place: Option<Place>,
+}
+
+impl Unpublished {
+    fn file(&self) -> &File {
+        self.file.as_ref().expect("taken only by into_parts")
+    }
+
+    fn place(&self) -> &Place {
+        self.place.as_ref().expect("taken only by into_parts")
+    }
+
+    fn into_parts(mut self) -> (File, Place) {
+        let file = self.file.take().expect("taken once");
+        let place = self.place.take().expect("taken once");
+        (file, place)
+    }
+}
+
+impl Drop for Unpublished {
+    fn drop(&mut self) {
+        if let (Some(file), Some(place)) = (&self.file, &self.place) {
+            place.remove(file);
+        }
     }
 }
 
@@ -416,7 +592,7 @@ enum Place {
 }
 
 enum PublishError {
-    Exists,
+    Taken(Occupant),
     Io(io::Error),
 }
 
@@ -429,7 +605,7 @@ impl Place {
     }
 
     /// Renames the temporary file to its public name, never replacing an
-    /// existing file (a dead writer's stale file is removed first).
+    /// existing file (a closed or dead writer's file is removed first).
     fn publish(&self) -> Result<(), PublishError> {
         let Self::Dir {
             dir,
@@ -441,21 +617,26 @@ impl Place {
         else {
             return Ok(());
         };
-        for attempt in 0..2 {
+        let mut occupant = Occupant::Unstable;
+        // Two tries: a reclaimed name may be taken again by another process
+        // in between; a third round would be a name that keeps changing.
+        for _ in 0..2 {
             match rename_noreplace(dir, temp, name) {
                 Ok(()) => {
                     published.store(true, Ordering::Relaxed);
                     return Ok(());
                 }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt == 0 => {
-                    if !remove_if_stale(dir, name) {
-                        break;
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    match reclaim(dir.as_fd(), name.as_os_str()) {
+                        Ok(()) => {}
+                        Err(found) => return Err(PublishError::Taken(found)),
                     }
+                    occupant = Occupant::Unstable;
                 }
                 Err(e) => return Err(PublishError::Io(e)),
             }
         }
-        Err(PublishError::Exists)
+        Err(PublishError::Taken(occupant))
     }
 
     /// Unlinks the file if it is still the one `ours` refers to.
@@ -486,9 +667,11 @@ impl Place {
             Self::Shm { name } => {
                 // Where shm objects are visible as files, make sure the
                 // name still refers to our object before unlinking it.
-                let same = rustix::fs::stat(shm_path(name)).map_or(true, |there| {
-                    (there.st_dev, there.st_ino) == (mine.st_dev, mine.st_ino)
-                });
+                let same = shm_dir()
+                    .and_then(|dir| {
+                        rustix::fs::statat(&dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW).ok()
+                    })
+                    .is_none_or(|there| (there.st_dev, there.st_ino) == (mine.st_dev, mine.st_ino));
                 if same {
                     let _ = rustix::shm::unlink(format!("/{name}"));
                 }
@@ -522,41 +705,126 @@ fn rename_noreplace(dir: &OwnedFd, from: &OsString, to: &OsString) -> io::Result
     }
 }
 
-/// Removes `name` from `dir` if it is a regular file owned by this user
-/// whose writer is provably gone. Returns whether it did.
-fn remove_if_stale(dir: &OwnedFd, name: &OsString) -> bool {
-    let Ok(fd) = rustix::fs::openat(
+/// Makes `name` in `dir` free again if it is a stats file of this user
+/// whose writer has closed it or is gone; otherwise says what is there.
+///
+/// The name is opened without following a link, without blocking (a FIFO
+/// opens at once for reading and is then refused) and without becoming a
+/// controlling terminal, and judged on that descriptor: its type, its
+/// owner, and its writer's lock. Every writer holds a shared `flock` on
+/// its file from creation to close, so a lock nobody holds means no writer
+/// (a reused pid, as in containers where pid 1 repeats, changes nothing).
+/// The name is unlinked only if it still refers to the judged inode: in a
+/// directory that only this user (or root) may write to, nobody else can
+/// swap it in between; in a sticky directory such as `/dev/shm` nobody
+/// else may rename or remove this user's files.
+fn reclaim(dir: BorrowedFd<'_>, name: &std::ffi::OsStr) -> Result<(), Occupant> {
+    let fd = match rustix::fs::openat(
         dir,
-        name.as_os_str(),
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
         Mode::empty(),
-    ) else {
-        return false;
+    ) {
+        Ok(fd) => fd,
+        // Gone meanwhile: the name is free.
+        Err(rustix::io::Errno::NOENT) => return Ok(()),
+        Err(rustix::io::Errno::LOOP) => return Err(Occupant::SymbolicLink),
+        // A FIFO or socket of another user we may not open, a device...:
+        // look without opening.
+        Err(_) => {
+            return Err(
+                match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(stat) => occupant_of(&stat).unwrap_or(Occupant::Unstable),
+                    Err(_) => Occupant::Unstable,
+                },
+            );
+        }
     };
     let file = File::from(fd);
-    let Ok(stat) = rustix::fs::fstat(&file) else {
-        return false;
+    let stat = rustix::fs::fstat(&file).map_err(|_| Occupant::Unstable)?;
+    if let Some(occupant) = occupant_of(&stat) {
+        return Err(occupant);
+    }
+    // A lock can be held for a moment by a forked child of the writer's
+    // process that has not yet reached `exec` (it shares the open file):
+    // look again a few times over about 50 ms before calling it live.
+    let mut lock = crate::read::probe_lock(&file);
+    for pause_ms in [1, 4, 15, 30] {
+        if lock != crate::read::LockProbe::Held {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(pause_ms));
+        lock = crate::read::probe_lock(&file);
+    }
+    let reclaimable = match lock {
+        crate::read::LockProbe::Held => return Err(Occupant::LiveWriter),
+        crate::read::LockProbe::Free => true,
+        // No flock on this file system: fall back on the region's own
+        // state, pid and start time.
+        crate::read::LockProbe::Unsupported => matches!(
+            crate::read::writer_liveness(&file),
+            crate::read::Liveness::Dead | crate::read::Liveness::Closed
+        ),
     };
-    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile
-        || u64::from(stat.st_uid) != os::uid()
-    {
-        return false;
+    if !reclaimable {
+        return Err(Occupant::LiveWriter);
     }
-    if crate::read::writer_liveness(&file) != crate::read::Liveness::Dead {
-        return false;
+    if !is_stats_file(&file, stat.st_size) {
+        return Err(Occupant::NotStats);
     }
-    rustix::fs::unlinkat(dir, name.as_os_str(), AtFlags::empty()).is_ok()
+    match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(there) if (there.st_dev, there.st_ino) == (stat.st_dev, stat.st_ino) => {
+            match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
+                Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+                Err(_) => Err(Occupant::Unstable),
+            }
+        }
+        Err(rustix::io::Errno::NOENT) => Ok(()),
+        _ => Err(Occupant::Unstable),
+    }
+}
+
+/// Why the file `stat` describes can never be reclaimed, if it cannot.
+fn occupant_of(stat: &rustix::fs::Stat) -> Option<Occupant> {
+    match FileType::from_raw_mode(stat.st_mode) {
+        FileType::RegularFile => {}
+        FileType::Symlink => return Some(Occupant::SymbolicLink),
+        FileType::Fifo => return Some(Occupant::Fifo),
+        FileType::CharacterDevice | FileType::BlockDevice => return Some(Occupant::Device),
+        FileType::Directory => return Some(Occupant::Directory),
+        FileType::Socket => return Some(Occupant::Socket),
+        FileType::Unknown => return Some(Occupant::Unstable),
+    }
+    if u64::from(stat.st_uid) != os::euid() {
+        return Some(Occupant::OtherUser { uid: stat.st_uid });
+    }
+    None
+}
+
+/// Whether an open regular file holds a stats file of either format (or
+/// is empty or shorter than a prologue: a writer that died while creating
+/// it, before the first byte was written).
+fn is_stats_file(file: &File, len: i64) -> bool {
+    if len < 8 {
+        return true;
+    }
+    let mut head = [0u8; 8];
+    match rustix::io::pread(file, &mut head, 0) {
+        Ok(8) => head == mmstats_nostd::layout::MAGIC || head[0] == crate::legacy::LEGACY_VERSION,
+        _ => false,
+    }
 }
 
 /// Opens (creating if missing, mode 0700) the directory, refusing a
 /// symlink and a directory other users could swap files in.
-fn open_dir(dir: &Path) -> Result<OwnedFd, CreateError> {
+fn open_dir(dir: &Path, access: Access) -> Result<OwnedFd, CreateError> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let open = || rustix::fs::open(dir, flags, Mode::empty());
+    let dir_mode = if access.group.is_some() { 0o750 } else { 0o700 };
     let fd = match open() {
         Ok(fd) => fd,
         Err(rustix::io::Errno::NOENT) => {
-            match rustix::fs::mkdir(dir, Mode::from_raw_mode(0o700)) {
+            match rustix::fs::mkdir(dir, Mode::from_raw_mode(dir_mode)) {
                 Ok(()) | Err(rustix::io::Errno::EXIST) => {}
                 Err(e) => {
                     return Err(CreateError::Directory {
@@ -565,10 +833,15 @@ fn open_dir(dir: &Path) -> Result<OwnedFd, CreateError> {
                     });
                 }
             }
-            open().map_err(|e| CreateError::Directory {
+            let fd = open().map_err(|e| CreateError::Directory {
                 path: dir.to_owned(),
                 source: e.into(),
-            })?
+            })?;
+            if let Some(gid) = access.group {
+                let _ = rustix::fs::fchown(&fd, None, Some(rustix::process::Gid::from_raw(gid)));
+                let _ = rustix::fs::fchmod(&fd, Mode::from_raw_mode(dir_mode));
+            }
+            fd
         }
         Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR) => {
             return Err(CreateError::UnsafeDirectory {
@@ -589,13 +862,13 @@ fn open_dir(dir: &Path) -> Result<OwnedFd, CreateError> {
     })?;
     let others_write = stat.st_mode & 0o022 != 0;
     let sticky = stat.st_mode & 0o1000 != 0;
-    if u64::from(stat.st_uid) != os::uid() && stat.st_uid != 0 && others_write && !sticky {
+    if u64::from(stat.st_uid) != os::euid() && stat.st_uid != 0 && others_write && !sticky {
         return Err(CreateError::UnsafeDirectory {
             path: dir.to_owned(),
             reason: "another user owns it and others may write to it without the sticky bit",
         });
     }
-    if stat.st_uid == os::uid() as u32 && others_write && !sticky {
+    if u64::from(stat.st_uid) == os::euid() && others_write && !sticky {
         return Err(CreateError::UnsafeDirectory {
             path: dir.to_owned(),
             reason: "others may write to it and it lacks the sticky bit",
@@ -607,18 +880,35 @@ fn open_dir(dir: &Path) -> Result<OwnedFd, CreateError> {
 fn create_in_dir(
     dir: &Path,
     name: &str,
-    mode: u32,
+    access: Access,
     size: usize,
 ) -> Result<(File, Place), CreateError> {
-    let dir_fd = open_dir(dir)?;
+    let dir_fd = open_dir(dir, access)?;
     let temp = OsString::from(format!(".{name}.tmp"));
     let path = dir.join(&temp);
-    let flags = OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::RDWR | OFlags::CLOEXEC;
-    let create = || rustix::fs::openat(&dir_fd, temp.as_os_str(), flags, Mode::from_raw_mode(mode));
+    let flags = OFlags::CREATE
+        | OFlags::EXCL
+        | OFlags::NOFOLLOW
+        | OFlags::NOCTTY
+        | OFlags::RDWR
+        | OFlags::CLOEXEC;
+    let create = || {
+        rustix::fs::openat(
+            &dir_fd,
+            temp.as_os_str(),
+            flags,
+            Mode::from_raw_mode(access.mode),
+        )
+    };
     let fd = match create() {
         // A temporary name is private to this pid and thread: one left
-        // behind was made by a process that died while creating it.
-        Err(rustix::io::Errno::EXIST) if remove_if_stale(&dir_fd, &temp) => create(),
+        // behind was made by a process that died while creating it (or
+        // by a writer of the same pid in another pid namespace, whose lock
+        // is then held).
+        Err(rustix::io::Errno::EXIST) => match reclaim(dir_fd.as_fd(), temp.as_os_str()) {
+            Ok(()) => create(),
+            Err(occupant) => return Err(CreateError::NameTaken { path, occupant }),
+        },
         other => other,
     }
     .map_err(|e| CreateError::Io {
@@ -634,24 +924,25 @@ fn create_in_dir(
         name: OsString::from(name),
         published: AtomicBool::new(false),
     };
-    prepare(file, place, path, size, mode)
+    prepare(file, place, path, size, access)
 }
 
-fn create_shm(name: &str, mode: u32, size: usize) -> Result<(File, Place), CreateError> {
+fn create_shm(name: &str, access: Access, size: usize) -> Result<(File, Place), CreateError> {
     let path = shm_path(name);
     let flags = rustix::shm::OFlags::CREATE | rustix::shm::OFlags::EXCL | rustix::shm::OFlags::RDWR;
-    let create = || rustix::shm::open(format!("/{name}"), flags, Mode::from_raw_mode(mode));
+    let create = || rustix::shm::open(format!("/{name}"), flags, Mode::from_raw_mode(access.mode));
     let fd = match create() {
         Err(rustix::io::Errno::EXIST) => {
-            // A stale object of a dead writer with the same pid and thread id.
-            let stale = File::open(&path)
-                .map(|f| crate::read::writer_liveness(&f) == crate::read::Liveness::Dead)
-                .unwrap_or(false);
-            if stale {
-                let _ = rustix::shm::unlink(format!("/{name}"));
-                create()
-            } else {
-                return Err(CreateError::AlreadyExists { path });
+            // Judge what is there through the directory shm objects live
+            // in (Linux: `/dev/shm`), never by reopening the name with a
+            // call that could follow a link or wait on a FIFO.
+            let reclaimed = match shm_dir() {
+                Some(dir) => reclaim(dir.as_fd(), std::ffi::OsStr::new(name)),
+                None => Err(Occupant::Unstable),
+            };
+            match reclaimed {
+                Ok(()) => create(),
+                Err(occupant) => return Err(CreateError::NameTaken { path, occupant }),
             }
         }
         other => other,
@@ -665,34 +956,94 @@ fn create_shm(name: &str, mode: u32, size: usize) -> Result<(File, Place), Creat
     let place = Place::Shm {
         name: name.to_owned(),
     };
-    prepare(file, place, path, size, mode)
+    prepare(file, place, path, size, access)
 }
 
-/// Sizes the new file, fixes its mode against the umask, and takes the
-/// writer's lock; on failure removes the file.
+/// The directory POSIX shared-memory objects appear in, opened without
+/// following a link.
+fn shm_dir() -> Option<OwnedFd> {
+    rustix::fs::open(
+        "/dev/shm",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()
+}
+
+/// Takes the writer's lock, reserves the file's pages, and fixes its mode
+/// against the umask; on failure removes the file.
+///
+/// The lock comes first, so that a file under a writer's name without a
+/// held lock is always a dead or closed writer's. The pages are reserved
+/// with `fallocate(2)` (`posix_fallocate(3)`'s system call): a full disk
+/// or tmpfs is then an error here, not a `SIGBUS` at some later store into
+/// a page the file system cannot supply. The cost: a region's memory is
+/// taken at creation, not as pages are first touched.
 fn prepare(
     file: File,
     place: Place,
     path: PathBuf,
     size: usize,
-    mode: u32,
+    access: Access,
 ) -> Result<(File, Place), CreateError> {
-    let steps = || -> Result<(), (&'static str, rustix::io::Errno)> {
-        rustix::fs::ftruncate(&file, size as u64).map_err(|e| ("ftruncate", e))?;
+    let steps = || -> Result<(), CreateError> {
+        let io = |operation: &'static str| {
+            let path = path.clone();
+            move |e: rustix::io::Errno| CreateError::Io {
+                path,
+                operation,
+                source: e.into(),
+            }
+        };
+        rustix::fs::flock(&file, FlockOperation::NonBlockingLockShared).map_err(io("flock"))?;
+        reserve(&file, size as u64).map_err(|e| {
+            if e == rustix::io::Errno::NOSPC || e == rustix::io::Errno::DQUOT {
+                CreateError::NoSpace {
+                    path: path.clone(),
+                    bytes: size as u64,
+                    source: e.into(),
+                }
+            } else {
+                io("fallocate")(e)
+            }
+        })?;
+        if let Some(gid) = access.group {
+            rustix::fs::fchown(&file, None, Some(rustix::process::Gid::from_raw(gid)))
+                .map_err(io("fchown to the stats group"))?;
+        }
         // The umask may have cleared bits the caller asked for.
-        rustix::fs::fchmod(&file, Mode::from_raw_mode(mode)).map_err(|e| ("fchmod", e))?;
-        rustix::fs::flock(&file, FlockOperation::NonBlockingLockShared).map_err(|e| ("flock", e))
+        rustix::fs::fchmod(&file, Mode::from_raw_mode(access.mode)).map_err(io("fchmod"))
     };
     match steps() {
         Ok(()) => Ok((file, place)),
-        Err((operation, error)) => {
+        Err(error) => {
             place.remove(&file);
-            Err(CreateError::Io {
-                path,
-                operation,
-                source: error.into(),
-            })
+            Err(error)
         }
+    }
+}
+
+/// Sizes the file to `len` bytes with every page allocated: `fallocate(2)`
+/// where the file system supports it, else `ftruncate(2)` and zeros
+/// written over the whole length (which allocates the blocks just as well).
+fn reserve(file: &File, len: u64) -> Result<(), rustix::io::Errno> {
+    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, len) {
+        Ok(()) => Ok(()),
+        Err(e) if e == rustix::io::Errno::OPNOTSUPP || e == rustix::io::Errno::NOSYS => {
+            rustix::fs::ftruncate(file, len)?;
+            let zeros = [0u8; 64 * 1024];
+            let mut at = 0u64;
+            while at < len {
+                let chunk = usize::try_from((len - at).min(zeros.len() as u64)).unwrap_or(0);
+                let wrote = rustix::io::pwrite(file, &zeros[..chunk], at)?;
+                if wrote == 0 {
+                    return Err(rustix::io::Errno::NOSPC);
+                }
+                at += wrote as u64;
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -790,7 +1141,8 @@ impl StatsFile {
         StatsFileBuilder {
             name: name.to_owned(),
             location: None,
-            mode: 0o600,
+            mode: None,
+            group: None,
             keep: false,
             size: DEFAULT_SIZE,
             table_capacity: 0,

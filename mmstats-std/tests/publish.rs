@@ -147,8 +147,11 @@ fn the_same_name_twice_is_refused_while_the_first_lives() {
     let dir = tempfile::tempdir().unwrap();
     let first = StatsFile::builder("dup").dir(dir.path()).create().unwrap();
     match StatsFile::builder("dup").dir(dir.path()).create() {
-        Err(CreateError::AlreadyExists { path }) => assert_eq!(path, first.path()),
-        other => panic!("expected AlreadyExists, got {other:?}"),
+        Err(CreateError::NameTaken { path, occupant }) => {
+            assert_eq!(path, first.path());
+            assert_eq!(occupant, mmstats::Occupant::LiveWriter);
+        }
+        other => panic!("expected NameTaken by a live writer, got {other:?}"),
     }
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }

@@ -410,8 +410,12 @@ struct DemoArgs {
     #[arg(long, default_value_t = 3)]
     workers: usize,
     /// Directory for the demo's files (default: the stats directory).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "shm")]
     dir: Option<PathBuf>,
+    /// Publish POSIX shared-memory objects (`/dev/shm/mmstats.*.mmstats`)
+    /// instead of files in a directory.
+    #[arg(long)]
+    shm: bool,
 }
 
 /// How long trend history is kept.
@@ -1022,7 +1026,15 @@ fn tail(args: TailArgs) -> io::Result<ExitCode> {
 
 fn demo(args: &DemoArgs) -> io::Result<ExitCode> {
     let stop = mmstats::signals::stop_flag();
-    let demo = Demo::start(args.dir.clone(), args.workers).map_err(io::Error::other)?;
+    let demo = Demo::start(
+        if args.shm {
+            Some(mmstats::Location::Shm)
+        } else {
+            args.dir.clone().map(mmstats::Location::Dir)
+        },
+        args.workers,
+    )
+    .map_err(io::Error::other)?;
     let mut out = BufWriter::new(io::stdout().lock());
     writeln!(
         out,

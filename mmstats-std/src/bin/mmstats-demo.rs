@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use mmstats::Location;
 use mmstats::demo::Demo;
 
 /// Publish a simulated web server's stats for mmdump to read.
@@ -16,8 +17,12 @@ use mmstats::demo::Demo;
 #[command(name = "mmstats-demo", version)]
 struct Cli {
     /// Directory for the files (default: $MMSTATS_DIR or /dev/shm/mmstats).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "shm")]
     dir: Option<PathBuf>,
+    /// Publish POSIX shared-memory objects (`/dev/shm/mmstats.*.mmstats`)
+    /// instead of files in a directory.
+    #[arg(long)]
+    shm: bool,
     /// Worker threads, each with its own stats file.
     #[arg(long, default_value_t = 3)]
     workers: usize,
@@ -26,10 +31,18 @@ struct Cli {
     seconds: u64,
 }
 
+fn location(shm: bool, dir: Option<PathBuf>) -> Option<Location> {
+    if shm {
+        Some(Location::Shm)
+    } else {
+        dir.map(Location::Dir)
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let stop = mmstats::signals::stop_flag();
-    let demo = match Demo::start(cli.dir, cli.workers) {
+    let demo = match Demo::start(location(cli.shm, cli.dir), cli.workers) {
         Ok(demo) => demo,
         Err(error) => {
             eprintln!("mmstats-demo: {error}");
