@@ -531,15 +531,35 @@ pub(crate) enum LockProbe {
 
 /// Probes the writer's `flock` (`flock(2)` with `LOCK_EX | LOCK_NB`, then
 /// `LOCK_UN`): a writer holds a shared lock for as long as it has the file.
+///
+/// Another reader probing the same file at the same moment holds the
+/// exclusive lock for a few microseconds, which would look like a live
+/// writer. So a refused exclusive probe is followed by a shared one: a
+/// writer's shared lock lets it through (held), a prober's exclusive one
+/// does not, and then the probe is tried again after a pause (at most
+/// four times, about 20 ms in all, paid only while probes collide).
 pub(crate) fn probe_lock(file: &File) -> LockProbe {
-    match rustix::fs::flock(file, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => {
-            let _ = rustix::fs::flock(file, FlockOperation::Unlock);
-            LockProbe::Free
+    for pause_us in [200, 1_000, 5_000, 15_000] {
+        match rustix::fs::flock(file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {
+                let _ = rustix::fs::flock(file, FlockOperation::Unlock);
+                return LockProbe::Free;
+            }
+            Err(rustix::io::Errno::WOULDBLOCK) => {}
+            Err(_) => return LockProbe::Unsupported,
         }
-        Err(rustix::io::Errno::WOULDBLOCK) => LockProbe::Held,
-        Err(_) => LockProbe::Unsupported,
+        match rustix::fs::flock(file, FlockOperation::NonBlockingLockShared) {
+            Ok(()) => {
+                let _ = rustix::fs::flock(file, FlockOperation::Unlock);
+                return LockProbe::Held;
+            }
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                std::thread::sleep(std::time::Duration::from_micros(pause_us));
+            }
+            Err(_) => return LockProbe::Unsupported,
+        }
     }
+    LockProbe::Held
 }
 
 fn judge(state: RegionState, lock: LockProbe, process: ProcessCheck) -> Liveness {
