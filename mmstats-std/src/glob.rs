@@ -1,4 +1,4 @@
-//! Wildcard matching for file names ([`matches`]) and for dotted field
+//! Wildcard matching for file names ([`matches()`]) and for dotted field
 //! names ([`NamePattern`]).
 //!
 //! In a file-name pattern `*` matches any run of characters, `?` one
