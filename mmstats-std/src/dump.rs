@@ -288,11 +288,8 @@ pub fn collect(inputs: &[PathBuf]) -> Report {
 /// to the directory they were listed in.
 #[must_use]
 pub fn collect_selected(inputs: &[PathBuf], selection: &Selection) -> Report {
-    let (found, errors) = find(inputs, DirPolicy::Warn);
-    let mut report = Report {
-        files: Vec::new(),
-        errors,
-    };
+    let (found, unlisted) = find(inputs, DirPolicy::Warn);
+    let mut report = Report::default();
     for file in found.iter().filter(|f| selection.path_selected(&f.path)) {
         match file.read() {
             Ok(stats) => report.files.push(stats),
@@ -300,6 +297,9 @@ pub fn collect_selected(inputs: &[PathBuf], selection: &Selection) -> Report {
         }
     }
     selection.apply(&mut report);
+    // A directory that could not be listed may hold selected files: its
+    // error stays, whatever the selection (else the reader is blind).
+    report.errors.splice(0..0, unlisted);
     report
 }
 

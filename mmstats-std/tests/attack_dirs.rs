@@ -319,3 +319,16 @@ fn no_stats_files_only_when_empty_and_missing_said_distinctly() {
         "{stderr}"
     );
 }
+
+/// Attack 9 with a selection: `--file` or `--pid` filters must not hide
+/// that a directory could not be listed (its files might match).
+#[test]
+#[cfg_attr(miri, ignore)]
+fn blind_reader_with_a_selection_says_so() {
+    let Some(attacker) = attacker() else { return };
+    let (_root, stats) = private_stats_dir();
+    for filter in [&["--file", "app*"][..], &["--pid", "1"]] {
+        let output = run(mmdump_as(attacker).arg("list").args(filter).arg(&stats));
+        assert_says_permission_denied(&output, &stats, &filter.join(" "));
+    }
+}
