@@ -5,7 +5,7 @@
 //! mean: whoever may create, rename or remove entries there can plant a
 //! file for a reader, squat a writer's name, or swap two names under
 //! `mmdump clean`. So before a writer publishes, a reader believes, or
-//! `clean` removes anything in a directory, [`open_trusted_dir`] walks
+//! `clean` removes anything in a directory, `open_trusted_dir` walks
 //! its path from `/`, one component at a time, with
 //! `openat(parent, component, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)`
 //! (`O_PATH` for the components above the last, so a directory one may
@@ -27,8 +27,8 @@
 //! gets the descriptor of the last component and works relative to it, so
 //! nothing is looked up by that name again.
 //!
-//! Writers and `clean` refuse a directory that fails ([`open_trusted_dir`]).
-//! Readers ([`open_dir_for_reading`]) only warn when the owner or mode is
+//! Writers and `clean` refuse a directory that fails (`open_trusted_dir`).
+//! Readers (`open_dir_for_reading`) only warn when the owner or mode is
 //! wrong and read on through the descriptor (what they show may be
 //! planted, and they say so); a symbolic link, a non-directory, a missing
 //! directory or one they may not list is an error naming the component.
@@ -45,7 +45,7 @@ use std::sync::Mutex;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
-/// How [`open_trusted_dir`] creates a missing directory.
+/// How `open_trusted_dir` creates a missing directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CreateDir {
     /// Permission bits of a created directory (applied with `fchmod`, so
@@ -232,7 +232,7 @@ pub(crate) fn open_trusted_dir(
     walk(path, create, Strictness::Refuse).map(|(fd, _)| fd)
 }
 
-/// Opens the directory `path` for a reader: like [`open_trusted_dir`]
+/// Opens the directory `path` for a reader: like `open_trusted_dir`
 /// (never creating), but a component with a wrong owner or mode does not
 /// stop the walk; the first such problem is returned beside the
 /// descriptor, for a warning.
@@ -242,7 +242,7 @@ pub(crate) fn open_dir_for_reading(
     walk(path, None, Strictness::Note)
 }
 
-/// Prints `problem` (found in `dir`, by [`open_dir_for_reading`]) on
+/// Prints `problem` (found in `dir`, by `open_dir_for_reading`) on
 /// standard error as a warning, once per directory per process (readers
 /// that poll, like `mmdump watch`, would repeat it every second).
 pub(crate) fn warn_untrusted_once(dir: &Path, problem: &DirTrustError) {
