@@ -17,15 +17,23 @@ pub mod style;
 pub mod tree;
 pub mod watch;
 
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use serde_json::{Value as Json, json};
 
 use crate::glob;
 use crate::publish::{DEFAULT_DIR, DIR_ENV, EXTENSION, SHM_PREFIX, default_dir};
-use crate::read::{Field, FieldValue, FileStats, Liveness, read_file};
+use crate::read::{
+    Field, FieldValue, FileStats, Liveness, ReadFileError, open_for_reading, open_for_reading_at,
+    read_open_file,
+};
+use crate::trust::{self, DirTrustError};
 
 use self::aggregate::Aggregate;
 use self::select::Selection;
@@ -54,111 +62,244 @@ impl Report {
 
 /// The stats files named by `inputs` (files, directories, or file-name
 /// wildcards), or in the default directory if there are none. Paths that
-/// match nothing are returned as errors.
+/// match nothing, and directories that cannot be listed (a symbolic link
+/// in their path, permission denied), are returned as errors naming them
+/// and the reason. A directory that another user owns, or that others may
+/// write to without the sticky bit, is read on, with a warning on
+/// standard error (once per process): see [`crate::trust`].
 #[must_use]
 pub fn discover(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
-    let mut files = Vec::new();
+    let (found, errors) = find(inputs, DirPolicy::Warn);
+    (found.into_iter().map(|f| f.path).collect(), errors)
+}
+
+/// What [`find`] does with a directory that fails the trust check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DirPolicy {
+    /// Read it, with a warning (readers).
+    Warn,
+    /// Refuse it, with an error; files given by name are also reached
+    /// through their trusted parent (`mmdump clean`).
+    Refuse,
+}
+
+/// A file [`find`] found.
+#[derive(Debug)]
+pub(crate) struct Found {
+    /// Its path.
+    pub(crate) path: PathBuf,
+    /// The directory it was listed in, if reached through one, and its
+    /// name there: open it relative to that descriptor, not by path.
+    pub(crate) dir: Option<(Rc<OwnedFd>, OsString)>,
+}
+
+impl Found {
+    /// Opens the file as [`crate::read`] does, relative to its directory's
+    /// descriptor when it has one.
+    pub(crate) fn open(&self) -> Result<(fs::File, u64), ReadFileError> {
+        match &self.dir {
+            Some((dir, name)) => open_for_reading_at(&**dir, name, &self.path),
+            None => open_for_reading(&self.path),
+        }
+    }
+
+    /// Reads the file (either format).
+    fn read(&self) -> Result<FileStats, ReadFileError> {
+        let (file, len) = self.open()?;
+        read_open_file(&self.path, file, len)
+    }
+}
+
+/// Which entries of a directory [`list_dir`] keeps.
+#[derive(Clone, Copy)]
+enum Listing<'p> {
+    /// Stats files (`*.mmstats`, not hidden) whose names match.
+    Stats(&'p str),
+    /// Any entry whose name matches.
+    Any(&'p str),
+}
+
+impl Listing<'_> {
+    fn keeps(self, name: &str) -> bool {
+        match self {
+            Self::Stats(pattern) => {
+                !name.starts_with('.')
+                    && name.ends_with(&format!(".{EXTENSION}"))
+                    && glob::matches(pattern, name)
+            }
+            Self::Any(pattern) => name != "." && name != ".." && glob::matches(pattern, name),
+        }
+    }
+}
+
+/// [`discover`], keeping the directory each file was listed in.
+pub(crate) fn find(inputs: &[PathBuf], policy: DirPolicy) -> (Vec<Found>, Vec<(PathBuf, String)>) {
+    let mut found = Vec::new();
     let mut errors = Vec::new();
+    let list = |dir: &Path,
+                listing: Listing<'_>,
+                missing_ok,
+                found: &mut Vec<Found>,
+                errors: &mut Vec<_>| {
+        if let Err(error) = list_dir(dir, listing, policy, missing_ok, found) {
+            errors.push(error);
+        }
+    };
     if inputs.is_empty() {
+        // A missing default directory is only "no stats files" (the
+        // binary says which).
         let dir = default_dir();
-        files.extend(stats_files_in(&dir, "*"));
+        list(&dir, Listing::Stats("*"), true, &mut found, &mut errors);
         if std::env::var_os(DIR_ENV).is_none() && dir == Path::new(DEFAULT_DIR) {
-            files.extend(stats_files_in(
+            let pattern = format!("{SHM_PREFIX}*");
+            list(
                 Path::new("/dev/shm"),
-                &format!("{SHM_PREFIX}*"),
-            ));
+                Listing::Stats(&pattern),
+                true,
+                &mut found,
+                &mut errors,
+            );
         }
     }
     for input in inputs {
+        let parent = input
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = input.file_name().map(|n| n.to_string_lossy().into_owned());
         match fs::symlink_metadata(input) {
-            Ok(meta) if meta.is_dir() => files.extend(stats_files_in(input, "*")),
-            Ok(_) => files.push(input.clone()),
-            Err(_) => {
-                let name = input.file_name().map(|n| n.to_string_lossy().into_owned());
+            Ok(meta) if meta.is_dir() => {
+                list(input, Listing::Stats("*"), false, &mut found, &mut errors)
+            }
+            Ok(_) if policy == DirPolicy::Warn => found.push(Found {
+                path: input.clone(),
+                dir: None,
+            }),
+            // Through its parent, which must be trusted.
+            Ok(_) => match (open_dir(parent, policy, false), input.file_name()) {
+                (Ok(Some(dir)), Some(name)) => found.push(Found {
+                    path: input.clone(),
+                    dir: Some((dir, name.to_owned())),
+                }),
+                (Err(error), _) => errors.push(error),
+                (Ok(None), _) | (_, None) => {
+                    errors.push((input.clone(), "no such file or directory".into()));
+                }
+            },
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 match name.filter(|n| glob::has_wildcard(n)) {
                     Some(pattern) => {
-                        let parent = input.parent().filter(|p| !p.as_os_str().is_empty());
-                        let found = all_entries(parent.unwrap_or(Path::new(".")), &pattern);
-                        if found.is_empty() {
+                        let before = found.len();
+                        list(
+                            parent,
+                            Listing::Any(&pattern),
+                            false,
+                            &mut found,
+                            &mut errors,
+                        );
+                        if found.len() == before {
                             errors.push((input.clone(), "no file matches this pattern".into()));
                         }
-                        files.extend(found);
                     }
                     None => errors.push((input.clone(), "no such file or directory".into())),
                 }
             }
+            // Permission denied on a parent, say: not "no such file".
+            Err(error) => errors.push((input.clone(), error.to_string())),
         }
     }
-    files.dedup();
-    (files, errors)
+    found.dedup_by(|a, b| a.path == b.path);
+    (found, errors)
 }
 
-/// `*.mmstats` files in `dir` whose names match `pattern`, skipping hidden
-/// files (writers build files under hidden names), sorted.
-fn stats_files_in(dir: &Path, pattern: &str) -> Vec<PathBuf> {
-    let suffix = format!(".{EXTENSION}");
-    let mut found: Vec<PathBuf> = fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|entry| {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            !name.starts_with('.') && name.ends_with(&suffix) && glob::matches(pattern, &name)
-        })
-        .map(|entry| entry.path())
-        .collect();
-    found.sort();
-    found
+/// Appends the entries of `dir` that `listing` keeps to `found`, sorted,
+/// after opening `dir` by the rules of [`crate::trust`] (as `policy`
+/// says). `Err` names the directory and why it was not listed.
+fn list_dir(
+    dir: &Path,
+    listing: Listing<'_>,
+    policy: DirPolicy,
+    missing_ok: bool,
+    found: &mut Vec<Found>,
+) -> Result<(), (PathBuf, String)> {
+    let Some(fd) = open_dir(dir, policy, missing_ok)? else {
+        return Ok(());
+    };
+    let cannot_list = |e: rustix::io::Errno| (dir.to_owned(), format!("cannot list it: {e}"));
+    let mut names = Vec::new();
+    // The entries there really are: bounded by the directory, not by
+    // anything a file claims.
+    for entry in rustix::fs::Dir::read_from(&*fd).map_err(cannot_list)? {
+        let entry = entry.map_err(cannot_list)?;
+        let name = OsStr::from_bytes(entry.file_name().to_bytes());
+        if listing.keeps(&name.to_string_lossy()) {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort();
+    found.extend(names.into_iter().map(|name| Found {
+        path: dir.join(&name),
+        dir: Some((Rc::clone(&fd), name)),
+    }));
+    Ok(())
 }
 
-/// Entries of `dir` (any name) matching `pattern`, sorted.
-fn all_entries(dir: &Path, pattern: &str) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|entry| glob::matches(pattern, &entry.file_name().to_string_lossy()))
-        .map(|entry| entry.path())
-        .collect();
-    found.sort();
-    found
+/// Opens `dir` by the rules of [`crate::trust`], as `policy` says: `None`
+/// if it is missing and `missing_ok`; `Err` names it and the reason.
+fn open_dir(
+    dir: &Path,
+    policy: DirPolicy,
+    missing_ok: bool,
+) -> Result<Option<Rc<OwnedFd>>, (PathBuf, String)> {
+    let opened = match policy {
+        DirPolicy::Refuse => trust::open_trusted_dir(dir, None),
+        DirPolicy::Warn => trust::open_dir_for_reading(dir).map(|(fd, noted)| {
+            if let Some(problem) = noted {
+                trust::warn_untrusted_once(dir, &problem);
+            }
+            fd
+        }),
+    };
+    match opened {
+        Ok(fd) => Ok(Some(Rc::new(fd))),
+        Err(DirTrustError::Missing { .. }) if missing_ok => Ok(None),
+        Err(error) => {
+            let reason = error.reason_for(dir);
+            Err((
+                dir.to_owned(),
+                match policy {
+                    DirPolicy::Refuse => format!("refusing to work in this directory: {reason}"),
+                    DirPolicy::Warn => reason,
+                },
+            ))
+        }
+    }
 }
 
 /// Reads every file `inputs` names (see [`discover`]).
 #[must_use]
 pub fn collect(inputs: &[PathBuf]) -> Report {
-    let (paths, errors) = discover(inputs);
-    let mut report = Report {
-        files: Vec::new(),
-        errors,
-    };
-    for path in paths {
-        match read_file(&path) {
-            Ok(stats) => report.files.push(stats),
-            Err(error) => report.errors.push((error.path, error.reason.to_string())),
-        }
-    }
-    report
+    collect_selected(inputs, &Selection::everything())
 }
 
 /// Reads the files `inputs` names (see [`discover`]) that `selection`
 /// selects, keeping only the selected fields. Files whose name the
-/// selection rejects are not even opened.
+/// selection rejects are not even opened; the others are opened relative
+/// to the directory they were listed in.
 #[must_use]
 pub fn collect_selected(inputs: &[PathBuf], selection: &Selection) -> Report {
-    let (paths, errors) = discover(inputs);
-    let mut report = Report {
-        files: Vec::new(),
-        errors,
-    };
-    for path in paths.into_iter().filter(|p| selection.path_selected(p)) {
-        match read_file(&path) {
+    let (found, unlisted) = find(inputs, DirPolicy::Warn);
+    let mut report = Report::default();
+    for file in found.iter().filter(|f| selection.path_selected(&f.path)) {
+        match file.read() {
             Ok(stats) => report.files.push(stats),
             Err(error) => report.errors.push((error.path, error.reason.to_string())),
         }
     }
     selection.apply(&mut report);
+    // A directory that could not be listed may hold selected files: its
+    // error stays, whatever the selection (else the reader is blind).
+    report.errors.splice(0..0, unlisted);
     report
 }
 

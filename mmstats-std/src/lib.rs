@@ -105,6 +105,7 @@ pub mod tail;
 pub mod torture;
 #[cfg(feature = "serve")]
 pub mod trend;
+pub mod trust;
 
 pub use dynamic::{CounterOrOverflow, GaugeOrOverflow};
 pub use events::{EventRing, Span};

@@ -428,9 +428,21 @@ fn io_failure<'p, E: Into<io::Error>>(
 /// Opens a stats file for reading: no symlinks, no blocking, regular
 /// files only.
 pub(crate) fn open_for_reading(path: &Path) -> Result<(File, u64), ReadFileError> {
-    let fd = rustix::fs::open(
-        path,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+    open_for_reading_at(rustix::fs::CWD, path.as_os_str(), path)
+}
+
+/// [`open_for_reading`] of the entry `name` of the directory open as
+/// `dir` (`path` names it in errors): the name is looked up in that
+/// directory, whatever its path has become.
+pub(crate) fn open_for_reading_at(
+    dir: impl std::os::fd::AsFd,
+    name: &std::ffi::OsStr,
+    path: &Path,
+) -> Result<(File, u64), ReadFileError> {
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
         Mode::empty(),
     )
     .map_err(|e| {
@@ -458,6 +470,16 @@ pub(crate) fn open_for_reading(path: &Path) -> Result<(File, u64), ReadFileError
 pub fn read_file(path: impl AsRef<Path>) -> Result<FileStats, ReadFileError> {
     let path = path.as_ref();
     let (file, len) = open_for_reading(path)?;
+    read_open_file(path, file, len)
+}
+
+/// [`read_file`] of a file already open (see [`open_for_reading`]) whose
+/// size was `len`; `path` names it.
+pub(crate) fn read_open_file(
+    path: &Path,
+    file: File,
+    len: u64,
+) -> Result<FileStats, ReadFileError> {
     let mut head = [0u8; 8];
     let got = read_prefix(&file, &mut head).map_err(io_failure(path, "read"))?;
     if got == head.len() && head == MAGIC {

@@ -673,12 +673,20 @@ fn exit_code(report: &Report) -> ExitCode {
     }
 }
 
+/// Says there are no stats files, when the default directory was read
+/// without error and held none. A directory that could not be read is an
+/// error (in `report`, exit code 1), never "no stats files"; a missing one
+/// is said to be missing.
 fn note_if_empty(report: &Report, paths: &[PathBuf], json: bool) {
     if report.files.is_empty() && report.errors.is_empty() && paths.is_empty() && !json {
-        eprintln!(
-            "mmdump: no stats files in {} (run `mmdump demo` to see some)",
-            mmstats::default_dir().display()
-        );
+        let dir = mmstats::default_dir();
+        let shown = dump::printable(&dir.display().to_string());
+        match std::fs::symlink_metadata(&dir) {
+            Err(error) if error.kind() == io::ErrorKind::NotFound => eprintln!(
+                "mmdump: no stats files: {shown} does not exist (run `mmdump demo` to see some)"
+            ),
+            _ => eprintln!("mmdump: no stats files in {shown} (run `mmdump demo` to see some)"),
+        }
     }
 }
 

@@ -18,29 +18,50 @@
 //!   dead by a running pid;
 //! - the region is not closed, unless `--closed` is given (a closed file
 //!   still on disk was kept on purpose by its writer);
-//! - right before the unlink, its name still refers to the same inode.
+//! - right before the unlink, its name still refers to the same inode
+//!   (see below).
 //!
 //! Anything else is kept, with the reason. Legacy v1 files record a pid
 //! but no start time and take no lock: with `--legacy`, one is removed
 //! only when no process with its pid exists at all.
+//!
+//! **Race-free removal.** Whoever may rename entries in a directory can
+//! swap two names (`renameat2(RENAME_EXCHANGE)`) between any check and
+//! the unlink, so that a live writer's file sits under the name just
+//! judged dead. So `clean` works only in directories that pass
+//! [`crate::trust`]'s rules (owned by root or the caller, not writable by
+//! others without the sticky bit, no symbolic link on the way): it refuses
+//! any other, naming it, with exit code 1. It lists and opens each file
+//! relative to the directory's descriptor (`openat` with `O_NOFOLLOW |
+//! O_NONBLOCK | O_NOCTTY`), judges that open file (`fstat`, lock, pid and
+//! start time), and then does not unlink by name: it moves the name
+//! (`renameat2(RENAME_NOREPLACE)`) into a fresh private directory of its
+//! own (mode 0700, made beside the file for this one removal), checks
+//! there that the entry is the very inode it judged, and only then unlinks
+//! it, in a directory nobody else may write to. If the inode differs (the
+//! names were swapped meanwhile) the entry is moved back and the file
+//! reported as failed, exit code 1. Root's `--all-users` does not widen
+//! the directory rule: clean a directory of another user as that user.
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use mmstats_nostd::layout::MAGIC;
 use mmstats_nostd::{RegionState, RegionView};
-use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
+use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags, RenameFlags, Stat};
 
 use crate::legacy::LEGACY_VERSION;
 use crate::map::ReadMap;
 use crate::os::{self, ProcessCheck};
-use crate::read::{FieldValue, open_for_reading, read_file};
+use crate::read::{FieldValue, read_open_file};
 
-use super::discover;
 use super::select::Selection;
+use super::{DirPolicy, Found, find};
 
 /// Settings of a clean-up.
 #[derive(Clone, Debug, Default)]
@@ -92,20 +113,21 @@ pub struct Outcome {
     pub reason: String,
 }
 
-/// Judges every file `inputs` names (see [`discover`]) that `selection`
-/// selects by name and pid, and removes the dead ones unless it is a dry
-/// run. Returns one outcome per file, and the inputs that named nothing.
+/// Judges every file `inputs` names (see [`discover`](super::discover))
+/// that `selection` selects by name and pid, and removes the dead ones
+/// unless it is a dry run. Returns one outcome per file, and the inputs
+/// that named nothing or lie in a directory it does not trust.
 #[must_use]
 pub fn clean(
     inputs: &[PathBuf],
     selection: &Selection,
     options: &CleanOptions,
 ) -> (Vec<Outcome>, Vec<(PathBuf, String)>) {
-    let (paths, errors) = discover(inputs);
-    let outcomes = paths
-        .into_iter()
-        .filter(|p| selection.path_selected(p))
-        .filter_map(|path| clean_one(&path, selection, options))
+    let (found, errors) = find(inputs, DirPolicy::Refuse);
+    let outcomes = found
+        .iter()
+        .filter(|f| selection.path_selected(&f.path))
+        .filter_map(|f| clean_one(f, selection, options))
         .collect();
     (outcomes, errors)
 }
@@ -114,17 +136,21 @@ pub fn clean(
 type Keep = String;
 
 /// Judges and maybe removes one file; `None` if the pid selector rejects it.
-fn clean_one(path: &Path, selection: &Selection, options: &CleanOptions) -> Option<Outcome> {
+fn clean_one(found: &Found, selection: &Selection, options: &CleanOptions) -> Option<Outcome> {
+    let path = found.path.as_path();
     let kept = |reason: String| Outcome {
         path: path.to_owned(),
         action: Action::Kept,
         reason,
     };
-    let (file, _) = match open_for_reading(path) {
+    let Some((dir, name)) = &found.dir else {
+        return Some(kept("not reached through a trusted directory".into()));
+    };
+    let (file, len) = match found.open() {
         Ok(opened) => opened,
         Err(error) => return Some(kept(error.reason.to_string())),
     };
-    let verdict = judge(path, &file, options);
+    let verdict = judge(path, &file, len, options);
     let (pid, verdict) = match verdict {
         Ok((pid, reason)) => (pid, Ok(reason)),
         Err((pid, reason)) => (pid, Err(reason)),
@@ -143,7 +169,7 @@ fn clean_one(path: &Path, selection: &Selection, options: &CleanOptions) -> Opti
             reason,
         });
     }
-    Some(match remove(path, &file) {
+    Some(match remove(dir, name, &file) {
         Ok(()) => Outcome {
             path: path.to_owned(),
             action: Action::Removed,
@@ -165,6 +191,7 @@ fn clean_one(path: &Path, selection: &Selection, options: &CleanOptions) -> Opti
 fn judge(
     path: &Path,
     file: &File,
+    len: u64,
     options: &CleanOptions,
 ) -> Result<(Option<u64>, String), (Option<u64>, Keep)> {
     let meta = file
@@ -181,7 +208,7 @@ fn judge(
         file.read_at(&mut head, 0).unwrap_or(0)
     };
     if got >= 1 && head[0] == LEGACY_VERSION {
-        return judge_legacy(path, options);
+        return judge_legacy(path, file, len, options);
     }
     if got < head.len() || head != MAGIC {
         return Err((None, "not an mmstats file".into()));
@@ -254,9 +281,15 @@ fn gone_reason(prologue: &mmstats_nostd::layout::Prologue) -> String {
 
 fn judge_legacy(
     path: &Path,
+    file: &File,
+    len: u64,
     options: &CleanOptions,
 ) -> Result<(Option<u64>, String), (Option<u64>, Keep)> {
-    let stats = read_file(path).map_err(|e| (None, format!("cannot read it: {}", e.reason)))?;
+    let file = file
+        .try_clone()
+        .map_err(|e| (None, format!("cannot read it: {e}")))?;
+    let stats = read_open_file(path, file, len)
+        .map_err(|e| (None, format!("cannot read it: {}", e.reason)))?;
     let pid = stats
         .fields
         .iter()
@@ -283,28 +316,65 @@ fn judge_legacy(
     }
 }
 
-/// Removes `path`, the file open as `file`: only if the name still refers
-/// to that file, through its directory opened without following links.
-fn remove(path: &Path, file: &File) -> io::Result<()> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::other("no file name"))?;
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let dir: OwnedFd = rustix::fs::open(
-        parent,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    let there = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+/// Removes the entry `name` of `dir`, the file open as `file`, only if it
+/// is that file: moved first into a private directory of this process's
+/// (see the module documentation), checked there, unlinked there.
+fn remove(dir: &OwnedFd, name: &OsStr, file: &File) -> io::Result<()> {
     let mine = rustix::fs::fstat(file)?;
-    if (there.st_dev, there.st_ino) != (mine.st_dev, mine.st_ino) {
+    let judged = |stat: &Stat| (stat.st_dev, stat.st_ino) == (mine.st_dev, mine.st_ino);
+    let there = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+    if !judged(&there) {
         return Err(io::Error::other(
             "the name now refers to another file; left alone",
         ));
     }
-    rustix::fs::unlinkat(&dir, name, AtFlags::empty())?;
-    Ok(())
+    // Process-local (no other process sees it): a fresh name per removal.
+    static REMOVALS: AtomicU64 = AtomicU64::new(0);
+    let private = format!(
+        ".mmdump-clean-{}-{}",
+        std::process::id(),
+        REMOVALS.fetch_add(1, Ordering::Relaxed)
+    );
+    rustix::fs::mkdirat(dir, private.as_str(), Mode::from_raw_mode(0o700))?;
+    let result = move_and_unlink(dir, name, &private, judged);
+    // Empty unless a swapped entry could not be put back (then it stays
+    // there, and the error says where).
+    let _ = rustix::fs::unlinkat(dir, private.as_str(), AtFlags::REMOVEDIR);
+    result
+}
+
+/// Moves `name` from `dir` into its subdirectory `private` (just made),
+/// and unlinks it there if `judged` says it is the judged inode; else
+/// moves it back.
+fn move_and_unlink(
+    dir: &OwnedFd,
+    name: &OsStr,
+    private: &str,
+    judged: impl Fn(&Stat) -> bool,
+) -> io::Result<()> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let quarantine = rustix::fs::openat(dir, private, flags, Mode::empty())?;
+    let stat = rustix::fs::fstat(&quarantine)?;
+    if stat.st_uid != rustix::process::geteuid().as_raw() || stat.st_mode & 0o077 != 0 {
+        return Err(io::Error::other(format!(
+            "{private}, made to remove it privately, is not this user's own: left alone"
+        )));
+    }
+    rustix::fs::renameat_with(dir, name, &quarantine, name, RenameFlags::NOREPLACE)?;
+    // Nobody else may write in `quarantine`: what is there stays there.
+    let moved = rustix::fs::statat(&quarantine, name, AtFlags::SYMLINK_NOFOLLOW)?;
+    if judged(&moved) {
+        rustix::fs::unlinkat(&quarantine, name, AtFlags::empty())?;
+        return Ok(());
+    }
+    match rustix::fs::renameat_with(&quarantine, name, dir, name, RenameFlags::NOREPLACE) {
+        Ok(()) => Err(io::Error::other(
+            "another file was swapped under the name while it was being removed: \
+             put back and left alone",
+        )),
+        Err(error) => Err(io::Error::other(format!(
+            "another file was swapped under the name while it was being removed, and \
+             putting it back failed ({error}): it is now in {private}"
+        ))),
+    }
 }

@@ -194,8 +194,10 @@ impl MuninPlugin {
     ) -> io::Result<Report> {
         match command {
             MuninCommand::Autoconf => {
-                let (paths, _) = discover(&self.inputs);
-                if paths.is_empty() {
+                let (paths, errors) = discover(&self.inputs);
+                if let (true, Some((path, error))) = (paths.is_empty(), errors.first()) {
+                    writeln!(out, "no ({}: {error})", path.display())?;
+                } else if paths.is_empty() {
                     writeln!(out, "no (no mmstats files in {})", self.where_files_are())?;
                 } else {
                     writeln!(out, "yes")?;

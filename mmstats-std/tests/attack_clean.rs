@@ -1,0 +1,259 @@
+//! Attacks on `mmdump clean` (issue 11, attack 3): swapping names under it
+//! so it deletes a live writer's file, and making it work in a directory
+//! whose owner (another user) can rearrange the names at will.
+
+mod mmdump_common;
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use mmdump_common::{Made, boot_id, mmdump, own_start_time, run, write_region};
+use mmstats::StatsFile;
+use mmstats::dump::clean::{Action, CleanOptions, clean};
+use mmstats::dump::select::Selection;
+use mmstats_nostd::RegionOptions;
+use rustix::fs::{Mode, OFlags, RenameFlags};
+
+/// Skips (returns `None`, saying why) or, with `MMSTATS_REQUIRE_ATTACKS=1`,
+/// fails.
+fn cannot_run(reason: &str) -> Option<(u32, u32)> {
+    assert!(
+        std::env::var_os("MMSTATS_REQUIRE_ATTACKS").is_none(),
+        "MMSTATS_REQUIRE_ATTACKS is set, but {reason}"
+    );
+    eprintln!("skipped: {reason}");
+    None
+}
+
+/// The uid and gid of the unprivileged attacker user (see the project's
+/// test standards): `MMSTATS_ATTACK_USER`, or `mmstats-attacker`, created
+/// if missing. `None` (skipped) when not root.
+fn attacker() -> Option<(u32, u32)> {
+    if !rustix::process::geteuid().is_root() {
+        return cannot_run("this test needs root (to act as a second user)");
+    }
+    let name = match std::env::var("MMSTATS_ATTACK_USER") {
+        Ok(name) => name,
+        Err(_) => {
+            let name = "mmstats-attacker".to_owned();
+            // "Already exists" is fine; any other failure shows in `id`.
+            let _ = Command::new("useradd")
+                .args(["--system", "--no-create-home", &name])
+                .output();
+            name
+        }
+    };
+    let id = |flag: &str| -> Option<u32> {
+        let out = Command::new("id").args([flag, &name]).output().ok()?;
+        String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+    };
+    match (id("-u"), id("-g")) {
+        (Some(uid), Some(gid)) => Some((uid, gid)),
+        _ => cannot_run(&format!("no user {name} (useradd failed?)")),
+    }
+}
+
+/// A region whose recorded writer is this process's pid with another
+/// start time: an earlier process that had the pid, provably dead.
+fn dead_region() -> Made {
+    Made {
+        options: RegionOptions {
+            generation: 1,
+            pid: u64::from(std::process::id()),
+            start_time: own_start_time() + 12_345,
+            boot_id: boot_id(),
+            created_ns: mmstats::os::now_ns(),
+            ..RegionOptions::default()
+        },
+        ..Made::default()
+    }
+}
+
+fn open_fd(path: &Path) -> OwnedFd {
+    rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .unwrap()
+}
+
+fn links(fd: &OwnedFd) -> u64 {
+    rustix::fs::fstat(fd).unwrap().st_nlink
+}
+
+/// Attack 3: while `clean` runs, the directory's owner swaps a live
+/// writer's file and a dead file's names (`RENAME_EXCHANGE`) in a tight
+/// loop. 1,000 rounds: each round plants a dead file under whichever of the
+/// two names is free and cleans until it is gone. The live file must stay
+/// linked throughout; the dead files must go.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn rename_exchange_race_never_removes_a_live_file() {
+    const ROUNDS: usize = 1_000;
+    let dir = tempfile::tempdir().unwrap();
+    let live = StatsFile::builder("live").dir(dir.path()).create().unwrap();
+    live.counter("c").unwrap().incr();
+    let live_fd = open_fd(&live.path());
+    let names: [PathBuf; 2] = [live.path(), dir.path().join("swap-1-1-dead.mmstats")];
+    let staging = dir.path().join(".staging");
+    let dir_fd = open_fd(dir.path());
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let swaps = Arc::new(AtomicU64::new(0));
+    let swapper = {
+        let (stop, swaps) = (Arc::clone(&stop), Arc::clone(&swaps));
+        let names = names.clone();
+        std::thread::spawn(move || {
+            // Relaxed: the flag only ends the loop; nothing is published
+            // through it.
+            while !stop.load(Ordering::Relaxed) {
+                if rustix::fs::renameat_with(
+                    rustix::fs::CWD,
+                    &names[0],
+                    rustix::fs::CWD,
+                    &names[1],
+                    RenameFlags::EXCHANGE,
+                )
+                .is_ok()
+                {
+                    swaps.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+    };
+
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let mut cleaned = 0;
+    for round in 0..ROUNDS {
+        // The dead file goes under the free name (while one name is free
+        // the swapper's exchanges fail, so the names hold still).
+        write_region(&staging, dead_region());
+        let dead_fd = open_fd(&staging);
+        let placed = names.iter().any(|name| {
+            rustix::fs::renameat_with(
+                &dir_fd,
+                ".staging",
+                rustix::fs::CWD,
+                name,
+                RenameFlags::NOREPLACE,
+            )
+            .is_ok()
+        });
+        assert!(placed, "round {round}: neither name is free");
+        let mut attempts = 0;
+        while links(&dead_fd) > 0 {
+            let (outcomes, errors) = clean(
+                &[dir.path().to_owned()],
+                &Selection::everything(),
+                &CleanOptions::default(),
+            );
+            assert!(errors.is_empty(), "round {round}: {errors:?}");
+            assert!(
+                links(&live_fd) > 0,
+                "round {round}: clean removed the live writer's file: {outcomes:?}"
+            );
+            for outcome in &outcomes {
+                assert!(
+                    !(outcome.action == Action::Removed && outcome.reason.contains("alive")),
+                    "{outcome:?}"
+                );
+            }
+            attempts += 1;
+            assert!(
+                attempts < 200,
+                "round {round}: the dead file is never removed"
+            );
+            assert!(Instant::now() < deadline, "round {round}: out of time");
+        }
+        cleaned += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    swapper.join().unwrap();
+    assert_eq!(cleaned, ROUNDS);
+    assert!(links(&live_fd) > 0);
+    assert!(
+        swaps.load(Ordering::Relaxed) > 0,
+        "the swapper never swapped: the race was not run"
+    );
+    eprintln!(
+        "{ROUNDS} rounds, {} swaps, live file intact",
+        swaps.load(Ordering::Relaxed)
+    );
+}
+
+/// Makes `path` a directory owned by `uid`:`gid` with `mode`.
+fn their_dir(path: &Path, (uid, gid): (u32, u32), mode: u32) {
+    std::fs::create_dir_all(path).unwrap();
+    rustix::fs::chown(
+        path,
+        Some(rustix::fs::Uid::from_raw(uid)),
+        Some(rustix::fs::Gid::from_raw(gid)),
+    )
+    .unwrap();
+    rustix::fs::chmod(path, Mode::from_raw_mode(mode)).unwrap();
+}
+
+/// A tempdir that other users may enter (tempfile makes them 0700).
+fn open_tempdir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    rustix::fs::chmod(dir.path(), Mode::from_raw_mode(0o755)).unwrap();
+    dir
+}
+
+/// Attack 3 with attack 4: the directory belongs to another user (0755 or
+/// 1777): its owner can swap any two names in it between clean's check and
+/// its unlink. `clean` must refuse to work there, naming the directory,
+/// exit 1, and remove nothing.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn clean_refuses_a_directory_of_another_user() {
+    let Some(attacker) = attacker() else { return };
+    let root = open_tempdir();
+    for (mode, flags) in [(0o755, &["--all-users"][..]), (0o1777, &[][..])] {
+        let theirs = root.path().join(format!("theirs-{mode:o}"));
+        their_dir(&theirs, attacker, mode);
+        // A dead file root owns: clean would remove it, were the directory
+        // trusted.
+        let dead = theirs.join("victim-1-1.mmstats");
+        write_region(&dead, dead_region());
+        let output = run(mmdump().arg("clean").args(flags).arg(&theirs));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "mode {mode:o}: {output:?}");
+        assert!(dead.exists(), "mode {mode:o}: clean removed a file there");
+        assert!(
+            stderr.contains(&theirs.display().to_string()) && stderr.contains("owned by uid"),
+            "mode {mode:o}: {stderr}"
+        );
+    }
+}
+
+/// Attack 4 on clean: a symbolic link in the path (planted by whoever owns
+/// the directory holding it) would lead clean into another directory.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn clean_refuses_a_symlinked_component() {
+    let root = tempfile::tempdir().unwrap();
+    let real = root.path().join("real");
+    std::fs::create_dir_all(real.join("stats")).unwrap();
+    let dead = real.join("stats/victim-1-1.mmstats");
+    write_region(&dead, dead_region());
+    std::os::unix::fs::symlink(&real, root.path().join("link")).unwrap();
+    let through = root.path().join("link/stats");
+    let output = run(mmdump().arg("clean").arg(&through));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(
+        dead.exists(),
+        "clean followed the link and removed the file"
+    );
+    assert!(
+        stderr.contains(&root.path().join("link").display().to_string())
+            && stderr.contains("symbolic link"),
+        "{stderr}"
+    );
+}
