@@ -125,6 +125,7 @@ pub use read::{
     RegionReader, Sample, Snapshot, SnapshotValue, read_file,
 };
 pub use sigbus::unprotected_mappings;
+pub use trust::DirTrustError;
 
 /// The README's examples, compiled and run as doctests so they stay true.
 #[cfg(doctest)]

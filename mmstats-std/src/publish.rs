@@ -117,20 +117,11 @@ impl fmt::Display for Occupant {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum CreateError {
-    /// The directory could not be opened or created.
-    Directory {
-        /// The directory.
-        path: PathBuf,
-        /// The system's reason.
-        source: io::Error,
-    },
-    /// The directory is not safe to publish in.
-    UnsafeDirectory {
-        /// The directory.
-        path: PathBuf,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
+    /// The directory, or a directory on the way to it, could not be
+    /// opened or created, or is not safe to publish in: a symbolic link,
+    /// owned by another user, writable by others without the sticky bit
+    /// (see [`crate::trust`]).
+    Directory(crate::trust::DirTrustError),
     /// The name (final, temporary or shm) is taken by something that is
     /// not a reclaimable stats file: a live writer's, or not a stats file
     /// of this user at all. A closed or dead writer's file of this user is
@@ -186,16 +177,7 @@ pub enum CreateError {
 impl fmt::Display for CreateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Directory { path, source } => {
-                write!(
-                    f,
-                    "{}: cannot open stats directory: {source}",
-                    path.display()
-                )
-            }
-            Self::UnsafeDirectory { path, reason } => {
-                write!(f, "{}: refusing to publish here: {reason}", path.display())
-            }
+            Self::Directory(inner) => write!(f, "refusing to publish: {inner}"),
             Self::NameTaken { path, occupant } => {
                 write!(f, "{}: the name is taken by {occupant}", path.display())
             }
@@ -230,14 +212,11 @@ impl fmt::Display for CreateError {
 impl std::error::Error for CreateError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Directory { source, .. }
-            | Self::Io { source, .. }
-            | Self::NoSpace { source, .. } => Some(source),
+            Self::Directory(inner) => Some(inner),
+            Self::Io { source, .. } | Self::NoSpace { source, .. } => Some(source),
             Self::Region { source, .. } => Some(source),
             Self::DefaultField { source, .. } => Some(source),
-            Self::UnsafeDirectory { .. } | Self::NameTaken { .. } | Self::UnknownGroup { .. } => {
-                None
-            }
+            Self::NameTaken { .. } | Self::UnknownGroup { .. } => None,
         }
     }
 }
@@ -815,66 +794,17 @@ fn is_stats_file(file: &File, len: i64) -> bool {
     }
 }
 
-/// Opens (creating if missing, mode 0700) the directory, refusing a
-/// symlink and a directory other users could swap files in.
+/// Opens the directory, creating what is missing (mode 0700, or 0750 for
+/// a group), if it and every directory on the way to it are trusted: no
+/// symbolic link, owned by root or this user, not writable by others
+/// without the sticky bit ([`crate::trust`]). The file is then created
+/// relative to this descriptor; the path is never looked up again.
 fn open_dir(dir: &Path, access: Access) -> Result<OwnedFd, CreateError> {
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let open = || rustix::fs::open(dir, flags, Mode::empty());
-    let dir_mode = if access.group.is_some() { 0o750 } else { 0o700 };
-    let fd = match open() {
-        Ok(fd) => fd,
-        Err(rustix::io::Errno::NOENT) => {
-            match rustix::fs::mkdir(dir, Mode::from_raw_mode(dir_mode)) {
-                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-                Err(e) => {
-                    return Err(CreateError::Directory {
-                        path: dir.to_owned(),
-                        source: e.into(),
-                    });
-                }
-            }
-            let fd = open().map_err(|e| CreateError::Directory {
-                path: dir.to_owned(),
-                source: e.into(),
-            })?;
-            if let Some(gid) = access.group {
-                let _ = rustix::fs::fchown(&fd, None, Some(rustix::process::Gid::from_raw(gid)));
-                let _ = rustix::fs::fchmod(&fd, Mode::from_raw_mode(dir_mode));
-            }
-            fd
-        }
-        Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR) => {
-            return Err(CreateError::UnsafeDirectory {
-                path: dir.to_owned(),
-                reason: "it is a symbolic link or not a directory",
-            });
-        }
-        Err(e) => {
-            return Err(CreateError::Directory {
-                path: dir.to_owned(),
-                source: e.into(),
-            });
-        }
+    let create = match access.group {
+        Some(gid) => crate::trust::CreateDir::for_group(gid),
+        None => crate::trust::CreateDir::private(),
     };
-    let stat = rustix::fs::fstat(&fd).map_err(|e| CreateError::Directory {
-        path: dir.to_owned(),
-        source: e.into(),
-    })?;
-    let others_write = stat.st_mode & 0o022 != 0;
-    let sticky = stat.st_mode & 0o1000 != 0;
-    if u64::from(stat.st_uid) != os::euid() && stat.st_uid != 0 && others_write && !sticky {
-        return Err(CreateError::UnsafeDirectory {
-            path: dir.to_owned(),
-            reason: "another user owns it and others may write to it without the sticky bit",
-        });
-    }
-    if u64::from(stat.st_uid) == os::euid() && others_write && !sticky {
-        return Err(CreateError::UnsafeDirectory {
-            path: dir.to_owned(),
-            reason: "others may write to it and it lacks the sticky bit",
-        });
-    }
-    Ok(fd)
+    crate::trust::open_trusted_dir(dir, Some(create)).map_err(CreateError::Directory)
 }
 
 fn create_in_dir(

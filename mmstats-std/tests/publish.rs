@@ -183,8 +183,11 @@ fn a_symlinked_directory_is_refused() {
     let link = dir.path().join("link");
     std::os::unix::fs::symlink(&target, &link).unwrap();
     match StatsFile::builder("s").dir(&link).create() {
-        Err(CreateError::UnsafeDirectory { path, .. }) => assert_eq!(path, link),
-        other => panic!("expected UnsafeDirectory, got {other:?}"),
+        Err(CreateError::Directory(inner)) => {
+            assert_eq!(inner.dir(), link);
+            assert!(inner.to_string().contains("symbolic link"), "{inner}");
+        }
+        other => panic!("expected a Directory error, got {other:?}"),
     }
     assert_eq!(std::fs::read_dir(&target).unwrap().count(), 0);
 }
@@ -203,7 +206,7 @@ fn a_world_writable_directory_without_sticky_bit_is_refused() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     assert!(matches!(
         StatsFile::builder("w").dir(dir.path()).create(),
-        Err(CreateError::UnsafeDirectory { .. })
+        Err(CreateError::Directory(_))
     ));
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
     assert!(StatsFile::builder("w").dir(dir.path()).create().is_ok());
