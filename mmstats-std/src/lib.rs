@@ -89,7 +89,7 @@ mod map;
 pub mod os;
 mod publish;
 mod read;
-mod sigbus;
+pub mod sigbus;
 pub mod signals;
 
 pub mod demo;
@@ -124,7 +124,6 @@ pub use read::{
     Field, FieldValue, FileStats, Format, Liveness, ReadFailure, ReadFileError, RegionInfo,
     RegionReader, Sample, Snapshot, SnapshotValue, read_file,
 };
-pub use sigbus::unprotected_mappings;
 pub use trust::DirTrustError;
 
 /// The README's examples, compiled and run as doctests so they stay true.

@@ -16,6 +16,13 @@
 //! - writer handles get `&'static [Word]` from [`WriteMap::words_static`],
 //!   whose contract is that the map outlives them; the std handles keep it
 //!   alive with an `Arc`.
+//!
+//! Read mappings are registered with [`crate::sigbus`] before they are
+//! read, so a file truncated under a reader is survived; a mapping that
+//! cannot be protected is not made (the error says why), and reads check
+//! that the protection is still in force ([`ReadMap::protected`]). Write
+//! mappings are not registered: the writer owns its file (see the
+//! `sigbus` module's "Writers are not protected").
 
 use std::fs::File;
 use std::io;
@@ -101,18 +108,30 @@ impl WriteMap {
 /// against the file shrinking underneath it (see [`crate::sigbus`]).
 #[derive(Debug)]
 pub(crate) struct ReadMap {
-    raw: MmapRaw,
+    // Declared before `raw`, so dropped first: the range is unregistered
+    // before it is unmapped, and the handler never repairs an address
+    // that something else may have been mapped at since.
     guard: sigbus::Registration,
+    raw: MmapRaw,
 }
 
 impl ReadMap {
     /// Maps the first `len` bytes of `file` shared and read-only
     /// (`mmap(2)` with `PROT_READ`, `MAP_SHARED`), and registers the range
-    /// so that a `SIGBUS` from a later truncation is survived.
+    /// so that a `SIGBUS` from a later truncation is survived. If the
+    /// range cannot be protected, the error wraps a
+    /// [`sigbus::ProtectionError`] (see [`protection_error`]).
     pub(crate) fn shared(file: &File, len: usize) -> io::Result<Self> {
         let raw = MmapOptions::new().len(len).map_raw_read_only(file)?;
-        let guard = sigbus::Registration::new(raw.as_ptr().addr(), raw.len());
-        Ok(Self { raw, guard })
+        let guard =
+            sigbus::Registration::new(raw.as_ptr().addr(), raw.len()).map_err(io::Error::other)?;
+        Ok(Self { guard, raw })
+    }
+
+    /// Whether reads are still protected against `SIGBUS` (checked at
+    /// most every [`sigbus::RECHECK_INTERVAL_MS`]): call before reading.
+    pub(crate) fn protected(&self) -> Result<(), sigbus::ProtectionError> {
+        sigbus::check_recent()
     }
 
     /// The mapping's words, for loading only.
@@ -135,6 +154,12 @@ impl ReadMap {
     pub(crate) fn len(&self) -> usize {
         self.raw.len()
     }
+}
+
+/// The protection failure an error of [`ReadMap::shared`] wraps, if that
+/// is why it failed.
+pub(crate) fn protection_error(error: &io::Error) -> Option<sigbus::ProtectionError> {
+    error.get_ref()?.downcast_ref().copied()
 }
 
 /// Words of a read-only mapping: loads only.

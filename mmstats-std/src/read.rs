@@ -363,6 +363,9 @@ pub enum ReadFailure {
     Legacy(legacy::LegacyError),
     /// The file shrank while it was being read.
     TruncatedWhileReading,
+    /// Not read: a truncation while reading could not be survived (the
+    /// `SIGBUS` protection is not in force; see [`crate::sigbus`]).
+    SigbusUnprotected(crate::sigbus::ProtectionError),
     /// The region was re-initialised under the reader again and again.
     Unstable,
     /// The file is larger than a legacy file can be.
@@ -388,6 +391,7 @@ impl fmt::Display for ReadFailure {
             Self::TruncatedWhileReading => {
                 f.write_str("file was truncated while being read; values discarded")
             }
+            Self::SigbusUnprotected(error) => error.fmt(f),
             Self::Unstable => f.write_str("region was re-initialised during every read attempt"),
             Self::TooLarge { len } => write!(f, "{len} bytes is too large for a legacy file"),
         }
@@ -860,7 +864,13 @@ impl RegionReader {
                 ReadFailure::Region(OpenError::TooShort { len }),
             ));
         }
-        let map = ReadMap::shared(&file, len).map_err(io_failure(path, "mmap"))?;
+        let map =
+            ReadMap::shared(&file, len).map_err(|error| {
+                match crate::map::protection_error(&error) {
+                    Some(unprotected) => failure(path, ReadFailure::SigbusUnprotected(unprotected)),
+                    None => io_failure(path, "mmap")(error),
+                }
+            })?;
         Ok(Self {
             path: path.to_owned(),
             file,
@@ -897,6 +907,9 @@ impl RegionReader {
     /// and boot id), [`Liveness::Unknown`] if the region cannot be opened.
     #[must_use]
     pub fn liveness(&self) -> Liveness {
+        if self.map.protected().is_err() {
+            return Liveness::Unknown;
+        }
         let words = self.map.words();
         let judged = match RegionView::open(&words) {
             Ok(view) => {
@@ -927,6 +940,7 @@ impl RegionReader {
         // A writer still initialising (a shm object, which has no private
         // name while it is built) gets a few milliseconds; a region
         // re-initialised under us is read again.
+        self.check_protected()?;
         let mut last = ReadFailure::Unstable;
         for attempt in 0..20 {
             let result = self.try_read(judge_liveness);
@@ -946,6 +960,14 @@ impl RegionReader {
             }
         }
         Err(failure(&self.path, last))
+    }
+
+    /// Refuses to read a mapping a truncation would kill the process
+    /// through (see [`crate::sigbus`]).
+    fn check_protected(&self) -> Result<(), ReadFileError> {
+        self.map
+            .protected()
+            .map_err(|error| failure(&self.path, ReadFailure::SigbusUnprotected(error)))
     }
 
     fn try_read(&mut self, judge_liveness: bool) -> Result<FileStats, ReadFailure> {
@@ -1011,6 +1033,7 @@ impl RegionReader {
     /// copied; [`RegionReader::field`] gives them by slot). Strings and
     /// histograms still allocate their contents.
     pub fn snapshot(&mut self, into: &mut Snapshot) -> Result<(), ReadFileError> {
+        self.check_protected()?;
         let mut last = ReadFailure::Unstable;
         for attempt in 0..20 {
             into.clear();
@@ -1067,6 +1090,7 @@ impl RegionReader {
         &mut self,
         f: impl FnOnce(&RegionView<'_, LiveWords<'_>>) -> R,
     ) -> Result<R, ReadFileError> {
+        self.check_protected()?;
         let mut f = Some(f);
         for attempt in 0..20 {
             let words = self.map.words();
