@@ -117,7 +117,8 @@ pub use histogram::{Clock, Histogram, HistogramShape, HistogramTimer, HistogramV
 pub use kind::{Kind, Shape, Unit};
 pub use layout::{ByteOrder, MAX_COPY_WORDS, MAX_STRING_CAPACITY, NAME_MAX};
 pub use reader::{
-    DEFAULT_MAX_TRIES, EntryError, FieldInfo, OpenError, ReadError, RegionState, RegionView, Value,
+    DEFAULT_MAX_TRIES, EntryError, FieldInfo, MAX_READER_FIELDS, MAX_READER_REGION_LEN, OpenError,
+    ReadError, RegionState, RegionView, Value,
 };
 pub use region::{
     AddFieldError, CreateError, DEFAULT_BUFFERS, DEFAULT_STRING_CAPACITY, DEFAULT_WINDOW,

@@ -13,6 +13,24 @@
 //! belong to the same field. A [`FieldInfo`] may be kept between reads:
 //! `read` reports [`ReadError::SlotChanged`] once its slot holds another
 //! field (or none), and the caller reads the entry again.
+//!
+//! # Bounded by what is really there
+//!
+//! A region's counts are claims, and a hostile or sparse file can claim
+//! anything its length allows: four billion fields in a 1 TiB file that
+//! holds 100 KiB of real data, the rest holes that read as zeros (and that
+//! a reader faulting them in turns into real memory on tmpfs). A reader
+//! therefore refuses, as an error for the region, a region longer than
+//! [`MAX_READER_REGION_LEN`], more published fields than
+//! [`MAX_READER_FIELDS`], and a published entry whose words are all zero
+//! ([`OpenError::EmptyEntry`], [`EntryError::Empty`]): a writer stores an
+//! entry (whose name is never empty) before it publishes the count that
+//! covers it, so an all-zero entry below the count is a hole, never a
+//! field. [`RegionView::field_count`] checks the last published entry,
+//! so a forged count fails before anyone walks the table, and
+//! [`RegionView::slot`] and [`RegionView::entry`] check each entry, so a
+//! walk stops at the first hole: the entries a reader touches are the ones
+//! a writer really wrote, plus one.
 
 use crate::histogram::{HistogramShape, HistogramView};
 use crate::kind::{Kind, Unit};
@@ -37,6 +55,17 @@ const MAX_UNKNOWN_COPY_WORDS: usize = 1 << 24;
 /// Times [`RegionView::entry`] re-reads a slot that changed while it read
 /// it before reporting the slot as not live for now.
 const ENTRY_TRIES: u32 = 8;
+
+/// Most published fields a reader accepts in one region; a region whose
+/// header claims more is refused ([`OpenError::TooManyFields`]). At 256
+/// bytes an entry, that is a 16 MiB field table.
+pub const MAX_READER_FIELDS: usize = 65_536;
+
+/// Longest region a reader accepts, in bytes (1 GiB); a region whose
+/// header claims more is refused ([`OpenError::TooLarge`]). The largest
+/// value a writer can place (an event ring of the most records of the
+/// largest payload) is about 280 MiB.
+pub const MAX_READER_REGION_LEN: u64 = 1 << 30;
 
 /// Why a region's prologue was not trusted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +109,28 @@ pub enum OpenError {
         /// Bytes available.
         available: u64,
     },
+    /// The header claims a region longer than [`MAX_READER_REGION_LEN`].
+    TooLarge {
+        /// Length the prologue claims.
+        region_len: u64,
+        /// The reader's limit.
+        limit: u64,
+    },
+    /// The header publishes more fields than [`MAX_READER_FIELDS`].
+    TooManyFields {
+        /// Fields the header claims.
+        count: u64,
+        /// The reader's limit.
+        limit: usize,
+    },
+    /// An entry below the published field count is all zeros: a forged
+    /// count, or a hole of a sparse file, never a field a writer stored.
+    EmptyEntry {
+        /// The empty entry.
+        index: usize,
+        /// Fields the header claims.
+        count: u64,
+    },
 }
 
 impl core::fmt::Display for OpenError {
@@ -104,6 +155,18 @@ impl core::fmt::Display for OpenError {
             } => write!(
                 f,
                 "truncated: header says {region_len} bytes, only {available} are present"
+            ),
+            Self::TooLarge { region_len, limit } => write!(
+                f,
+                "header claims a {region_len}-byte region, more than this reader's limit of {limit} bytes"
+            ),
+            Self::TooManyFields { count, limit } => write!(
+                f,
+                "header claims {count} fields, more than this reader's limit of {limit}"
+            ),
+            Self::EmptyEntry { index, count } => write!(
+                f,
+                "header claims {count} fields but entry {index} is empty (all zeros: a forged header or a hole in a sparse file)"
             ),
         }
     }
@@ -131,6 +194,12 @@ pub enum EntryError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// The entry is below the published field count but all its words are
+    /// zero (see [`OpenError::EmptyEntry`]): stop walking the table.
+    Empty {
+        /// Entry index.
+        index: usize,
+    },
 }
 
 impl core::fmt::Display for EntryError {
@@ -139,6 +208,10 @@ impl core::fmt::Display for EntryError {
             Self::NoSuchEntry { index } => write!(f, "field {index} does not exist"),
             Self::OutOfBounds { index } => write!(f, "field {index} lies outside the region"),
             Self::Corrupt { index, reason } => write!(f, "field {index} is corrupt: {reason}"),
+            Self::Empty { index } => write!(
+                f,
+                "field {index} is empty (all zeros) although the header publishes it"
+            ),
         }
     }
 }
@@ -582,9 +655,43 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
                 reason: "field count exceeds table capacity",
             });
         }
-        usize::try_from(count).map_err(|_| OpenError::BadHeader {
-            reason: "field count does not fit in memory",
-        })
+        let limited = usize::try_from(count)
+            .ok()
+            .filter(|&n| n <= MAX_READER_FIELDS)
+            .ok_or(OpenError::TooManyFields {
+                count,
+                limit: MAX_READER_FIELDS,
+            })?;
+        // The last published entry, checked before anyone walks the table:
+        // a count forged past the entries really written points at zeros.
+        if let Some(last) = limited.checked_sub(1) {
+            match self.entry_is_empty(last) {
+                Ok(false) => {}
+                Ok(true) => return Err(OpenError::EmptyEntry { index: last, count }),
+                Err(_) => {
+                    return Err(OpenError::BadHeader {
+                        reason: "field table extends past the end of the region",
+                    });
+                }
+            }
+        }
+        Ok(limited)
+    }
+
+    /// Whether entry `index` is all zeros (32 loads; only ever asked of an
+    /// entry that is not live, or of the last published one).
+    fn entry_is_empty(&self, index: usize) -> Result<bool, EntryError> {
+        let first = self.entry_word(index)?;
+        for offset in 0..ENTRY_WORDS {
+            let word = first
+                .checked_add(offset)
+                .and_then(|at| self.load_fixed(at))
+                .ok_or(EntryError::OutOfBounds { index })?;
+            if word != 0 {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// The state and registration id of slot `index`, loaded now (no
@@ -597,6 +704,11 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
         let id = self
             .load_fixed(entry_word + ENTRY_ID_WORD)
             .ok_or(EntryError::OutOfBounds { index })?;
+        // A free slot with id 0 is being rewritten, or is a hole: the rest
+        // of a rewritten entry still holds a name, a hole holds nothing.
+        if state == 0 && id == 0 && self.entry_is_empty(index)? {
+            return Err(EntryError::Empty { index });
+        }
         Ok((EntryState::from_word(state), id))
     }
 
@@ -640,7 +752,12 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
                 SlotRead::Live { value: None, .. } | SlotRead::OutOfBounds => {
                     return Err(EntryError::OutOfBounds { index });
                 }
-                SlotRead::NotLive(_) => return Ok(None),
+                SlotRead::NotLive(_) => {
+                    if self.entry_is_empty(index)? {
+                        return Err(EntryError::Empty { index });
+                    }
+                    return Ok(None);
+                }
                 SlotRead::Changed => {}
             }
         }
@@ -982,6 +1099,20 @@ impl<S: WordSource + ?Sized> RegionView<'_, S> {
 /// version and state.
 fn check_prologue(p: &Prologue, available: u64) -> Result<(), OpenError> {
     let bad = |reason| Err(OpenError::BadHeader { reason });
+    // The reader's own limits first: a claim past them is refused whatever
+    // the rest of the header says (and however long the file is).
+    if p.region_len > MAX_READER_REGION_LEN {
+        return Err(OpenError::TooLarge {
+            region_len: p.region_len,
+            limit: MAX_READER_REGION_LEN,
+        });
+    }
+    if p.field_count > MAX_READER_FIELDS as u64 {
+        return Err(OpenError::TooManyFields {
+            count: p.field_count,
+            limit: MAX_READER_FIELDS,
+        });
+    }
     if (p.header_len as usize) < PROLOGUE_LEN || !p.header_len.is_multiple_of(8) {
         return bad("header length below 256 or not a multiple of 8");
     }

@@ -79,6 +79,9 @@ impl<S: WordSource + ?Sized> Found<'_, S> {
 pub struct RegionScanner<'s, S: WordSource + ?Sized> {
     source: &'s S,
     next_word: usize,
+    /// The search for the magic stops before this word (see
+    /// [`RegionScanner::limit_to`]).
+    end_word: usize,
     ignored: usize,
 }
 
@@ -89,8 +92,20 @@ impl<'s, S: WordSource + ?Sized> RegionScanner<'s, S> {
         Self {
             source,
             next_word: 0,
+            end_word: usize::MAX,
             ignored: 0,
         }
+    }
+
+    /// Limits the search for the magic to words `start..end` from now on
+    /// (never going back before [`RegionScanner::position`]): a caller that
+    /// knows where an image holds data (a sparse file's data extents, from
+    /// `lseek(SEEK_DATA)`) scans only those, so the holes, which hold no
+    /// magic, cost neither time nor memory. Regions found are still
+    /// validated against the whole source.
+    pub fn limit_to(&mut self, start: usize, end: usize) {
+        self.next_word = self.next_word.max(start);
+        self.end_word = end;
     }
 
     /// Matches of the magic skipped so far because no valid byte-order
@@ -109,7 +124,8 @@ impl<'s, S: WordSource + ?Sized> RegionScanner<'s, S> {
     /// Index of the next word at or after `from` that equals the magic.
     fn find_magic(&self, from: usize) -> Option<usize> {
         let magic = u64::from_ne_bytes(MAGIC);
-        (from..self.source.word_len()).find(|&index| self.source.load(index) == Some(magic))
+        let end = self.source.word_len().min(self.end_word);
+        (from..end).find(|&index| self.source.load(index) == Some(magic))
     }
 }
 
@@ -189,6 +205,24 @@ mod tests {
             found[0].region,
             Err(OpenError::TooShort { len: 8 })
         ));
+    }
+
+    #[test]
+    fn a_limited_scan_skips_what_lies_outside_its_span() {
+        let mut bytes = vec![0u8; 4096];
+        for at in [512, 2048] {
+            bytes[at..at + 8].copy_from_slice(&MAGIC);
+            bytes[at + 8..at + 12].copy_from_slice(b"junk");
+        }
+        let image = ByteImage::new(&bytes);
+        let mut scanner = RegionScanner::new(&image);
+        scanner.limit_to(1024, 4096 / 8);
+        assert!(scanner.next().is_none());
+        assert_eq!(scanner.ignored(), 1, "only the magic at 2048 was looked at");
+        // A span behind the position does not go back.
+        scanner.limit_to(0, 1024 / 8);
+        assert!(scanner.next().is_none());
+        assert_eq!(scanner.ignored(), 1);
     }
 
     #[test]

@@ -297,7 +297,7 @@ fn scan_file(scan: &mut ImageScan, file: &File, len: u64) -> Result<(), ImageFai
         operation: "mmap",
         source,
     })?;
-    scan_source(scan, &map.words());
+    scan_source_extents(scan, &map.words(), &data_extents(file, len));
     // What was read after a page vanished is zeros, not the image.
     if map.faulted() {
         return Err(ImageFailure::TruncatedWhileReading);
@@ -305,13 +305,70 @@ fn scan_file(scan: &mut ImageScan, file: &File, len: u64) -> Result<(), ImageFai
     Ok(())
 }
 
+/// Most data extents of a sparse image looked up; past them, the rest of
+/// the file is scanned as one extent.
+const MAX_EXTENTS: usize = 1 << 16;
+
+/// The word ranges of `file` that hold data (`lseek(SEEK_DATA)` and
+/// `SEEK_HOLE`): a sparse image's holes read as zeros and hold no region,
+/// and faulting them in would cost real memory on tmpfs (a 1 TiB sparse
+/// file would be scanned for hours). A file system without hole support
+/// reports the whole file as data.
+fn data_extents(file: &File, len: u64) -> Vec<(usize, usize)> {
+    use rustix::fs::{SeekFrom, seek};
+    let words = |bytes: u64| usize::try_from(bytes / 8).unwrap_or(usize::MAX);
+    let mut extents = Vec::new();
+    let mut at = 0u64;
+    while at < len {
+        if extents.len() == MAX_EXTENTS {
+            extents.push((words(at), words(len.div_ceil(8) * 8)));
+            break;
+        }
+        let Ok(start) = seek(file, SeekFrom::Data(at)) else {
+            // ENXIO: no data after `at`; anything else: scan the rest.
+            if extents.is_empty() {
+                extents.push((0, words(len.div_ceil(8) * 8)));
+            }
+            break;
+        };
+        let end = seek(file, SeekFrom::Hole(start)).unwrap_or(len).min(len);
+        if end <= start {
+            break;
+        }
+        // Word-aligned, rounding outwards (extents are page-aligned anyway).
+        extents.push((words(start), words(end.div_ceil(8) * 8)));
+        at = end;
+    }
+    extents
+}
+
 fn scan_source<S: WordSource + ?Sized>(scan: &mut ImageScan, source: &S) {
+    scan_source_extents(scan, source, &[(0, usize::MAX)]);
+}
+
+fn scan_source_extents<S: WordSource + ?Sized>(
+    scan: &mut ImageScan,
+    source: &S,
+    extents: &[(usize, usize)],
+) {
     let mut scratch = vec![0u64; MAX_COPY_WORDS];
     let mut scanner = RegionScanner::new(source);
-    for found in &mut scanner {
+    for &(start, end) in extents {
+        scanner.limit_to(start, end);
+        scan_found(scan, &mut scanner, &mut scratch);
+    }
+    scan.ignored_magic = scanner.ignored();
+}
+
+fn scan_found<S: WordSource + ?Sized>(
+    scan: &mut ImageScan,
+    scanner: &mut RegionScanner<'_, S>,
+    scratch: &mut [u64],
+) {
+    for found in scanner.by_ref() {
         let offset = found.offset() as u64;
         match found.region {
-            Ok(view) => match decode(&view, &scan.path, &mut scratch) {
+            Ok(view) => match decode(&view, &scan.path, scratch) {
                 Ok(stats) => scan.regions.push(ImageRegion { offset, stats }),
                 Err(reason) => scan.damaged.push(DamagedRegion { offset, reason }),
             },
@@ -321,7 +378,6 @@ fn scan_source<S: WordSource + ?Sized>(scan: &mut ImageScan, source: &S) {
             }),
         }
     }
-    scan.ignored_magic = scanner.ignored();
 }
 
 /// Reads every field of a validated region, as `read_file` does for a
@@ -333,12 +389,23 @@ fn decode<S: WordSource + ?Sized>(
 ) -> Result<FileStats, String> {
     for _ in 0..READ_ATTEMPTS {
         let count = view.field_count().map_err(|e| format!("format 2: {e}"))?;
-        let mut fields = Vec::with_capacity(count);
+        // Grown as entries validate, never sized from the claimed count.
+        let mut fields = Vec::new();
         let mut problems = Vec::new();
         for index in 0..count {
             let info = match view.entry(index) {
                 Ok(Some(info)) => info,
                 Ok(None) => continue,
+                // A hole below the count: a forged count; the walk ends.
+                Err(mmstats_nostd::EntryError::Empty { index }) => {
+                    return Err(format!(
+                        "format 2: {}",
+                        mmstats_nostd::OpenError::EmptyEntry {
+                            index,
+                            count: count as u64
+                        }
+                    ));
+                }
                 Err(error) => {
                     problems.push(error.to_string());
                     continue;

@@ -3,8 +3,18 @@
 //!
 //! Readers never write to a region: format-2 files are mapped `PROT_READ`
 //! and only loaded from with atomic loads. Files are opened with
-//! `O_NOFOLLOW | O_NONBLOCK`, so a symbolic link planted in a shared
-//! directory is refused and a FIFO cannot hang the reader.
+//! `O_NOFOLLOW | O_NONBLOCK | O_NOCTTY`, so a symbolic link planted in a
+//! shared directory is refused, a FIFO cannot hang the reader and a
+//! terminal device never becomes its controlling terminal.
+//!
+//! A forged header cannot make a reader work for what is not there: at
+//! most [`MAX_READER_REGION_LEN`] bytes of a file are mapped, and the
+//! field cache grows one entry at a time as the walk validates entries
+//! (never sized from the count a header claims), stopping the file with an
+//! error at the first all-zero entry below the count (a hole of a sparse
+//! file; see `mmstats_nostd::reader`). A reader's memory for one file is
+//! thus the mapping plus about 330 bytes per field a writer really stored,
+//! at most [`mmstats_nostd::MAX_READER_FIELDS`] of them (about 22 MiB).
 
 use std::fmt;
 use std::fs::File;
@@ -14,8 +24,8 @@ use std::path::{Path, PathBuf};
 
 use mmstats_nostd::layout::{EntryState, MAGIC};
 use mmstats_nostd::{
-    DEFAULT_MAX_TRIES, FieldInfo, Kind, MAX_COPY_WORDS, OpenError, ReadError, RegionState,
-    RegionView, Value,
+    DEFAULT_MAX_TRIES, EntryError, FieldInfo, Kind, MAX_COPY_WORDS, MAX_READER_REGION_LEN,
+    OpenError, ReadError, RegionState, RegionView, Value,
 };
 use rustix::fs::{FileType, FlockOperation, Mode, OFlags};
 
@@ -864,6 +874,10 @@ impl RegionReader {
                 ReadFailure::Region(OpenError::TooShort { len }),
             ));
         }
+        // A region longer than the limit is refused by its header check;
+        // mapping no more than the limit keeps a file of any length (a
+        // sparse terabyte) from costing more address space than that.
+        let len = len.min(usize::try_from(MAX_READER_REGION_LEN).unwrap_or(usize::MAX));
         let map =
             ReadMap::shared(&file, len).map_err(|error| {
                 match crate::map::protection_error(&error) {
@@ -1150,14 +1164,20 @@ impl FieldCache {
             self.generation = p.generation;
         }
         let count = view.field_count().map_err(ReadFailure::Region)?;
-        self.entries.resize_with(count, || CachedEntry {
-            id: 0,
-            entry: Ok(None),
-        });
-        self.hot.resize(count, HotEntry::default());
+        // Never sized from the count: the cache grows by one entry as the
+        // walk reaches it, and the walk stops at the first empty entry.
+        self.entries.truncate(count);
+        self.hot.truncate(count);
         let scratch = &mut self.scratch;
-        visit.reserve(count);
+        visit.reserve(self.entries.len());
         for index in 0..count {
+            if index == self.entries.len() {
+                self.entries.push(CachedEntry {
+                    id: 0,
+                    entry: Ok(None),
+                });
+                self.hot.push(HotEntry::default());
+            }
             // The fast path of a poll: a cached field that is not dynamic is
             // never retired or reused in this generation (FORMAT.md §4,
             // flag bit 4), and a single-word value is one load.
@@ -1192,6 +1212,14 @@ impl FieldCache {
             let slot_id = match view.slot(index) {
                 Ok((EntryState::Live, id)) if id != 0 => id,
                 Ok(_) => continue,
+                // A hole below the count: the header claims entries that
+                // were never written. The file is refused, the walk ends.
+                Err(EntryError::Empty { index }) => {
+                    return Err(ReadFailure::Region(OpenError::EmptyEntry {
+                        index,
+                        count: count as u64,
+                    }));
+                }
                 Err(error) => {
                     problems.push(error.to_string());
                     continue;

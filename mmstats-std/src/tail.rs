@@ -40,12 +40,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use mmstats_nostd::layout::EntryState;
-use mmstats_nostd::{FieldInfo, Kind, Payload, ReadError, RingCursor, RingEvent};
+use mmstats_nostd::{
+    EntryError, FieldInfo, Kind, OpenError, Payload, ReadError, RingCursor, RingEvent,
+};
 use rustix::fs::{Mode, OFlags};
 use serde_json::{Value as Json, json};
 
 use crate::dump::{discover, format_unix_ns, printable};
-use crate::read::{ReadFailure, RegionReader};
+use crate::read::{ReadFailure, ReadFileError, RegionReader};
 use crate::summary::{format_count, format_quantity};
 
 /// Where a follower starts in rings that exist when it starts (rings that
@@ -326,8 +328,16 @@ impl Follower {
         let mut dropped = Vec::new();
         for (path, file) in &mut self.files {
             let FollowedFile { reader, state } = file;
-            let result =
-                reader.with_view(|view| poll_file(path, state, view, &self.options, &mut events));
+            // A table that turns out forged (an empty entry below the
+            // count) is an error for the file, like one that fails to open.
+            let result = reader
+                .with_view(|view| poll_file(path, state, view, &self.options, &mut events))
+                .and_then(|polled| {
+                    polled.map_err(|error| ReadFileError {
+                        path: path.clone(),
+                        reason: ReadFailure::Region(error),
+                    })
+                });
             match result {
                 Ok(n) => {
                     delivered += n;
@@ -483,13 +493,17 @@ impl Follower {
 }
 
 /// Polls the rings of one file (finding new rings, dropping retired ones).
+/// The table walk is bounded like every reader's: at most
+/// [`mmstats_nostd::MAX_READER_FIELDS`] entries, ending with an error at
+/// the first empty one (a forged count over a sparse file); each ring
+/// poll copies at most `TailOptions::batch` records.
 fn poll_file<S: mmstats_nostd::WordSource + ?Sized>(
     path: &Path,
     file: &mut FileState,
     view: &mmstats_nostd::RegionView<'_, S>,
     options: &TailOptions,
     events: &mut Vec<TailEvent>,
-) -> u64 {
+) -> Result<u64, OpenError> {
     let ended = |ring: &FollowedRing, reason: &str| TailEvent::RingEnded {
         path: path.to_owned(),
         ring: ring.info.name.to_string(),
@@ -503,7 +517,7 @@ fn poll_file<S: mmstats_nostd::WordSource + ?Sized>(
         file.generation = generation;
     }
     // New rings, and rings whose slot now holds another field.
-    let count = view.field_count().unwrap_or(0);
+    let count = view.field_count()?;
     let start = if file.first_look {
         options.start
     } else {
@@ -514,6 +528,12 @@ fn poll_file<S: mmstats_nostd::WordSource + ?Sized>(
     while index < count {
         let live = match view.slot(index) {
             Ok((EntryState::Live, id)) if id != 0 => Some(id),
+            Err(EntryError::Empty { index }) => {
+                return Err(OpenError::EmptyEntry {
+                    index,
+                    count: count as u64,
+                });
+            }
             _ => None,
         };
         let known = file.rings.iter().position(|ring| ring.index == index);
@@ -600,7 +620,7 @@ fn poll_file<S: mmstats_nostd::WordSource + ?Sized>(
         let ring = file.rings.remove(position);
         events.push(ended(&ring, "the ring was retired"));
     }
-    delivered
+    Ok(delivered)
 }
 
 fn file_label(path: &Path) -> String {
