@@ -956,8 +956,17 @@ fn cut(text: &str, max: usize) -> &str {
 /// The model's prediction of `Region::create`: the table capacity, and the
 /// word where the value area starts.
 fn model_create(len: usize, table_capacity: usize) -> Result<(usize, usize), CreateError> {
+    if len as u64 * 8 > mmstats_nostd::MAX_READER_REGION_LEN {
+        return Err(CreateError::TooLarge { len: len * 8 });
+    }
+    if table_capacity > mmstats_nostd::MAX_READER_FIELDS {
+        return Err(CreateError::TooManyFields {
+            capacity: table_capacity,
+        });
+    }
     let capacity = if table_capacity == 0 {
-        (len.saturating_sub(PROLOGUE_WORDS) * 8 / (ENTRY_LEN + 64)).max(1)
+        (len.saturating_sub(PROLOGUE_WORDS) * 8 / (ENTRY_LEN + 64))
+            .clamp(1, mmstats_nostd::MAX_READER_FIELDS)
     } else {
         table_capacity
     };

@@ -236,6 +236,7 @@ pub struct RegionOptions {
 
 /// Why a region could not be created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CreateError {
     /// The buffer cannot hold the prologue, the table and one value word.
     TooSmall {
@@ -243,6 +244,18 @@ pub enum CreateError {
         needed: usize,
         /// Bytes given.
         available: usize,
+    },
+    /// The buffer is longer than readers accept
+    /// ([`crate::MAX_READER_REGION_LEN`]): they would refuse the region.
+    TooLarge {
+        /// Bytes given.
+        len: usize,
+    },
+    /// The table capacity asked for is above what readers accept
+    /// ([`crate::MAX_READER_FIELDS`]).
+    TooManyFields {
+        /// The capacity asked for.
+        capacity: usize,
     },
 }
 
@@ -252,6 +265,16 @@ impl core::fmt::Display for CreateError {
             Self::TooSmall { needed, available } => write!(
                 f,
                 "buffer of {available} bytes is too small for a region (need at least {needed})"
+            ),
+            Self::TooLarge { len } => write!(
+                f,
+                "a region of {len} bytes is longer than readers accept ({} bytes)",
+                crate::MAX_READER_REGION_LEN
+            ),
+            Self::TooManyFields { capacity } => write!(
+                f,
+                "a table of {capacity} fields is more than readers accept ({})",
+                crate::MAX_READER_FIELDS
             ),
         }
     }
@@ -401,8 +424,21 @@ impl<'a> Region<'a> {
     /// read, and the generation moves on.
     pub fn create(words: &'a [Word], options: &RegionOptions) -> Result<Self, CreateError> {
         let len = words.len();
+        // Readers refuse regions and tables above their limits (a forged
+        // header's claims are bounded the same way): never make one.
+        if (len as u64).saturating_mul(8) > crate::MAX_READER_REGION_LEN {
+            return Err(CreateError::TooLarge {
+                len: len.saturating_mul(8),
+            });
+        }
+        if options.table_capacity > crate::MAX_READER_FIELDS {
+            return Err(CreateError::TooManyFields {
+                capacity: options.table_capacity,
+            });
+        }
         let capacity = if options.table_capacity == 0 {
-            (len.saturating_sub(PROLOGUE_WORDS) * 8 / (ENTRY_LEN + 64)).max(1)
+            (len.saturating_sub(PROLOGUE_WORDS) * 8 / (ENTRY_LEN + 64))
+                .clamp(1, crate::MAX_READER_FIELDS)
         } else {
             options.table_capacity
         };
