@@ -483,3 +483,58 @@ fn group_readable_files_for_a_monitoring_user() {
         other => panic!("expected UnknownGroup, got {other:?}"),
     }
 }
+
+/// The documented way for a monitoring user to read: a group. A second
+/// user in the writers' group lists the file; the same user outside the
+/// group is told "permission denied" with exit 1, never "no stats files".
+#[test]
+fn a_monitoring_user_reads_through_the_group_and_no_one_else_does() {
+    use std::os::unix::process::CommandExt;
+    if !is_root() {
+        return skip_or_fail("running mmdump as a second user needs root");
+    }
+    let Some((uid, own_gid)) = attacker() else {
+        return skip_or_fail("no second user (MMSTATS_ATTACK_USER) could be had");
+    };
+    // A group the second user is not in: a fresh gid no one uses.
+    let readers_gid = 48_611;
+    let top = tempfile::tempdir().unwrap();
+    // The second user may cross `top` (search), not list it.
+    fs::set_permissions(top.path(), fs::Permissions::from_mode(0o711)).unwrap();
+    // A copy of mmdump the second user may run, wherever the build is.
+    let mmdump = top.path().join("mmdump");
+    fs::copy(env!("CARGO_BIN_EXE_mmdump"), &mmdump).unwrap();
+    fs::set_permissions(&mmdump, fs::Permissions::from_mode(0o755)).unwrap();
+    let stats_dir = top.path().join("stats");
+    let file = StatsFile::builder("grouped")
+        .dir(&stats_dir)
+        .group(readers_gid.to_string())
+        .create()
+        .unwrap();
+    file.counter("requests").unwrap().add(7);
+    let run = |gid: u32| {
+        std::process::Command::new(&mmdump)
+            .arg(&stats_dir)
+            .env_remove("MMSTATS_DIR")
+            .uid(uid)
+            .gid(gid)
+            .output()
+            .unwrap()
+    };
+    let inside = run(readers_gid);
+    let stdout = String::from_utf8_lossy(&inside.stdout);
+    assert!(inside.status.success(), "{inside:?}");
+    assert!(
+        stdout.contains("requests") && stdout.contains('7'),
+        "{stdout}"
+    );
+    let outside = run(own_gid);
+    let stderr = String::from_utf8_lossy(&outside.stderr);
+    assert_eq!(outside.status.code(), Some(1), "{outside:?}");
+    assert!(stderr.contains("ermission denied"), "{stderr}");
+    assert!(
+        stderr.contains(&stats_dir.display().to_string()),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("no stats files"), "{stderr}");
+}
