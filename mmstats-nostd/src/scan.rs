@@ -216,7 +216,7 @@ mod tests {
         }
         let image = ByteImage::new(&bytes);
         let mut scanner = RegionScanner::new(&image);
-        scanner.limit_to(1024, 4096 / 8);
+        scanner.limit_to(1024 / 8, 4096 / 8);
         assert!(scanner.next().is_none());
         assert_eq!(scanner.ignored(), 1, "only the magic at 2048 was looked at");
         // A span behind the position does not go back.
