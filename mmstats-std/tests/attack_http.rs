@@ -216,7 +216,11 @@ fn http11_without_host_is_refused() {
     let dir = stats_dir();
     let server = serve(&[dir.path().to_str().unwrap()]);
     let address = server.address;
-    assert_refused(address, "HTTP/1.1 without Host", "GET /healthz HTTP/1.1\r\n");
+    assert_refused(
+        address,
+        "HTTP/1.1 without Host",
+        "GET /healthz HTTP/1.1\r\n",
+    );
     // HTTP/1.0 has no Host requirement: still served.
     assert_eq!(
         status_of(address, "GET /healthz HTTP/1.0\r\n"),
@@ -279,7 +283,10 @@ fn subdomains_of_localhost_and_other_ports_are_refused() {
         "[::1]".to_owned(),
     ] {
         assert_eq!(
-            status_of(address, &format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\n")),
+            status_of(
+                address,
+                &format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\n")
+            ),
             (200, "ok\n".into()),
             "Host: {host}"
         );

@@ -498,9 +498,15 @@ struct ServeArgs {
     /// (repeatable).
     #[arg(long, value_name = "NAME")]
     allow_host: Vec<String>,
-    /// Connections served at once (more are answered 503).
+    /// Connections open at once: at the cap, the oldest one still waiting
+    /// for a request head is dropped for a new one (503 when all are being
+    /// answered).
     #[arg(long, value_name = "N", default_value_t = 256)]
     max_connections: usize,
+    /// Connections one client address may hold while they wait for a
+    /// request head (beyond, its oldest waiting one is dropped).
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    max_pending_per_client: usize,
     /// Largest request head (request line and headers).
     #[arg(long, value_name = "SIZE", default_value = "16K", value_parser = mmstats::record::parse_size)]
     max_header_size: u64,
@@ -1093,6 +1099,9 @@ fn serve(args: &ServeArgs) -> io::Result<ExitCode> {
     if args.max_connections == 0 {
         return usage("--max-connections must be at least 1");
     }
+    if args.max_pending_per_client == 0 {
+        return usage("--max-pending-per-client must be at least 1");
+    }
     if args.record_interval < Duration::from_millis(100) {
         return usage("--record-interval must be at least 0.1 seconds");
     }
@@ -1104,6 +1113,7 @@ fn serve(args: &ServeArgs) -> io::Result<ExitCode> {
         request_timeout: args.request_timeout.max(Duration::from_millis(100)),
         connection_lifetime: args.connection_lifetime.max(Duration::from_secs(1)),
         max_connections: args.max_connections,
+        pending_per_client: args.max_pending_per_client,
     };
     let stop = mmstats::signals::stop_flag();
     let recorder = match &args.record {
@@ -1114,9 +1124,13 @@ fn serve(args: &ServeArgs) -> io::Result<ExitCode> {
         }
         None => None,
     };
+    let server = Server::bind(args.listen)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}", args.listen)))?;
     let selection = args.filter.selection();
     let config = ServeConfig {
-        listen: args.listen,
+        // The address bound (the port chosen, with port 0), which the
+        // Host check compares ports with.
+        listen: server.local_addr(),
         inputs: args.paths.clone(),
         selection: selection.clone(),
         metrics: mmstats::serve::metrics::MetricsOptions {
@@ -1132,8 +1146,6 @@ fn serve(args: &ServeArgs) -> io::Result<ExitCode> {
         limits,
         allowed_hosts: args.allow_host.clone(),
     };
-    let server = Server::bind(args.listen)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}", args.listen)))?;
     let view = live::LiveView::default();
     let _sampler = live::Sampler::start(
         WatchConfig {
