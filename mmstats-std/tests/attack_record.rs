@@ -223,7 +223,11 @@ fn record_survives_a_full_disk() {
         .as_millis()) as i64;
     let reader = mmstats::record::TrendReader::open(&db).unwrap();
     let summary = reader.query().summary().unwrap();
-    assert_eq!(summary.len(), 400, "every field still has a series");
+    assert!(
+        summary.len() >= 400,
+        "every field still has a series: {}",
+        summary.len()
+    );
     let newest = summary.iter().filter_map(|s| s.last_ms).max().unwrap();
     assert!(
         now_ms - newest < 3_000,

@@ -1176,7 +1176,7 @@ fn serve(args: &ServeArgs) -> io::Result<ExitCode> {
 /// `mmdump record`.
 #[cfg(feature = "serve")]
 fn record(args: &RecordArgs) -> io::Result<ExitCode> {
-    use mmstats::record::{MAINTAIN_EVERY, TrendStore};
+    use mmstats::record::{LOG_EVERY, LogLimiter, MAINTAIN_EVERY, TrendStore};
 
     if args.aggregate == AggregateMode::PerFile {
         return usage("record combines files: --aggregate sum, avg, min or max");
@@ -1203,6 +1203,22 @@ fn record(args: &RecordArgs) -> io::Result<ExitCode> {
     let mut samples = 0u64;
     let mut rows = 0usize;
     let mut reported = std::collections::HashSet::new();
+    // A failing database (a full disk, an I/O error) is logged at most
+    // once per LOG_EVERY, and recording goes on.
+    let mut errors = LogLimiter::new(LOG_EVERY);
+    let mut notices = LogLimiter::new(LOG_EVERY);
+    let held_back = |n: u64| {
+        if n == 0 {
+            String::new()
+        } else {
+            format!(" ({n} more like it held back)")
+        }
+    };
+    let mut log_error = |error: &mmstats::record::StoreError| {
+        if let Some(n) = errors.admit() {
+            eprintln!("mmdump record: {error}{}", held_back(n));
+        }
+    };
     if !args.quiet {
         eprintln!(
             "mmdump record: sampling every {:?} into {} (Ctrl-C stops)",
@@ -1212,7 +1228,19 @@ fn record(args: &RecordArgs) -> io::Result<ExitCode> {
     }
     loop {
         let frame = watcher.tick();
-        rows += store.record_frame(&frame).map_err(io::Error::other)?;
+        match store.record_frame(&frame) {
+            Ok(stored) => rows += stored,
+            Err(error) => log_error(&error),
+        }
+        for notice in store.take_notices() {
+            if let Some(n) = notices.admit() {
+                eprintln!(
+                    "mmdump record: {}: {notice}{}",
+                    args.db.display(),
+                    held_back(n)
+                );
+            }
+        }
         samples += 1;
         for (path, error) in &frame.errors {
             if reported.insert((path.clone(), error.clone())) {
@@ -1224,9 +1252,9 @@ fn record(args: &RecordArgs) -> io::Result<ExitCode> {
             }
         }
         if samples == 1 || last_maintenance.elapsed() >= MAINTAIN_EVERY {
-            store
-                .maintain((frame.time_ns / 1_000_000) as i64)
-                .map_err(io::Error::other)?;
+            if let Err(error) = store.maintain((frame.time_ns / 1_000_000) as i64) {
+                log_error(&error);
+            }
             last_maintenance = Instant::now();
         }
         let done = args.count.is_some_and(|count| samples >= count)
