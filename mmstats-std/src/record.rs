@@ -503,7 +503,8 @@ fn check_directory(path: &Path) -> Result<(), StoreError> {
 
 /// Opens the database file for SQLite to use (see the module docs): a
 /// regular file, never a link, FIFO or device, created 0600 if missing
-/// and `writable`; owned by the caller if `writable`.
+/// and `writable`; owned by the caller if `writable`. Only the writer's
+/// descriptor can be read or locked (a reader's is `O_PATH`).
 fn open_database(path: &Path, writable: bool) -> Result<File, StoreError> {
     const FLAGS: i32 = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
     let seen = match std::fs::symlink_metadata(path) {
@@ -520,7 +521,17 @@ fn open_database(path: &Path, writable: bool) -> Result<File, StoreError> {
         Err(source) => return Err(io_error(path, "stat")(source)),
     };
     let mut options = std::fs::OpenOptions::new();
-    options.read(true).write(writable).custom_flags(FLAGS);
+    // A reader opens with O_PATH: only to fstat it. Closing a descriptor
+    // of the file would drop every fcntl lock this process holds on it
+    // (SQLite's, of a recorder in the same `mmdump serve --record`), but
+    // not an O_PATH one. The writer needs a real one for its flock, and
+    // keeps it until its connection is closed.
+    let flags = if writable {
+        FLAGS
+    } else {
+        FLAGS | libc::O_PATH
+    };
+    options.read(true).write(writable).custom_flags(flags);
     if seen.is_none() {
         options.create_new(true).mode(0o600);
     }
