@@ -32,15 +32,50 @@
 //!
 //! ## Safety of the file
 //!
-//! A new database is created `O_EXCL | O_NOFOLLOW`, mode 0600, before
-//! SQLite opens it (with `SQLITE_OPEN_NOFOLLOW`, so a symbolic link is
-//! never followed); SQLite gives its `-journal` file the same
-//! mode. A file that is not such a database is refused, never
-//! overwritten.
+//! The database's path may be in a directory other users can see, and
+//! the recorder may run as root, so nothing at that path is trusted:
+//!
+//! - the directory must be owned by the caller (or root) and writable by
+//!   no one else: anyone who can create names in it could plant the
+//!   database's `-journal` (a FIFO there hangs SQLite, a crafted one
+//!   rewrites the database), so a database in `/tmp` itself is refused;
+//! - the path is `lstat`ed and refused, without being opened, unless it
+//!   is a regular file: a symbolic link is never followed, a FIFO or a
+//!   device never opened. It is then opened `O_NOFOLLOW | O_NONBLOCK |
+//!   O_NOCTTY | O_CLOEXEC` (or created `O_EXCL`, mode 0600, if missing)
+//!   and `fstat`ed before SQLite touches it: still the same regular file,
+//!   and, for writing, owned by the caller;
+//! - the writer takes an exclusive `flock` on that descriptor, held while
+//!   it records: a second recorder on the same database is refused,
+//!   naming the process that holds it (from `/proc/locks`). The kernel
+//!   drops the lock when its holder dies, so a crash never leaves the
+//!   database locked;
+//! - `<db>-journal` and `<db>-wal`, if present, must be regular files
+//!   (owned by the caller, for writing), or the database is refused
+//!   before SQLite would open them;
+//! - once SQLite has opened the path, it must still name the file checked.
+//!
+//! SQLite opens the path with `SQLITE_OPEN_NOFOLLOW` and gives its
+//! `-journal` file the database's mode. A file that is not such a
+//! database is refused, never overwritten.
+//!
+//! ## A full disk
+//!
+//! When the file system fills before the size bound (`SQLITE_FULL` below
+//! the page cap), the store caps itself at 80% of the size it had reached,
+//! deletes the oldest history down to 70% of that (with the rollback
+//! journal in memory for those deletes, as there is no room for one on
+//! disk), gives the space back, and records the sample again; the caller
+//! is told ([`StoreNotice::DiskFull`]). The cap grows back, at most to
+//! the size bound, as the file system has room again (checked at each
+//! [`TrendStore::maintain`]). [`LogLimiter`] keeps the recorder's error
+//! lines to one per [`LOG_EVERY`].
 
 use std::collections::HashMap;
 use std::fmt;
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -143,6 +178,74 @@ pub enum StoreError {
     },
     /// A bad setting.
     Config(String),
+    /// The database, its journal or its directory is not safe to use.
+    Unsafe {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: UnsafePath,
+    },
+    /// Another process records into the database.
+    Locked {
+        /// The database.
+        path: PathBuf,
+        /// The process holding its lock, if it could be found.
+        holder: Option<LockHolder>,
+    },
+}
+
+/// Why a path is not used for a trend database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnsafePath {
+    /// A symbolic link (never followed).
+    SymbolicLink,
+    /// Not a regular file ("a FIFO", "a character device", ...).
+    NotRegularFile(&'static str),
+    /// Owned by another user than the caller.
+    ForeignOwner {
+        /// The owner.
+        owner: u32,
+        /// The caller (effective uid).
+        caller: u32,
+    },
+    /// A directory other users may create files in.
+    WritableByOthers {
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The path named another file by the time it was opened.
+    Replaced,
+}
+
+impl fmt::Display for UnsafePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SymbolicLink => f.write_str("is a symbolic link (not followed)"),
+            Self::NotRegularFile(kind) => write!(f, "is {kind}, not a regular file"),
+            Self::ForeignOwner { owner, caller } => {
+                write!(
+                    f,
+                    "is owned by uid {owner}, not by this user (uid {caller})"
+                )
+            }
+            Self::WritableByOthers { mode } => write!(
+                f,
+                "is a directory writable by other users (mode {mode:o}), who could plant the \
+                 database's journal there: keep the database in a directory only you can write"
+            ),
+            Self::Replaced => f.write_str("was replaced while it was being opened"),
+        }
+    }
+}
+
+/// The process that holds a database's lock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockHolder {
+    /// Its pid.
+    pub pid: u32,
+    /// Its command name (`/proc/PID/comm`), if readable.
+    pub name: Option<String>,
 }
 
 impl fmt::Display for StoreError {
@@ -166,6 +269,22 @@ impl fmt::Display for StoreError {
                 source,
             } => write!(f, "{}: {operation}: {source}", path.display()),
             Self::Config(message) => f.write_str(message),
+            Self::Unsafe { path, why } => write!(f, "{}: {why}", path.display()),
+            Self::Locked { path, holder } => {
+                write!(
+                    f,
+                    "{}: another recorder is using this database",
+                    path.display()
+                )?;
+                match holder {
+                    Some(LockHolder {
+                        pid,
+                        name: Some(name),
+                    }) => write!(f, " (pid {pid}, {name})"),
+                    Some(LockHolder { pid, name: None }) => write!(f, " (pid {pid})"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }
@@ -309,37 +428,228 @@ pub struct Maintenance {
     pub pruned: usize,
 }
 
-/// Creates `path` owner-only and exclusively if it does not exist; checks
-/// that an existing one is a regular file (never a link).
-fn prepare_file(path: &Path) -> Result<(), StoreError> {
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => Err(StoreError::NotTrendDatabase {
-            path: path.to_owned(),
-            reason: "is a symbolic link (not followed)".into(),
-        }),
-        Ok(meta) if !meta.is_file() => Err(StoreError::NotTrendDatabase {
-            path: path.to_owned(),
-            reason: "not a regular file".into(),
-        }),
-        Ok(_) => Ok(()),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(path)
-            .map(drop)
-            .map_err(|source| StoreError::Io {
-                path: path.to_owned(),
-                operation: "create",
-                source,
-            }),
-        Err(source) => Err(StoreError::Io {
-            path: path.to_owned(),
-            operation: "stat",
-            source,
-        }),
+fn unsafe_path(path: &Path, why: UnsafePath) -> StoreError {
+    StoreError::Unsafe {
+        path: path.to_owned(),
+        why,
     }
+}
+
+fn io_error<'p>(
+    path: &'p Path,
+    operation: &'static str,
+) -> impl FnOnce(std::io::Error) -> StoreError + 'p {
+    move |source| StoreError::Io {
+        path: path.to_owned(),
+        operation,
+        source,
+    }
+}
+
+/// What a file that is not a regular file is, in words.
+fn kind_of(file_type: std::fs::FileType) -> Option<&'static str> {
+    if file_type.is_file() {
+        None
+    } else if file_type.is_symlink() {
+        Some("a symbolic link")
+    } else if file_type.is_fifo() {
+        Some("a FIFO")
+    } else if file_type.is_char_device() {
+        Some("a character device")
+    } else if file_type.is_block_device() {
+        Some("a block device")
+    } else if file_type.is_socket() {
+        Some("a socket")
+    } else if file_type.is_dir() {
+        Some("a directory")
+    } else {
+        Some("not a file")
+    }
+}
+
+fn caller_uid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// The directory `path` is in must be owned by the caller or root and
+/// writable by no one else (see the module docs).
+fn check_directory(path: &Path) -> Result<(), StoreError> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    // Followed: the directory's own path may go through links (/var/run).
+    let meta = std::fs::metadata(dir).map_err(io_error(dir, "stat the directory"))?;
+    let caller = caller_uid();
+    if meta.uid() != caller && meta.uid() != 0 {
+        return Err(unsafe_path(
+            dir,
+            UnsafePath::ForeignOwner {
+                owner: meta.uid(),
+                caller,
+            },
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(unsafe_path(
+            dir,
+            UnsafePath::WritableByOthers {
+                mode: meta.mode() & 0o7777,
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// Opens the database file for SQLite to use (see the module docs): a
+/// regular file, never a link, FIFO or device, created 0600 if missing
+/// and `writable`; owned by the caller if `writable`. Only the writer's
+/// descriptor can be read or locked (a reader's is `O_PATH`).
+fn open_database(path: &Path, writable: bool) -> Result<File, StoreError> {
+    const FLAGS: i32 = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+    let seen = match std::fs::symlink_metadata(path) {
+        Ok(meta) => {
+            if meta.file_type().is_symlink() {
+                return Err(unsafe_path(path, UnsafePath::SymbolicLink));
+            }
+            if let Some(kind) = kind_of(meta.file_type()) {
+                return Err(unsafe_path(path, UnsafePath::NotRegularFile(kind)));
+            }
+            Some(meta)
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound && writable => None,
+        Err(source) => return Err(io_error(path, "stat")(source)),
+    };
+    let mut options = std::fs::OpenOptions::new();
+    // A reader opens with O_PATH: only to fstat it. Closing a descriptor
+    // of the file would drop every fcntl lock this process holds on it
+    // (SQLite's, of a recorder in the same `mmdump serve --record`), but
+    // not an O_PATH one. The writer needs a real one for its flock, and
+    // keeps it until its connection is closed.
+    let flags = if writable {
+        FLAGS
+    } else {
+        FLAGS | libc::O_PATH
+    };
+    options.read(true).write(writable).custom_flags(flags);
+    if seen.is_none() {
+        options.create_new(true).mode(0o600);
+    }
+    let file = options.open(path).map_err(|source| {
+        if source.raw_os_error() == Some(libc::ELOOP) {
+            unsafe_path(path, UnsafePath::SymbolicLink)
+        } else {
+            io_error(path, if seen.is_some() { "open" } else { "create" })(source)
+        }
+    })?;
+    let meta = file.metadata().map_err(io_error(path, "fstat"))?;
+    if let Some(kind) = kind_of(meta.file_type()) {
+        return Err(unsafe_path(path, UnsafePath::NotRegularFile(kind)));
+    }
+    if seen.is_some_and(|seen| (seen.dev(), seen.ino()) != (meta.dev(), meta.ino())) {
+        return Err(unsafe_path(path, UnsafePath::Replaced));
+    }
+    let caller = caller_uid();
+    if writable && meta.uid() != caller {
+        return Err(unsafe_path(
+            path,
+            UnsafePath::ForeignOwner {
+                owner: meta.uid(),
+                caller,
+            },
+        ));
+    }
+    Ok(file)
+}
+
+/// `<db>-journal` and `<db>-wal`, if present, must be regular files
+/// (owned by the caller, if `writable`): SQLite would open them.
+fn check_companions(path: &Path, writable: bool) -> Result<(), StoreError> {
+    let caller = caller_uid();
+    for suffix in ["-journal", "-wal"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let companion = Path::new(&name);
+        let meta = match std::fs::symlink_metadata(companion) {
+            Ok(meta) => meta,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(io_error(companion, "stat")(source)),
+        };
+        if meta.file_type().is_symlink() {
+            return Err(unsafe_path(companion, UnsafePath::SymbolicLink));
+        }
+        if let Some(kind) = kind_of(meta.file_type()) {
+            return Err(unsafe_path(companion, UnsafePath::NotRegularFile(kind)));
+        }
+        if writable && meta.uid() != caller {
+            return Err(unsafe_path(
+                companion,
+                UnsafePath::ForeignOwner {
+                    owner: meta.uid(),
+                    caller,
+                },
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// After SQLite opened `path`: it must still name `file`.
+fn check_same_file(file: &File, path: &Path) -> Result<(), StoreError> {
+    let opened = file.metadata().map_err(io_error(path, "fstat"))?;
+    let now = std::fs::symlink_metadata(path).map_err(io_error(path, "stat"))?;
+    if (now.dev(), now.ino()) == (opened.dev(), opened.ino()) {
+        Ok(())
+    } else {
+        Err(unsafe_path(path, UnsafePath::Replaced))
+    }
+}
+
+/// Takes the recorder's exclusive lock on the database (see the module
+/// docs): `flock`, which is apart from SQLite's own `fcntl` locks.
+fn lock_database(file: &File, path: &Path) -> Result<(), StoreError> {
+    match rustix::fs::flock(file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(StoreError::Locked {
+            path: path.to_owned(),
+            holder: lock_holder(file),
+        }),
+        Err(errno) => Err(io_error(path, "lock")(errno.into())),
+    }
+}
+
+/// The process holding a `flock` on `file`, from `/proc/locks` (read at
+/// most 1 MiB of it).
+fn lock_holder(file: &File) -> Option<LockHolder> {
+    let meta = file.metadata().ok()?;
+    let dev = meta.dev();
+    let id = format!(
+        "{:02x}:{:02x}:{}",
+        rustix::fs::major(dev),
+        rustix::fs::minor(dev),
+        meta.ino()
+    );
+    let mut locks = String::new();
+    File::open("/proc/locks")
+        .ok()?
+        .take(1 << 20)
+        .read_to_string(&mut locks)
+        .ok()?;
+    // "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"; waiters have "->".
+    let pid = locks.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().take(7).collect();
+        match fields.as_slice() {
+            [_, "FLOCK", _, "WRITE", pid, file, ..] if *file == id => pid.parse::<u32>().ok(),
+            _ => None,
+        }
+    })?;
+    let mut name = String::new();
+    let name = File::open(format!("/proc/{pid}/comm"))
+        .and_then(|comm| comm.take(64).read_to_string(&mut name))
+        .ok()
+        .map(|_| name.trim().to_owned())
+        .filter(|name| !name.is_empty());
+    Some(LockHolder { pid, name })
 }
 
 /// Checks that an open database is a trend database (or empty).
@@ -392,6 +702,83 @@ pub struct TrendStore {
     ids: HashMap<(String, &'static str), i64>,
     /// Series id -> the last string stored.
     last_text: HashMap<i64, String>,
+    /// A smaller page cap learnt when the file system filled.
+    disk_cap_pages: Option<u64>,
+    /// What happened that the caller should hear of (at most 16 kept).
+    notices: Vec<StoreNotice>,
+    /// The database as checked and locked; after `conn`, so it is closed
+    /// after SQLite's descriptors (closing any descriptor of the file
+    /// drops the process's `fcntl` locks on it).
+    file: File,
+}
+
+/// Something the store did on its own that its caller should log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreNotice {
+    /// The file system was full: the oldest history was deleted and the
+    /// database capped smaller.
+    DiskFull {
+        /// Rows deleted.
+        deleted_rows: usize,
+        /// The database's new size cap, in bytes.
+        cap_bytes: u64,
+    },
+}
+
+impl fmt::Display for StoreNotice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::DiskFull {
+                deleted_rows,
+                cap_bytes,
+            } => write!(
+                f,
+                "the file system is full: deleted the {deleted_rows} oldest values, \
+                 the database is now capped at {cap_bytes} bytes"
+            ),
+        }
+    }
+}
+
+/// The longest-standing advice on logging errors: at most one line per
+/// this long ([`LogLimiter`]).
+pub const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Lets a line through at most once per interval, counting those held
+/// back (so a recorder failing every second logs one line per 10 s).
+#[derive(Debug)]
+pub struct LogLimiter {
+    every: Duration,
+    last: Option<Instant>,
+    held_back: u64,
+}
+
+impl LogLimiter {
+    /// At most one line per `every`.
+    #[must_use]
+    pub const fn new(every: Duration) -> Self {
+        Self {
+            every,
+            last: None,
+            held_back: 0,
+        }
+    }
+
+    /// Whether a line may be written now: `Some(n)` if so, `n` being the
+    /// lines held back since the last one written.
+    pub fn admit(&mut self) -> Option<u64> {
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|last| now.duration_since(last) < self.every)
+        {
+            self.held_back += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.held_back))
+    }
 }
 
 impl TrendStore {
@@ -412,7 +799,10 @@ impl TrendStore {
                 "retention must be raw > 0, minutes >= raw, hours >= minutes".into(),
             ));
         }
-        prepare_file(path)?;
+        check_directory(path)?;
+        let file = open_database(path, true)?;
+        lock_database(&file, path)?;
+        check_companions(path, true)?;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -420,6 +810,7 @@ impl TrendStore {
                 | OpenFlags::SQLITE_OPEN_NOFOLLOW,
         )
         .map_err(sqlite_error(path, "open"))?;
+        check_same_file(&file, path)?;
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(sqlite_error(path, "set the busy timeout"))?;
         check_identity(&conn, path, true)?;
@@ -471,6 +862,9 @@ impl TrendStore {
             page_size,
             ids: HashMap::new(),
             last_text,
+            disk_cap_pages: None,
+            notices: Vec::new(),
+            file,
         };
         store.set_page_cap()?;
         Ok(store)
@@ -488,9 +882,76 @@ impl TrendStore {
         self.retention
     }
 
-    /// Pages the database may hold.
+    /// Pages the database may hold: the size bound's, or less if the
+    /// file system filled.
     fn page_cap(&self) -> u64 {
-        (self.retention.max_bytes / self.page_size).max(16)
+        let bound = (self.retention.max_bytes / self.page_size).max(16);
+        self.disk_cap_pages.map_or(bound, |disk| disk.min(bound))
+    }
+
+    /// What the store did on its own since the last call (a full disk).
+    pub fn take_notices(&mut self) -> Vec<StoreNotice> {
+        std::mem::take(&mut self.notices)
+    }
+
+    fn notice(&mut self, notice: StoreNotice) {
+        if self.notices.len() < 16 {
+            self.notices.push(notice);
+        }
+    }
+
+    fn set_journal_mode(&self, mode: &str) -> Result<(), StoreError> {
+        self.conn
+            .pragma_update_and_check(None, "journal_mode", mode, |r| r.get::<_, String>(0))
+            .map(drop)
+            .map_err(sqlite_error(&self.path, "set the journal mode"))
+    }
+
+    /// After `SQLITE_FULL`: prunes to make room, and learns a smaller cap
+    /// if it was the file system that filled (see the module docs).
+    fn make_room(&mut self, now_ms: i64) -> Result<(), StoreError> {
+        let pages = self.page_count()?;
+        let cap = self.page_cap();
+        if pages + 2 >= cap {
+            // The database's own cap.
+            self.prune_to(cap * 7 / 10, now_ms)?;
+            return Ok(());
+        }
+        let disk_cap = (pages * 8 / 10).max(16);
+        self.disk_cap_pages = Some(disk_cap);
+        // No room on disk for a rollback journal: keep the deletes'
+        // journal in memory (a crash in these few milliseconds could
+        // leave the database corrupt; a full disk has no better choice).
+        self.set_journal_mode("MEMORY")?;
+        let pruned = self.prune_to(disk_cap * 7 / 10, now_ms);
+        let restored = self.set_journal_mode("DELETE");
+        let deleted_rows = pruned?;
+        restored?;
+        self.set_page_cap()?;
+        self.notice(StoreNotice::DiskFull {
+            deleted_rows,
+            cap_bytes: disk_cap * self.page_size,
+        });
+        Ok(())
+    }
+
+    /// Lets a cap learnt from a full file system grow with the room the
+    /// file system has again (half its free space), up to the size bound.
+    fn regrow_disk_cap(&mut self) -> Result<(), StoreError> {
+        let Some(disk_cap) = self.disk_cap_pages else {
+            return Ok(());
+        };
+        let Ok(fs) = rustix::fs::fstatvfs(&self.file) else {
+            return Ok(());
+        };
+        let free_pages = fs.f_bavail.saturating_mul(fs.f_frsize) / self.page_size;
+        let room = self.page_count()?.saturating_add(free_pages / 2);
+        if room > disk_cap {
+            let bound = (self.retention.max_bytes / self.page_size).max(16);
+            self.disk_cap_pages = (room < bound).then_some(room);
+            self.set_page_cap()?;
+        }
+        Ok(())
     }
 
     fn set_page_cap(&mut self) -> Result<(), StoreError> {
@@ -555,8 +1016,9 @@ impl TrendStore {
     pub fn record(&mut self, t_ms: i64, rows: &[SampleRow<'_>]) -> Result<usize, StoreError> {
         match self.try_record(t_ms, rows) {
             Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::DiskFull => {
-                // The page cap was reached: make room and try once more.
-                self.prune_to(self.page_cap() * 7 / 10, t_ms)?;
+                // The page cap was reached, or the file system is full:
+                // make room and try once more.
+                self.make_room(t_ms)?;
                 self.try_record(t_ms, rows)
                     .map_err(sqlite_error(&self.path, "record"))
             }
@@ -626,6 +1088,7 @@ impl TrendStore {
         let mut done = self
             .fold_and_expire(now_ms)
             .map_err(sqlite_error(&self.path, "downsample"))?;
+        self.regrow_disk_cap()?;
         let cap = self.page_cap();
         if self.used_pages()? > cap * 9 / 10 {
             done.pruned += self.prune_to(cap * 8 / 10, now_ms)?;
@@ -794,23 +1257,17 @@ impl TrendStore {
 pub struct TrendReader {
     conn: Connection,
     path: PathBuf,
+    /// The database as checked; after `conn` (see [`TrendStore`]).
+    _file: File,
 }
 
 impl TrendReader {
-    /// Opens `path` read-only (never created, never a symbolic link).
+    /// Opens `path` read-only (never created, never a symbolic link, a
+    /// FIFO or a device; see the module docs).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
-        let meta = std::fs::symlink_metadata(path).map_err(|source| StoreError::Io {
-            path: path.to_owned(),
-            operation: "stat",
-            source,
-        })?;
-        if !meta.is_file() {
-            return Err(StoreError::NotTrendDatabase {
-                path: path.to_owned(),
-                reason: "not a regular file (symbolic links are not followed)".into(),
-            });
-        }
+        let file = open_database(path, false)?;
+        check_companions(path, false)?;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -818,12 +1275,14 @@ impl TrendReader {
                 | OpenFlags::SQLITE_OPEN_NOFOLLOW,
         )
         .map_err(sqlite_error(path, "open"))?;
+        check_same_file(&file, path)?;
         conn.busy_timeout(Duration::from_secs(2))
             .map_err(sqlite_error(path, "set the busy timeout"))?;
         check_identity(&conn, path, false)?;
         Ok(Self {
             conn,
             path: path.to_owned(),
+            _file: file,
         })
     }
 
@@ -1070,6 +1529,11 @@ impl Recorder {
     #[must_use]
     pub const fn store(&self) -> &TrendStore {
         &self.store
+    }
+
+    /// What the store did on its own (a full disk) since the last call.
+    pub fn take_notices(&mut self) -> Vec<StoreNotice> {
+        self.store.take_notices()
     }
 }
 

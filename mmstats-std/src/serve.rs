@@ -19,15 +19,24 @@
 //! that cannot be read is an error entry in the answer.
 //!
 //! **Bounded.** Request heads are limited in size (431 beyond), must
-//! arrive within a time limit, each connection lives a bounded time, the
-//! number of connections is capped (503 beyond), and every connection is
-//! its own task, so a slow or malicious client cannot stall the others
-//! ([`http`]).
+//! arrive within a time limit counted from the connection's start, each
+//! connection lives a bounded time, and the number of connections is
+//! capped. At the cap, the oldest connection still waiting for a request
+//! head is dropped to let a new one in (503 only when every connection
+//! is being answered), and one client address may hold only so many
+//! connections without a complete head, so slow clients (Slowloris)
+//! cannot keep a well-formed request out ([`http`]).
 //!
-//! **Local by default.** The server binds `127.0.0.1:9459`; while bound to
-//! a loopback address it answers only requests whose `Host` is a loopback
-//! name or address (or one allowed with `--allow-host`), so a web page
-//! cannot reach it through DNS rebinding.
+//! **Local by default.** The server binds `127.0.0.1:9459`. The `Host` is
+//! checked as RFC 9112 says: more than one `Host` header, none on
+//! HTTP/1.1, or one that is not `name[:port]` is answered `400`; an
+//! absolute-form target (`GET http://name/path`) names the host itself
+//! and wins over `Host`. While bound to a loopback address, only requests
+//! to `localhost`, `127.0.0.1`, `[::1]` or the address listened on (with
+//! no port, or the port listened on) or to a name given with
+//! `--allow-host` are answered; any other (`evil.localhost`,
+//! `localhost.evil`, another port) gets `421 Misdirected Request`, so a
+//! web page cannot reach the server through DNS rebinding.
 
 pub mod api;
 pub mod dashboard;
@@ -37,7 +46,8 @@ pub mod metrics;
 pub mod prometheus;
 pub mod query;
 
-use std::net::{IpAddr, SocketAddr};
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -66,6 +76,9 @@ pub struct Limits {
     pub connection_lifetime: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+    /// Connections one client address may hold while they wait for a
+    /// request head (a new one beyond drops that client's oldest).
+    pub pending_per_client: usize,
 }
 
 impl Default for Limits {
@@ -76,6 +89,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(10),
             connection_lifetime: Duration::from_secs(120),
             max_connections: 256,
+            pending_per_client: 32,
         }
     }
 }
@@ -110,8 +124,12 @@ pub struct Request {
     pub query: Option<String>,
     /// The `Accept` header.
     pub accept: Option<String>,
-    /// The `Host` header.
-    pub host: Option<String>,
+    /// Every `Host` header, in the order sent (more than one is refused).
+    pub hosts: Vec<String>,
+    /// The authority of an absolute-form target (`GET http://name/path`).
+    pub target_authority: Option<String>,
+    /// Whether the request is HTTP/1.1 or later, which must send `Host`.
+    pub requires_host: bool,
     /// Whether the request has a body (`Content-Length` > 0 or chunked).
     pub has_body: bool,
 }
@@ -219,45 +237,66 @@ impl App {
         &self.config
     }
 
-    /// Whether the `Host` header is acceptable (see the module docs).
-    fn host_allowed(&self, host: Option<&str>) -> bool {
-        if !self.config.listen.ip().is_loopback() {
-            return true;
+    /// Checks the request's host (see the module docs): the target's
+    /// authority if the target is absolute-form, else the `Host` header.
+    fn check_host(&self, request: &Request) -> Result<(), HostRefusal> {
+        if request.hosts.len() > 1 {
+            return Err(HostRefusal::Duplicate);
         }
-        let Some(host) = host else {
-            // HTTP/1.0 without a Host header: no browser sends that.
-            return true;
+        let header = request.hosts.first();
+        if header.is_none() && request.requires_host {
+            return Err(HostRefusal::Missing);
+        }
+        let header = header
+            .map(|text| Authority::parse(text).ok_or(HostRefusal::Malformed))
+            .transpose()?;
+        let target = request
+            .target_authority
+            .as_deref()
+            .map(|text| Authority::parse(text).ok_or(HostRefusal::Malformed))
+            .transpose()?;
+        // RFC 9112 section 3.2.2: an absolute-form target's authority
+        // replaces Host.
+        let Some(host) = target.or(header) else {
+            // HTTP/1.0 without Host: no browser sends that.
+            return Ok(());
         };
-        let name = host_name(host);
-        if name.eq_ignore_ascii_case("localhost")
-            || name.to_ascii_lowercase().ends_with(".localhost")
-        {
+        if !self.config.listen.ip().is_loopback() || self.host_allowed(&host) {
+            Ok(())
+        } else {
+            Err(HostRefusal::NotAllowed)
+        }
+    }
+
+    /// Whether a loopback-bound server answers for `host`.
+    fn host_allowed(&self, host: &Authority) -> bool {
+        let listen = self.config.listen;
+        let listen_ip = match listen.ip() {
+            IpAddr::V4(ip) => ip.to_string(),
+            IpAddr::V6(ip) => format!("[{ip}]"),
+        };
+        let loopback_name = ["localhost", "127.0.0.1", "[::1]"].contains(&host.name.as_str())
+            || host.name == listen_ip;
+        // Port 0 in the configuration: the port chosen is not known here.
+        let port_matches = host
+            .port
+            .is_none_or(|port| listen.port() == 0 || port == listen.port());
+        if loopback_name && port_matches {
             return true;
         }
-        if name
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-        {
-            return true;
-        }
-        self.config
-            .allowed_hosts
-            .iter()
-            .any(|allowed| allowed.eq_ignore_ascii_case(name))
+        self.config.allowed_hosts.iter().any(|allowed| {
+            Authority::parse(allowed).is_some_and(|allowed| {
+                allowed.name == host.name && allowed.port.is_none_or(|port| host.port == Some(port))
+            })
+        })
     }
 
     /// Answers one request.
     #[must_use]
     pub fn respond(&self, request: &Request) -> Response {
         let api = request.path.starts_with("/api/");
-        if !self.host_allowed(request.host.as_deref()) {
-            return Response::error(
-                403,
-                "this server answers only requests to a loopback host (see --allow-host)",
-                api,
-            );
+        if let Err(refusal) = self.check_host(request) {
+            return Response::error(refusal.status(), &refusal.to_string(), api);
         }
         if request.method != "GET" && request.method != "HEAD" {
             let mut response = Response::error(
@@ -340,16 +379,100 @@ impl App {
     }
 }
 
-/// The host part of a `Host` header (`[::1]:9459` gives `[::1]`).
-fn host_name(host: &str) -> &str {
-    if host.starts_with('[') {
-        return host
-            .split_once(']')
-            .map_or(host, |(name, _)| &host[..=name.len()]);
+/// Why a request's host was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HostRefusal {
+    /// More than one `Host` header.
+    Duplicate,
+    /// HTTP/1.1 (or later) without a `Host` header.
+    Missing,
+    /// A `Host` or target authority that is not `name[:port]`.
+    Malformed,
+    /// A host this server does not answer for.
+    NotAllowed,
+}
+
+impl HostRefusal {
+    /// The status it is answered with: 400 for a malformed request, 421
+    /// (Misdirected Request) for a host not served.
+    #[must_use]
+    pub const fn status(self) -> u16 {
+        match self {
+            Self::NotAllowed => 421,
+            Self::Duplicate | Self::Missing | Self::Malformed => 400,
+        }
     }
-    host.rsplit_once(':')
-        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-        .map_or(host, |(name, _)| name)
+}
+
+impl fmt::Display for HostRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Duplicate => "more than one Host header",
+            Self::Missing => "HTTP/1.1 requires a Host header",
+            Self::Malformed => "the host is not name[:port]",
+            Self::NotAllowed => {
+                "this server answers only requests to localhost, 127.0.0.1 or [::1] on its port (see --allow-host)"
+            }
+        })
+    }
+}
+
+impl std::error::Error for HostRefusal {}
+
+/// A `Host` value or a target's authority: `name[:port]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Authority {
+    /// The name, in lower case; an IPv6 address in brackets (`[::1]`).
+    name: String,
+    /// The port, if one is given.
+    port: Option<u16>,
+}
+
+impl Authority {
+    /// Parses `name[:port]`: a name of letters, digits, `-`, `.` and `_`,
+    /// or an IPv6 address in brackets; no user info, no spaces. `None`
+    /// for anything else.
+    fn parse(text: &str) -> Option<Self> {
+        if text.is_empty() || text.len() > 255 {
+            return None;
+        }
+        let (name, port) = if let Some(rest) = text.strip_prefix('[') {
+            let (inside, after) = rest.split_once(']')?;
+            inside.parse::<Ipv6Addr>().ok()?;
+            let port = if after.is_empty() {
+                None
+            } else {
+                Some(after.strip_prefix(':')?)
+            };
+            (&text[..inside.len() + 2], port)
+        } else {
+            let (name, port) = match text.split_once(':') {
+                Some((name, port)) => (name, Some(port)),
+                None => (text, None),
+            };
+            let name_ok = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+            if !name_ok {
+                return None;
+            }
+            (name, port)
+        };
+        let port = match port {
+            // `port = *DIGIT`: an empty one is no port.
+            None | Some("") => None,
+            Some(digits) if digits.len() <= 5 && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                Some(digits.parse::<u16>().ok()?)
+            }
+            Some(_) => return None,
+        };
+        Some(Self {
+            name: name.to_ascii_lowercase(),
+            port,
+        })
+    }
 }
 
 /// A 400 response for a refused query.
@@ -391,7 +514,8 @@ mod tests {
             method: "GET".into(),
             path: path.into(),
             query: query.map(str::to_owned),
-            host: host.map(str::to_owned),
+            hosts: host.map(str::to_owned).into_iter().collect(),
+            requires_host: host.is_some(),
             ..Request::default()
         }
     }
@@ -403,10 +527,12 @@ mod tests {
         for host in [
             "127.0.0.1:9459",
             "localhost",
-            "LOCALHOST:1",
+            "LOCALHOST:9459",
+            "localhost:",
             "[::1]:9459",
-            "127.8.9.1",
+            "[::1]",
             "stats.example:80",
+            "stats.example",
         ] {
             assert_eq!(
                 local.respond(&get("/healthz", None, Some(host))).status,
@@ -414,11 +540,36 @@ mod tests {
                 "{host}"
             );
         }
-        for host in ["evil.example", "evil.example:9459", "10.0.0.1", "[::2]"] {
+        for host in [
+            "evil.example",
+            "evil.example:9459",
+            "10.0.0.1",
+            "[::2]",
+            "127.8.9.1",
+            "evil.localhost",
+            "localhost.evil",
+            "localhost:1",
+            "[::1]:80",
+        ] {
             assert_eq!(
                 local.respond(&get("/healthz", None, Some(host))).status,
-                403,
+                421,
                 "{host}"
+            );
+        }
+        for host in [
+            "",
+            "::1",
+            "a b",
+            "user@localhost",
+            "localhost:99999",
+            "[::1",
+            "localhost:x",
+        ] {
+            assert_eq!(
+                local.respond(&get("/healthz", None, Some(host))).status,
+                400,
+                "{host:?}"
             );
         }
         let open = app("0.0.0.0:9459", vec![dir.path().to_owned()]);
@@ -427,6 +578,35 @@ mod tests {
                 .status,
             200
         );
+    }
+
+    #[test]
+    fn duplicate_missing_and_absolute_form_hosts() {
+        let dir = tempfile::tempdir().unwrap();
+        for listen in ["127.0.0.1:9459", "0.0.0.0:9459"] {
+            let app = app(listen, vec![dir.path().to_owned()]);
+            let mut twice = get("/healthz", None, Some("localhost"));
+            twice.hosts.push("localhost".into());
+            assert_eq!(app.respond(&twice).status, 400, "{listen}");
+            let mut missing = get("/healthz", None, None);
+            missing.requires_host = true;
+            assert_eq!(app.respond(&missing).status, 400, "{listen}");
+            // HTTP/1.0 need not send Host.
+            assert_eq!(app.respond(&get("/healthz", None, None)).status, 200);
+        }
+        let local = app("127.0.0.1:9459", vec![dir.path().to_owned()]);
+        let absolute = |target: &str, host: &str| {
+            let mut request = get("/healthz", None, Some(host));
+            request.target_authority = Some(target.into());
+            local.respond(&request).status
+        };
+        assert_eq!(absolute("evil.example", "localhost"), 421);
+        assert_eq!(
+            absolute("localhost:9459", "evil.example"),
+            200,
+            "the target wins"
+        );
+        assert_eq!(absolute("evil@localhost", "localhost"), 400);
     }
 
     #[test]
@@ -473,10 +653,16 @@ mod tests {
     }
 
     #[test]
-    fn host_names_lose_their_port() {
-        assert_eq!(host_name("a.b:80"), "a.b");
-        assert_eq!(host_name("a.b"), "a.b");
-        assert_eq!(host_name("[::1]:80"), "[::1]");
-        assert_eq!(host_name("[::1]"), "[::1]");
+    fn authorities_parse_into_name_and_port() {
+        let parse = |text: &str| Authority::parse(text).map(|a| (a.name, a.port));
+        assert_eq!(parse("A.b:80"), Some(("a.b".into(), Some(80))));
+        assert_eq!(parse("a.b"), Some(("a.b".into(), None)));
+        assert_eq!(parse("[::1]:80"), Some(("[::1]".into(), Some(80))));
+        assert_eq!(parse("[::1]"), Some(("[::1]".into(), None)));
+        for bad in [
+            "", "::1", "[::1]x", "[zz]", "a:b:c", "a b", "a@b", "a:65536", ":80",
+        ] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
     }
 }

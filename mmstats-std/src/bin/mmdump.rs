@@ -502,9 +502,15 @@ struct ServeArgs {
     /// (repeatable).
     #[arg(long, value_name = "NAME")]
     allow_host: Vec<String>,
-    /// Connections served at once (more are answered 503).
+    /// Connections open at once: at the cap, the oldest one still waiting
+    /// for a request head is dropped for a new one (503 when all are being
+    /// answered).
     #[arg(long, value_name = "N", default_value_t = 256)]
     max_connections: usize,
+    /// Connections one client address may hold while they wait for a
+    /// request head (beyond, its oldest waiting one is dropped).
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    max_pending_per_client: usize,
     /// Largest request head (request line and headers).
     #[arg(long, value_name = "SIZE", default_value = "16K", value_parser = mmstats::record::parse_size)]
     max_header_size: u64,
@@ -1113,6 +1119,9 @@ fn serve(args: &ServeArgs) -> io::Result<ExitCode> {
     if args.max_connections == 0 {
         return usage("--max-connections must be at least 1");
     }
+    if args.max_pending_per_client == 0 {
+        return usage("--max-pending-per-client must be at least 1");
+    }
     if args.record_interval < Duration::from_millis(100) {
         return usage("--record-interval must be at least 0.1 seconds");
     }
@@ -1124,6 +1133,7 @@ fn serve(args: &ServeArgs) -> io::Result<ExitCode> {
         request_timeout: args.request_timeout.max(Duration::from_millis(100)),
         connection_lifetime: args.connection_lifetime.max(Duration::from_secs(1)),
         max_connections: args.max_connections,
+        pending_per_client: args.max_pending_per_client,
     };
     let stop = mmstats::signals::stop_flag();
     let recorder = match &args.record {
@@ -1134,9 +1144,13 @@ fn serve(args: &ServeArgs) -> io::Result<ExitCode> {
         }
         None => None,
     };
+    let server = Server::bind(args.listen)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}", args.listen)))?;
     let selection = args.filter.selection();
     let config = ServeConfig {
-        listen: args.listen,
+        // The address bound (the port chosen, with port 0), which the
+        // Host check compares ports with.
+        listen: server.local_addr(),
         inputs: args.paths.clone(),
         selection: selection.clone(),
         metrics: mmstats::serve::metrics::MetricsOptions {
@@ -1152,8 +1166,6 @@ fn serve(args: &ServeArgs) -> io::Result<ExitCode> {
         limits,
         allowed_hosts: args.allow_host.clone(),
     };
-    let server = Server::bind(args.listen)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}", args.listen)))?;
     let view = live::LiveView::default();
     let _sampler = live::Sampler::start(
         WatchConfig {
@@ -1184,7 +1196,7 @@ fn serve(args: &ServeArgs) -> io::Result<ExitCode> {
 /// `mmdump record`.
 #[cfg(feature = "serve")]
 fn record(args: &RecordArgs) -> io::Result<ExitCode> {
-    use mmstats::record::{MAINTAIN_EVERY, TrendStore};
+    use mmstats::record::{LOG_EVERY, LogLimiter, MAINTAIN_EVERY, TrendStore};
 
     if args.aggregate == AggregateMode::PerFile {
         return usage("record combines files: --aggregate sum, avg, min or max");
@@ -1211,6 +1223,22 @@ fn record(args: &RecordArgs) -> io::Result<ExitCode> {
     let mut samples = 0u64;
     let mut rows = 0usize;
     let mut reported = std::collections::HashSet::new();
+    // A failing database (a full disk, an I/O error) is logged at most
+    // once per LOG_EVERY, and recording goes on.
+    let mut errors = LogLimiter::new(LOG_EVERY);
+    let mut notices = LogLimiter::new(LOG_EVERY);
+    let held_back = |n: u64| {
+        if n == 0 {
+            String::new()
+        } else {
+            format!(" ({n} more like it held back)")
+        }
+    };
+    let mut log_error = |error: &mmstats::record::StoreError| {
+        if let Some(n) = errors.admit() {
+            eprintln!("mmdump record: {error}{}", held_back(n));
+        }
+    };
     if !args.quiet {
         eprintln!(
             "mmdump record: sampling every {:?} into {} (Ctrl-C stops)",
@@ -1220,7 +1248,19 @@ fn record(args: &RecordArgs) -> io::Result<ExitCode> {
     }
     loop {
         let frame = watcher.tick();
-        rows += store.record_frame(&frame).map_err(io::Error::other)?;
+        match store.record_frame(&frame) {
+            Ok(stored) => rows += stored,
+            Err(error) => log_error(&error),
+        }
+        for notice in store.take_notices() {
+            if let Some(n) = notices.admit() {
+                eprintln!(
+                    "mmdump record: {}: {notice}{}",
+                    args.db.display(),
+                    held_back(n)
+                );
+            }
+        }
         samples += 1;
         for (path, error) in &frame.errors {
             if reported.insert((path.clone(), error.clone())) {
@@ -1232,9 +1272,9 @@ fn record(args: &RecordArgs) -> io::Result<ExitCode> {
             }
         }
         if samples == 1 || last_maintenance.elapsed() >= MAINTAIN_EVERY {
-            store
-                .maintain((frame.time_ns / 1_000_000) as i64)
-                .map_err(io::Error::other)?;
+            if let Err(error) = store.maintain((frame.time_ns / 1_000_000) as i64) {
+                log_error(&error);
+            }
             last_maintenance = Instant::now();
         }
         let done = args.count.is_some_and(|count| samples >= count)

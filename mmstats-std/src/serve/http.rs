@@ -6,8 +6,10 @@
 //! - the request head (request line and headers) may be at most
 //!   [`Limits::header_bytes`] long: hyper answers `431 Request Header
 //!   Fields Too Large` (or `414 URI Too Long`) and closes;
-//! - it must arrive within [`Limits::header_timeout`] (hyper's header read
-//!   timeout, on every request of a kept-alive connection);
+//! - the first must arrive within [`Limits::header_timeout`] of the
+//!   connection's start, however slowly it trickles in (a deadline, not a
+//!   time between bytes); later ones on a kept-alive connection within
+//!   that time of the previous answer (hyper's header read timeout);
 //! - a response must be computed within [`Limits::request_timeout`]
 //!   (`503` otherwise); the work runs on blocking threads, off the
 //!   runtime's workers;
@@ -15,15 +17,28 @@
 //!   is shut down gracefully after its current request, and dropped if
 //!   that does not finish within the header timeout (a client that stops
 //!   reading its response);
-//! - at most [`Limits::max_connections`] connections are served at once;
-//!   one more is answered `503` without reading its request, and closed.
+//! - at most [`Limits::max_connections`] connections are open at once.
+//!   When one more comes, the oldest connection still waiting for a
+//!   request head (a new one, or a kept-alive one between requests) is
+//!   dropped to make room; only when every connection is being answered
+//!   is the new one answered `503` without reading its request;
+//! - one client address may hold at most
+//!   [`Limits::pending_per_client`] connections waiting for a head: a new
+//!   one beyond drops that client's oldest waiting one.
+//!
+//! So a Slowloris client (many connections, each trickling a head that
+//! never ends) only ever holds connections that the next client's
+//! arrival takes from it: a well-formed request gets in at once, whatever
+//! the slow ones do, and the memory held is bounded by the connection cap
+//! times the head size limit.
 //!
 //! A handler that panics answers `500`; the server goes on.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -33,7 +48,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use super::{App, Body, Limits, Request, Response};
 
@@ -89,12 +105,12 @@ impl Server {
         let limits = app.config().limits;
         let listener = self.listener;
         let result = self.runtime.block_on(async move {
-            let slots = Arc::new(Semaphore::new(limits.max_connections));
+            let registry = Arc::new(Mutex::new(Registry::default()));
             let mut poll = tokio::time::interval(Duration::from_millis(100));
             loop {
                 tokio::select! {
                     accepted = listener.accept() => {
-                        let (stream, _peer) = match accepted {
+                        let (stream, peer) = match accepted {
                             Ok(accepted) => accepted,
                             // Out of file descriptors and the like: wait a
                             // little rather than spin.
@@ -103,15 +119,17 @@ impl Server {
                                 continue;
                             }
                         };
-                        match Arc::clone(&slots).try_acquire_owned() {
-                            Ok(permit) => {
+                        let admitted = lock(&registry).admit(peer.ip(), limits);
+                        match admitted {
+                            Some((id, tracked)) => {
                                 let app = Arc::clone(&app);
+                                let registry = Arc::clone(&registry);
                                 tokio::spawn(async move {
-                                    serve_connection(stream, app, limits).await;
-                                    drop(permit);
+                                    serve_connection(stream, app, limits, &tracked).await;
+                                    lock(&registry).live.remove(&id);
                                 });
                             }
-                            Err(_) => refuse(stream),
+                            None => refuse(stream),
                         }
                     }
                     _ = poll.tick() => {
@@ -127,6 +145,111 @@ impl Server {
     }
 }
 
+/// A connection waiting for a request head (new, or kept alive between
+/// requests): the accept loop may drop it.
+const WAITING: u8 = 0;
+/// A connection whose request head arrived, being answered: kept.
+const ANSWERING: u8 = 1;
+/// A connection the accept loop dropped (or whose first head came too
+/// late): it answers nothing more.
+const DROPPED: u8 = 2;
+
+/// What the accept loop and a connection's task share about it.
+#[derive(Debug)]
+struct Tracked {
+    /// [`WAITING`], [`ANSWERING`] or [`DROPPED`]. Changed only by
+    /// compare-exchange, so a connection is either claimed for an answer
+    /// (by its task) or dropped (by the accept loop), never both. The
+    /// state carries no other data between the threads, so the orderings
+    /// only need the exchange itself to be atomic; AcqRel/Acquire are
+    /// used anyway so that whoever wins also sees the loser's earlier
+    /// writes (cheap, and nothing to reason about).
+    state: AtomicU8,
+    /// Whether a request head ever arrived (the first-head deadline is
+    /// then over). Only the connection's own task reads and writes it.
+    answered_once: AtomicBool,
+    /// Wakes the task of a dropped connection, which then closes it.
+    drop_now: Notify,
+}
+
+impl Tracked {
+    fn claim(&self, from: u8, to: u8) -> bool {
+        self.state
+            .compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    peer: IpAddr,
+    tracked: Arc<Tracked>,
+}
+
+/// The open connections, oldest first (ids count up).
+#[derive(Debug, Default)]
+struct Registry {
+    next_id: u64,
+    live: BTreeMap<u64, Entry>,
+}
+
+impl Registry {
+    /// Makes room for a connection from `peer` and registers it; `None`
+    /// when every connection is being answered (the cap is reached and
+    /// none can be dropped). Linear in the connections open, which the
+    /// cap bounds.
+    fn admit(&mut self, peer: IpAddr, limits: Limits) -> Option<(u64, Arc<Tracked>)> {
+        let waiting_from_peer = self
+            .live
+            .values()
+            .filter(|e| e.peer == peer && e.tracked.state.load(Ordering::Acquire) == WAITING)
+            .count();
+        if waiting_from_peer >= limits.pending_per_client.max(1) {
+            self.drop_oldest_waiting(Some(peer));
+        }
+        if self.live.len() >= limits.max_connections && !self.drop_oldest_waiting(None) {
+            return None;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let tracked = Arc::new(Tracked {
+            state: AtomicU8::new(WAITING),
+            answered_once: AtomicBool::new(false),
+            drop_now: Notify::new(),
+        });
+        self.live.insert(
+            id,
+            Entry {
+                peer,
+                tracked: Arc::clone(&tracked),
+            },
+        );
+        Some((id, tracked))
+    }
+
+    /// Drops the oldest connection (of `peer`, if given) still waiting
+    /// for a request head; whether there was one.
+    fn drop_oldest_waiting(&mut self, peer: Option<IpAddr>) -> bool {
+        let victim = self
+            .live
+            .iter()
+            .find(|(_, e)| peer.is_none_or(|p| e.peer == p) && e.tracked.claim(WAITING, DROPPED))
+            .map(|(&id, _)| id);
+        let Some(entry) = victim.and_then(|id| self.live.remove(&id)) else {
+            return false;
+        };
+        // Stored as a permit if the task is not waiting for it yet.
+        entry.tracked.drop_now.notify_one();
+        true
+    }
+}
+
+/// The registry, even if a task panicked while holding it (its map is
+/// never left half-changed: every change is one insert or remove).
+fn lock(registry: &Mutex<Registry>) -> std::sync::MutexGuard<'_, Registry> {
+    registry.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Answers a connection over the limit with 503, without reading it.
 fn refuse(stream: TcpStream) {
     const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n\
@@ -135,12 +258,39 @@ fn refuse(stream: TcpStream) {
     let _ = stream.try_write(BUSY);
 }
 
-async fn serve_connection(stream: TcpStream, app: Arc<App>, limits: Limits) {
+async fn serve_connection(
+    stream: TcpStream,
+    app: Arc<App>,
+    limits: Limits,
+    tracked: &Arc<Tracked>,
+) {
+    let started = Instant::now();
     let _ = stream.set_nodelay(true);
     let io = TokioIo::new(stream);
+    let service_tracked = Arc::clone(tracked);
     let service = service_fn(move |request| {
         let app = Arc::clone(&app);
-        async move { Ok::<_, Infallible>(handle(app, request, limits.request_timeout).await) }
+        let tracked = Arc::clone(&service_tracked);
+        async move {
+            // A complete head: claim the connection, unless the accept
+            // loop dropped it a moment ago.
+            if !tracked.claim(WAITING, ANSWERING) {
+                let mut response = to_hyper(
+                    Response::error(503, "connection dropped to make room", false),
+                    false,
+                );
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return Ok::<_, Infallible>(response);
+            }
+            // Relaxed: only this connection's task uses the flag.
+            tracked.answered_once.store(true, Ordering::Relaxed);
+            let response = handle(app, request, limits.request_timeout).await;
+            // Waiting for the next head of a kept-alive connection.
+            tracked.claim(ANSWERING, WAITING);
+            Ok(response)
+        }
     });
     let mut builder = http1::Builder::new();
     builder
@@ -151,11 +301,30 @@ async fn serve_connection(stream: TcpStream, app: Arc<App>, limits: Limits) {
         .keep_alive(true);
     let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);
-    tokio::select! {
-        _ = connection.as_mut() => {}
-        () = tokio::time::sleep(limits.connection_lifetime) => {
-            connection.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(limits.header_timeout, connection).await;
+    let first_head = tokio::time::sleep_until(started + limits.header_timeout);
+    tokio::pin!(first_head);
+    let mut first_head_pending = true;
+    let lifetime = tokio::time::sleep_until(started + limits.connection_lifetime);
+    tokio::pin!(lifetime);
+    loop {
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            () = tracked.drop_now.notified() => return,
+            () = first_head.as_mut(), if first_head_pending => {
+                first_head_pending = false;
+                // No complete head since the connection's start: close it
+                // (unless it is being answered right now).
+                if !tracked.answered_once.load(Ordering::Relaxed)
+                    && tracked.claim(WAITING, DROPPED)
+                {
+                    return;
+                }
+            }
+            () = lifetime.as_mut() => {
+                connection.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(limits.header_timeout, connection).await;
+                return;
+            }
         }
     }
 }
@@ -183,8 +352,19 @@ async fn handle(
         path: request.uri().path().to_owned(),
         query: request.uri().query().map(str::to_owned),
         accept: header_text(&request, header::ACCEPT),
-        host: header_text(&request, header::HOST)
-            .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned())),
+        // Every Host header (bounded by the header count limit); one that
+        // is not text becomes one that fails to parse.
+        hosts: request
+            .headers()
+            .get_all(header::HOST)
+            .iter()
+            .map(|value| value.to_str().unwrap_or("\u{fffd}").to_owned())
+            .collect(),
+        target_authority: request.uri().authority().map(|a| a.as_str().to_owned()),
+        requires_host: !matches!(
+            request.version(),
+            hyper::Version::HTTP_09 | hyper::Version::HTTP_10
+        ),
         has_body,
     };
     let is_head = request.method() == hyper::Method::HEAD;

@@ -100,6 +100,7 @@ impl Sampler {
                 });
                 let started = Instant::now();
                 let mut ticks = 0u64;
+                let mut record_log = crate::record::LogLimiter::new(crate::record::LOG_EVERY);
                 while !stop_thread.load(Ordering::Relaxed) {
                     let frame: Frame = combined.tick();
                     let combined_json = Arc::new(frame_json(&frame).to_string());
@@ -107,8 +108,24 @@ impl Sampler {
                     let record_error = recorder
                         .as_mut()
                         .and_then(|r| r.offer(&frame).err().map(|e| e.to_string()));
-                    if let Some(error) = &record_error {
-                        eprintln!("mmdump serve: recording: {error}");
+                    // Logged at most once per LOG_EVERY (a full disk fails
+                    // every interval); the dashboard shows the last one.
+                    if let Some(error) = &record_error
+                        && let Some(held_back) = record_log.admit()
+                    {
+                        let note = if held_back == 0 {
+                            String::new()
+                        } else {
+                            format!(" ({held_back} more like it held back)")
+                        };
+                        eprintln!("mmdump serve: recording: {error}{note}");
+                    }
+                    for notice in recorder
+                        .as_mut()
+                        .map(Recorder::take_notices)
+                        .unwrap_or_default()
+                    {
+                        eprintln!("mmdump serve: recording: {notice}");
                     }
                     {
                         let mut frames = view.frames.lock().unwrap_or_else(PoisonError::into_inner);
