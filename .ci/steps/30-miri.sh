@@ -3,7 +3,8 @@
 # every test of the no_std core (unit, integration and doc tests; a few use
 # smaller sizes under cfg(miri)), and the std crate's unit tests that need
 # no file system: the anonymous mapping seen as atomic words, the legacy
-# parser, wildcards and mmdump's formatting. File-backed mappings, procfs
+# parser, wildcards, mmdump's formatting, and the SIGBUS handler's
+# growable table of mappings (without a signal). File-backed mappings, procfs
 # and the cross-process tests cannot run under miri's isolation.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,4 +15,4 @@ cargo +nightly miri setup
 
 export MIRIFLAGS="-Zmiri-strict-provenance"
 cargo +nightly miri test -p mmstats-nostd
-cargo +nightly miri test -p mmstats-std --lib -- map:: legacy:: glob:: dump::
+cargo +nightly miri test -p mmstats-std --lib -- map:: legacy:: glob:: dump:: sigbus::tests::
