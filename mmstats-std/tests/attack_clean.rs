@@ -2,60 +2,22 @@
 //! so it deletes a live writer's file, and making it work in a directory
 //! whose owner (another user) can rearrange the names at will.
 
+mod attack_common;
 mod mmdump_common;
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use attack_common::{attacker, open_tempdir, their_dir};
 use mmdump_common::{Made, boot_id, mmdump, own_start_time, run, write_region};
 use mmstats::StatsFile;
 use mmstats::dump::clean::{Action, CleanOptions, clean};
 use mmstats::dump::select::Selection;
 use mmstats_nostd::RegionOptions;
 use rustix::fs::{Mode, OFlags, RenameFlags};
-
-/// Skips (returns `None`, saying why) or, with `MMSTATS_REQUIRE_ATTACKS=1`,
-/// fails.
-fn cannot_run(reason: &str) -> Option<(u32, u32)> {
-    assert!(
-        std::env::var_os("MMSTATS_REQUIRE_ATTACKS").is_none(),
-        "MMSTATS_REQUIRE_ATTACKS is set, but {reason}"
-    );
-    eprintln!("skipped: {reason}");
-    None
-}
-
-/// The uid and gid of the unprivileged attacker user (see the project's
-/// test standards): `MMSTATS_ATTACK_USER`, or `mmstats-attacker`, created
-/// if missing. `None` (skipped) when not root.
-fn attacker() -> Option<(u32, u32)> {
-    if !rustix::process::geteuid().is_root() {
-        return cannot_run("this test needs root (to act as a second user)");
-    }
-    let name = match std::env::var("MMSTATS_ATTACK_USER") {
-        Ok(name) => name,
-        Err(_) => {
-            let name = "mmstats-attacker".to_owned();
-            // "Already exists" is fine; any other failure shows in `id`.
-            let _ = Command::new("useradd")
-                .args(["--system", "--no-create-home", &name])
-                .output();
-            name
-        }
-    };
-    let id = |flag: &str| -> Option<u32> {
-        let out = Command::new("id").args([flag, &name]).output().ok()?;
-        String::from_utf8(out.stdout).ok()?.trim().parse().ok()
-    };
-    match (id("-u"), id("-g")) {
-        (Some(uid), Some(gid)) => Some((uid, gid)),
-        _ => cannot_run(&format!("no user {name} (useradd failed?)")),
-    }
-}
 
 /// A region whose recorded writer is this process's pid with another
 /// start time: an earlier process that had the pid, provably dead.
@@ -184,25 +146,6 @@ fn rename_exchange_race_never_removes_a_live_file() {
         "{ROUNDS} rounds, {} swaps, live file intact",
         swaps.load(Ordering::Relaxed)
     );
-}
-
-/// Makes `path` a directory owned by `uid`:`gid` with `mode`.
-fn their_dir(path: &Path, (uid, gid): (u32, u32), mode: u32) {
-    std::fs::create_dir_all(path).unwrap();
-    rustix::fs::chown(
-        path,
-        Some(rustix::fs::Uid::from_raw(uid)),
-        Some(rustix::fs::Gid::from_raw(gid)),
-    )
-    .unwrap();
-    rustix::fs::chmod(path, Mode::from_raw_mode(mode)).unwrap();
-}
-
-/// A tempdir that other users may enter (tempfile makes them 0700).
-fn open_tempdir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    rustix::fs::chmod(dir.path(), Mode::from_raw_mode(0o755)).unwrap();
-    dir
 }
 
 /// Attack 3 with attack 4: the directory belongs to another user (0755 or

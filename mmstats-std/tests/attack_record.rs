@@ -4,32 +4,19 @@
 //! its journal's. Every child runs under a watchdog.
 #![cfg(feature = "serve")]
 
+mod attack_common;
 mod mmdump_common;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use attack_common::{Tmpfs, attacker, is_root, skip};
 use mmdump_common::{ChildGuard, mmdump};
 use mmstats::StatsFile;
-
-/// Whether attack tests must run (CI): then a missing privilege fails.
-fn required() -> bool {
-    std::env::var_os("MMSTATS_REQUIRE_ATTACKS").is_some_and(|v| v == "1")
-}
-
-/// Skips (or, when required, fails) a test that cannot run here.
-fn skip(reason: &str) {
-    assert!(!required(), "MMSTATS_REQUIRE_ATTACKS=1 but {reason}");
-    eprintln!("skipped: {reason}");
-}
-
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
 
 /// A writer with `fields` counters in `dir`, alive while the value is.
 fn writer(dir: &Path, fields: usize) -> (StatsFile, Vec<mmstats::Counter>) {
@@ -149,38 +136,12 @@ fn private_dir() -> tempfile::TempDir {
         .unwrap()
 }
 
-/// Unmounts the tmpfs when dropped.
-struct Mounted(PathBuf);
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
 #[test]
 fn record_survives_a_full_disk() {
-    if !is_root() {
-        return skip("mounting a small tmpfs needs root");
-    }
+    let Some(disk) = Tmpfs::mount("2m") else {
+        return;
+    };
     let stats_dir = private_dir();
-    let disk = private_dir();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs"])
-        .arg(disk.path())
-        .stderr(Stdio::piped())
-        .output();
-    match mounted {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => {
-            return skip(&format!(
-                "mount -t tmpfs refused: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        Err(e) => return skip(&format!("no mount command: {e}")),
-    }
-    let _unmount = Mounted(disk.path().to_owned());
     let (_writer, _fields) = writer(stats_dir.path(), 400);
     let db = disk.path().join("trend.db");
     // The size bound (128 MiB) is far above the disk: the disk fills.
@@ -314,26 +275,12 @@ fn planted_journal_fifo_does_not_hang_the_recorder() {
     );
 }
 
-/// The uid of the unprivileged attack user (created if needed), when
-/// running as root.
-fn attack_uid() -> Option<u32> {
-    let name = std::env::var("MMSTATS_ATTACK_USER").unwrap_or_else(|_| {
-        let _ = Command::new("useradd")
-            .args(["--system", "--no-create-home", "mmstats-attacker"])
-            .stderr(Stdio::null())
-            .status();
-        "mmstats-attacker".into()
-    });
-    let out = Command::new("id").arg("-u").arg(&name).output().ok()?;
-    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
-}
-
 #[test]
 fn database_owned_by_another_user_is_refused() {
     if !is_root() {
         return skip("giving a file to another user needs root");
     }
-    let Some(uid) = attack_uid() else {
+    let Some(uid) = attacker().map(|(uid, _)| uid) else {
         return skip("no attack user (useradd failed)");
     };
     let stats_dir = private_dir();

@@ -17,6 +17,7 @@
 //! The in-process attacks run in a child: this test binary again, with
 //! `ATTACK_CHILD` naming the attack, under a watchdog.
 
+mod attack_common;
 mod mmdump_common;
 #[cfg(feature = "serve")]
 mod serve_common;
@@ -28,6 +29,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use attack_common::skip;
 use mmdump_common::{ChildGuard, WATCHDOG, mmdump, run};
 use mmstats::RegionReader;
 use mmstats_nostd::{Region, RegionOptions, Word};
@@ -39,17 +41,6 @@ const FILES: usize = 1100;
 
 /// Names the attack a re-executed child runs.
 const CHILD_ENV: &str = "ATTACK_CHILD";
-
-/// Whether a test that cannot run here must fail instead of skipping.
-fn required() -> bool {
-    std::env::var_os("MMSTATS_REQUIRE_ATTACKS").is_some_and(|v| v == "1")
-}
-
-/// Says why a test cannot run here (and fails if attacks are required).
-fn skip(reason: &str) {
-    assert!(!required(), "attack test cannot run: {reason}");
-    eprintln!("skipped: {reason}");
-}
 
 /// Raises this process's open-file limit (inherited by children) to at
 /// least `wanted`; false if the hard limit does not allow it.

@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
+mod attack_common;
+
+use attack_common::{Tmpfs, attacker, is_root, skip};
 use mmstats::{CreateError, Occupant, StatsFile, StatsFileBuilder};
 
 /// Runs `f` on its own thread (so that the names it computes are that
@@ -27,53 +30,6 @@ fn within_deadline<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send +
     });
     rx.recv_timeout(Duration::from_secs(10))
         .unwrap_or_else(|_| panic!("{what}: no answer within 10 s (the writer hangs)"))
-}
-
-fn skip_or_fail(reason: &str) {
-    if std::env::var_os("MMSTATS_REQUIRE_ATTACKS").is_some_and(|v| v == "1") {
-        panic!("MMSTATS_REQUIRE_ATTACKS=1 but {reason}");
-    }
-    eprintln!("skipping: {reason} (set MMSTATS_REQUIRE_ATTACKS=1 to fail instead)");
-}
-
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
-/// The unprivileged user attacks run as: `$MMSTATS_ATTACK_USER`, or
-/// `mmstats-attacker`, created if missing (root only).
-fn attacker() -> Option<(u32, u32)> {
-    let name = std::env::var("MMSTATS_ATTACK_USER").unwrap_or_else(|_| "mmstats-attacker".into());
-    let lookup = || {
-        let out = std::process::Command::new("id")
-            .arg("-u")
-            .arg(&name)
-            .output()
-            .ok()?;
-        let uid = String::from_utf8(out.stdout).ok()?.trim().parse().ok()?;
-        let out = std::process::Command::new("id")
-            .arg("-g")
-            .arg(&name)
-            .output()
-            .ok()?;
-        let gid = String::from_utf8(out.stdout).ok()?.trim().parse().ok()?;
-        Some((uid, gid))
-    };
-    if let Some(ids) = lookup() {
-        return Some(ids);
-    }
-    if is_root() {
-        let _ = std::process::Command::new("useradd")
-            .args([
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-            ])
-            .arg(&name)
-            .status();
-    }
-    lookup()
 }
 
 /// What a planted name holds.
@@ -150,12 +106,12 @@ fn builder(name: Name, dir: &Path, file: &str) -> StatsFileBuilder {
 /// use, creates it, and checks the answer and what is left.
 fn attack(plant: Plant, name: Name, file: &'static str) {
     if plant.needs_root() && !is_root() {
-        return skip_or_fail(&format!("planting a {plant:?} needs root"));
+        return skip(&format!("planting a {plant:?} needs root"));
     }
     let ids = if matches!(plant, Plant::OtherUsersFile) {
         match attacker() {
             Some(ids) => ids,
-            None => return skip_or_fail("no second user (MMSTATS_ATTACK_USER) could be had"),
+            None => return skip("no second user (MMSTATS_ATTACK_USER) could be had"),
         }
     } else {
         (0, 0)
@@ -340,48 +296,6 @@ fn failed_creation_leaves_no_file() {
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
-/// A small tmpfs mounted for one test, unmounted on drop.
-struct Tmpfs {
-    dir: tempfile::TempDir,
-}
-
-impl Tmpfs {
-    fn mount(size: &str) -> Option<Self> {
-        if !is_root() {
-            skip_or_fail("mounting a tmpfs needs root");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let status = std::process::Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0700"),
-                "tmpfs",
-            ])
-            .arg(dir.path())
-            .status();
-        if !status.is_ok_and(|s| s.success()) {
-            skip_or_fail("mount -t tmpfs was refused");
-            return None;
-        }
-        Some(Self { dir })
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg(self.dir.path())
-            .status();
-    }
-}
-
 /// Fills the file system at `dir` with a file until it refuses a byte.
 fn fill(dir: &Path) {
     use std::io::Write;
@@ -491,10 +405,10 @@ fn group_readable_files_for_a_monitoring_user() {
 fn a_monitoring_user_reads_through_the_group_and_no_one_else_does() {
     use std::os::unix::process::CommandExt;
     if !is_root() {
-        return skip_or_fail("running mmdump as a second user needs root");
+        return skip("running mmdump as a second user needs root");
     }
     let Some((uid, own_gid)) = attacker() else {
-        return skip_or_fail("no second user (MMSTATS_ATTACK_USER) could be had");
+        return skip("no second user (MMSTATS_ATTACK_USER) could be had");
     };
     // A group the second user is not in: a fresh gid no one uses.
     let readers_gid = 48_611;
