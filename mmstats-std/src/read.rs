@@ -568,14 +568,26 @@ pub(crate) enum LockProbe {
 /// Probes the writer's `flock` (`flock(2)` with `LOCK_EX | LOCK_NB`, then
 /// `LOCK_UN`): a writer holds a shared lock for as long as it has the file.
 ///
-/// Another reader probing the same file at the same moment holds the
-/// exclusive lock for a few microseconds, which would look like a live
-/// writer. So a refused exclusive probe is followed by a shared one: a
-/// writer's shared lock lets it through (held), a prober's exclusive one
-/// does not, and then the probe is tried again after a pause (at most
-/// four times, about 20 ms in all, paid only while probes collide).
+/// Other readers probe the same file, and a probe holds a lock for a few
+/// microseconds, which must not be taken for a live writer. So a refused
+/// exclusive probe is followed by a shared one, then by an upgrade of that
+/// shared lock to an exclusive one:
+///
+/// - shared refused: another prober holds the exclusive lock (writers never
+///   take it): pause and probe again;
+/// - upgrade granted: nobody else holds any lock: free;
+/// - upgrade refused: somebody else holds a shared lock: a writer, or a
+///   prober between its own two steps. Only a writer keeps it: held once
+///   this is seen in two rounds, after a pause that differs between
+///   processes (so that two probers do not keep meeting).
+///
+/// At most five rounds; the pauses (about 20 ms in all at worst) are paid
+/// only while probes collide or, once (about 100 µs), for a live writer.
 pub(crate) fn probe_lock(file: &File) -> LockProbe {
-    for pause_us in [200, 1_000, 5_000, 15_000] {
+    let jitter_us = 50 + u64::from(std::process::id() % 7) * 15;
+    let mut writer_seen = false;
+    for round in 0..5u64 {
+        let pause = std::time::Duration::from_micros(jitter_us << round.min(6));
         match rustix::fs::flock(file, FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {
                 let _ = rustix::fs::flock(file, FlockOperation::Unlock);
@@ -585,12 +597,23 @@ pub(crate) fn probe_lock(file: &File) -> LockProbe {
             Err(_) => return LockProbe::Unsupported,
         }
         match rustix::fs::flock(file, FlockOperation::NonBlockingLockShared) {
-            Ok(()) => {
-                let _ = rustix::fs::flock(file, FlockOperation::Unlock);
-                return LockProbe::Held;
-            }
+            Ok(()) => {}
             Err(rustix::io::Errno::WOULDBLOCK) => {
-                std::thread::sleep(std::time::Duration::from_micros(pause_us));
+                std::thread::sleep(pause);
+                continue;
+            }
+            Err(_) => return LockProbe::Unsupported,
+        }
+        // Not atomic (flock(2) drops the shared lock first), which is
+        // fine: either way the lock is given up below.
+        let upgraded = rustix::fs::flock(file, FlockOperation::NonBlockingLockExclusive);
+        let _ = rustix::fs::flock(file, FlockOperation::Unlock);
+        match upgraded {
+            Ok(()) => return LockProbe::Free,
+            Err(rustix::io::Errno::WOULDBLOCK) if writer_seen => return LockProbe::Held,
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                writer_seen = true;
+                std::thread::sleep(pause);
             }
             Err(_) => return LockProbe::Unsupported,
         }

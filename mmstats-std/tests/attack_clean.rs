@@ -200,3 +200,51 @@ fn clean_refuses_a_symlinked_component() {
         "{stderr}"
     );
 }
+
+/// Readers probing one file at the same moment (every reader judges
+/// liveness by taking the lock for a moment) never take each other for a
+/// live writer, and never take a live writer for a dead one: four
+/// threads, 2,000 judgements each, of a dead file and of a live one.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn concurrent_probes_never_fool_liveness() {
+    use mmstats::{Liveness, read_file};
+    let dir = tempfile::tempdir().unwrap();
+    let dead = dir.path().join("probed-1-1.mmstats");
+    write_region(&dead, dead_region());
+    let live = StatsFile::builder("probed")
+        .dir(dir.path())
+        .create()
+        .unwrap();
+    let live_path = live.path();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (dead, live) = (dead.clone(), live_path.clone());
+            std::thread::spawn(move || {
+                let mut wrong = Vec::new();
+                for round in 0..2_000 {
+                    let seen = read_file(&dead).unwrap().liveness;
+                    if seen != Liveness::Dead {
+                        wrong.push(format!("round {round}: dead file judged {seen:?}"));
+                    }
+                    let seen = read_file(&live).unwrap().liveness;
+                    if seen != Liveness::Alive {
+                        wrong.push(format!("round {round}: live file judged {seen:?}"));
+                    }
+                }
+                wrong
+            })
+        })
+        .collect();
+    let wrong: Vec<String> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{} wrong judgements: {:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(5)]
+    );
+    drop(live);
+}
