@@ -2,7 +2,8 @@
 //!
 //! # Safety
 //!
-//! This is the only module of the crate with `unsafe` code: one cast of a
+//! The only module of the crate with `unsafe` code (the crate root denies
+//! `unsafe_code` and allows it here alone): one cast of a
 //! caller's exclusive, 8-byte-aligned byte slice to a slice of atomic words.
 
 use crate::sync::Word;

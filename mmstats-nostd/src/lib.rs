@@ -86,11 +86,13 @@
 //!
 //! A region in a RAM dump or core file is found with [`scan`].
 #![no_std]
+#![deny(unsafe_code)]
 
 #[cfg(test)]
 extern crate std;
 
 mod averages;
+#[allow(unsafe_code)]
 mod buffer;
 mod handles;
 pub mod histogram;

@@ -79,17 +79,22 @@
 //! then renamed into place; the writer holds a shared `flock` on its file;
 //! the file is marked closed and unlinked when the last handle drops,
 //! unless [`StatsFileBuilder::keep`] says otherwise.
+#![deny(unsafe_code)]
 
 pub mod glob;
 mod handles;
 pub mod histogram;
 pub mod image;
 pub mod legacy;
+#[allow(unsafe_code)]
 mod map;
 pub mod os;
+#[allow(unsafe_code)]
 mod publish;
 mod read;
+#[allow(unsafe_code)]
 pub mod sigbus;
+#[allow(unsafe_code)]
 pub mod signals;
 
 pub mod demo;

@@ -2,8 +2,9 @@
 //!
 //! # Safety
 //!
-//! One of the two modules of this crate with `unsafe` code (with
-//! `sigbus`). It turns a memory mapping into `&[Word]`:
+//! `unsafe` is denied at the crate root and allowed only in `map`, `sigbus`,
+//! `signals` and `publish`, each with a `# Safety` section like this one.
+//! This one turns a memory mapping into `&[Word]`:
 //!
 //! - mappings come from memmap2's [`MmapRaw`], which never hands out
 //!   `&[u8]`, so no reference to plain bytes of shared memory ever exists:

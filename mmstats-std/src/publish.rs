@@ -7,6 +7,14 @@
 //! `flock` on it for as long as it lives, which readers use as proof of
 //! life. The owner marks the region closed and unlinks it when the last
 //! handle drops, unless told to keep it.
+//!
+//! # Safety
+//!
+//! `unsafe` is denied at the crate root and allowed only in `map`, `sigbus`,
+//! `signals` and `publish`, each with a `# Safety` section like this one.
+//! Here: one block, which gives the region the mapping's words for
+//! `'static`; sound because the mapping moves into the `FileInner` that
+//! owns the region and every handle, so it outlives every use of them.
 
 use std::ffi::OsString;
 use std::fmt;

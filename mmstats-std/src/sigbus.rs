@@ -67,8 +67,9 @@
 //!
 //! # Safety
 //!
-//! One of the two modules of this crate with `unsafe` code (with `map`):
-//! `sigaction(2)`, the handler itself, and the never-freed chunks of the
+//! `unsafe` is denied at the crate root and allowed only in `map`, `sigbus`,
+//! `signals` and `publish`, each with a `# Safety` section like this one.
+//! Here: `sigaction(2)`, the handler itself, and the never-freed chunks of the
 //! table. The handler only uses async-signal-safe operations: atomic
 //! loads and stores on memory that is never freed, `mmap(2)`,
 //! `sigaction(2)` and `raise(3)`. The atomics here are process-local (no

@@ -3,8 +3,9 @@
 //!
 //! # Safety
 //!
-//! The third and last module of this crate with `unsafe` code: one
-//! `sigaction(2)` per signal. The handler only stores to an atomic, which
+//! `unsafe` is denied at the crate root and allowed only in `map`, `sigbus`,
+//! `signals` and `publish`, each with a `# Safety` section like this one.
+//! Here: one `sigaction(2)` per signal. The handler only stores to an atomic, which
 //! is async-signal-safe.
 
 use std::sync::Once;
