@@ -63,6 +63,7 @@ pub struct HistogramShape {
 
 /// Why a histogram shape was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HistogramShapeError {
     /// Precision must be 1 to [`MAX_HISTOGRAM_PRECISION`] bits.
     Precision,

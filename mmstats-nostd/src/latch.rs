@@ -212,6 +212,7 @@ impl CopyWriter<'_> {
 
 /// Why a latch read returned no value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LatchError {
     /// The cell's words are not all inside the source.
     OutOfBounds,

@@ -69,6 +69,7 @@ pub const MAX_READER_REGION_LEN: u64 = 1 << 30;
 
 /// Why a region's prologue was not trusted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum OpenError {
     /// Fewer bytes than a prologue.
     TooShort {
@@ -176,6 +177,7 @@ impl core::error::Error for OpenError {}
 
 /// Why a field-table entry was not trusted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EntryError {
     /// The index is not below the published field count and capacity.
     NoSuchEntry {
@@ -220,6 +222,7 @@ impl core::error::Error for EntryError {}
 
 /// Why a value could not be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ReadError {
     /// The field's kind is unknown to this reader (skip it).
     UnknownKind {

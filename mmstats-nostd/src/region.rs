@@ -284,6 +284,7 @@ impl core::error::Error for CreateError {}
 
 /// Why a field could not be added. Nothing was written to the region.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AddFieldError {
     /// The name (with the label prefix) is empty.
     EmptyName,

@@ -381,6 +381,7 @@ pub struct RingLocation {
 
 /// Why a poll stopped early.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RingError {
     /// A word of the ring is outside the source.
     OutOfBounds,

@@ -231,6 +231,7 @@ impl std::error::Error for CreateError {
 
 /// Why a field could not be added to a [`StatsFile`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AddFieldError {
     /// The region refused it (see the inner error).
     Region(mmstats_nostd::AddFieldError),

@@ -348,6 +348,7 @@ pub struct ReadFileError {
 
 /// What went wrong reading a file.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ReadFailure {
     /// A system call failed.
     Io {

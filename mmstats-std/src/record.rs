@@ -150,6 +150,7 @@ pub const MIN_MAX_BYTES: u64 = 256 << 10;
 
 /// Why the trend database failed.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum StoreError {
     /// Creating or inspecting the file failed.
     Io {

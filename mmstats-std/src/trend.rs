@@ -124,6 +124,7 @@ pub struct ChartSeries {
 
 /// Why a chart could not be made.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ChartError {
     /// Reading the history failed.
     Store(StoreError),

@@ -22,6 +22,7 @@ pub const MAX_VALUE_BYTES: usize = 512;
 
 /// Why a query string was refused (the 400 response says it).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum QueryError {
     /// More than [`MAX_PARAMS`] parameters.
     TooMany,
