@@ -81,7 +81,7 @@ enum Command {
     /// Print one value, raw, for scripts (exit code 1 if no file has it).
     ///
     /// Several files with the field are combined (--aggregate, default
-    /// sum: counters summed); --aggregate per-file prints "value<TAB>path"
+    /// sum: counters summed); --aggregate per-file prints "value TAB path"
     /// lines.
     Get(GetArgs),
     /// Show values and rates live, refreshed every interval.
@@ -308,7 +308,7 @@ struct GetArgs {
     #[command(flatten)]
     filter: FileFilterArgs,
     /// How several files' values are combined: sum, avg, min, max, or
-    /// per-file ("value<TAB>path" lines).
+    /// per-file ("value TAB path" lines).
     #[arg(short = 'a', long, value_name = "MODE", default_value_t = AggregateMode::Sum)]
     aggregate: AggregateMode,
     /// Print the value as JSON (strings quoted, exact integers).
