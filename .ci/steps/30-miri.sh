@@ -15,4 +15,5 @@ cargo +nightly miri setup
 
 export MIRIFLAGS="-Zmiri-strict-provenance"
 cargo +nightly miri test -p mmstats-nostd
-cargo +nightly miri test -p mmstats-std --lib -- map:: legacy:: glob:: dump:: sigbus::tests::
+cargo +nightly miri test -p mmstats --lib -- map:: legacy:: sigbus::tests::
+cargo +nightly miri test -p mmdump --lib -- glob:: dump::

@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-cargo build --release -p mmstats-std --bin mmstats-torture
+cargo build --release -p mmdump --bin mmstats-torture
 timeout 180 target/release/mmstats-torture run --seconds 8 --cycles 3 --readers 2 --watchdog 150

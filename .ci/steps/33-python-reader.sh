@@ -11,4 +11,4 @@ if ! command -v python3 >/dev/null 2>&1; then
 fi
 python3 --version
 python3 -m unittest discover -s readers/python -v
-MMSTATS_REQUIRE_PYTHON=1 cargo test -p mmstats-std --test python_reader
+MMSTATS_REQUIRE_PYTHON=1 cargo test -p mmdump --test python_reader

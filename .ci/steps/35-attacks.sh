@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The attack suite of docs/SECURITY.md (mmstats-std/tests/attack_*.rs) with
+# The attack suite of docs/SECURITY.md (mmdump/tests/attack_*.rs) with
 # nothing skipped: a throwaway unprivileged user for the "another user's
 # directory/file" attacks, root for device nodes and small tmpfs mounts.
 # `cargo test --workspace` runs the same tests but lets those that need
@@ -17,4 +17,4 @@ if ! id -u "$user" >/dev/null 2>&1; then
     useradd --system --no-create-home --shell /usr/sbin/nologin "$user"
 fi
 export MMSTATS_ATTACK_USER="$user" MMSTATS_REQUIRE_ATTACKS=1
-cargo test -p mmstats-std --test 'attack_*'
+cargo test -p mmdump --test 'attack_*'

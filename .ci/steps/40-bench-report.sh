@@ -4,5 +4,5 @@
 # it cannot rot. No timing is asserted: CI machines are shared and noisy.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release -p mmstats-std --bin mmdump
+cargo build --release -p mmdump --bin mmdump
 cargo run --release -p mmstats-benches --bin report -- --budget-ms 5

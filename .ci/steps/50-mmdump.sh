@@ -42,4 +42,4 @@ fi
 have_tools || { echo "50-mmdump: munin-run or tmux still missing" >&2; exit 1; }
 
 MMSTATS_REQUIRE_MUNIN=1 MMSTATS_REQUIRE_TMUX=1 \
-    cargo test -p mmstats-std --test mmdump_munin --test mmdump_tty
+    cargo test -p mmdump --test mmdump_munin --test mmdump_tty

@@ -51,7 +51,7 @@ have_tools || { echo "60-serve: prometheus, promtool or chromium still missing" 
 prometheus --version 2>&1 | head -1
 chromium --version 2>/dev/null || true
 
-cargo check -p mmstats-std --no-default-features --all-targets
+cargo check -p mmdump --no-default-features --all-targets
 
 MMSTATS_REQUIRE_PROMETHEUS=1 MMSTATS_REQUIRE_CHROMIUM=1 \
-    cargo test -p mmstats-std --test serve_prometheus --test serve_dashboard -- --nocapture
+    cargo test -p mmdump --test serve_prometheus --test serve_dashboard -- --nocapture

@@ -93,11 +93,11 @@ fi
 if command -v qemu-system-arm >/dev/null 2>&1; then
     qemu-system-arm --version | head -n 1
     MMSTATS_REQUIRE_QEMU=1 MMSTATS_FIRMWARE_ELF="$elf" \
-        cargo test -p mmstats-std --test firmware_qemu -- --nocapture
+        cargo test -p mmdump --test firmware_qemu -- --nocapture
 fi
 
 say "mmdump --image on a 64 MiB image (timing printed, not asserted)"
-cargo build --release -p mmstats-std --bin mmdump
+cargo build --release -p mmdump --bin mmdump
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 head -c $((64 << 20)) /dev/urandom >"$tmp/random.bin"

@@ -429,10 +429,10 @@ pub fn interference(dir: &std::path::Path, budget: Duration) -> Interference {
 /// `mmdump serve` renders it: every file read, combined by program, turned
 /// into families and encoded (the full scrape), and the encoding alone.
 pub fn prometheus_cases(dir: &std::path::Path) -> Vec<(usize, Case)> {
-    use mmstats::dump::aggregate::AggregateMode;
-    use mmstats::dump::select::Selection;
-    use mmstats::serve::metrics::{Exporter, MetricsOptions};
-    use mmstats::serve::prometheus::{Format, NameOptions, encode, families_of, merge};
+    use mmdump::dump::aggregate::AggregateMode;
+    use mmdump::dump::select::Selection;
+    use mmdump::serve::metrics::{Exporter, MetricsOptions};
+    use mmdump::serve::prometheus::{Format, NameOptions, encode, families_of, merge};
 
     const FIELDS: usize = 100_000;
     let file = region_with_counters(dir, "prom", FIELDS);

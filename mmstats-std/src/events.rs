@@ -3,7 +3,8 @@
 //! and exit so `mmdump tail --spans` can print their durations.
 //!
 //! A ring has one producer (`Send`, not `Sync`): give each thread its own
-//! ring, or its own file. Readers follow it with [`crate::tail`]; the
+//! ring, or its own file. Readers follow it with `RegionView::poll_ring` (as
+//! `mmdump tail` does); the
 //! format is `docs/FORMAT.md` §5.7.
 //!
 //! ```

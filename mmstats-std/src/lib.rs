@@ -81,10 +81,10 @@
 //! unless [`StatsFileBuilder::keep`] says otherwise.
 #![deny(unsafe_code)]
 
-pub mod glob;
+mod dynamic;
+pub mod events;
 mod handles;
 pub mod histogram;
-pub mod image;
 pub mod legacy;
 #[allow(unsafe_code)]
 mod map;
@@ -94,22 +94,6 @@ mod publish;
 mod read;
 #[allow(unsafe_code)]
 pub mod sigbus;
-#[allow(unsafe_code)]
-pub mod signals;
-
-pub mod demo;
-pub mod dump;
-mod dynamic;
-pub mod events;
-#[cfg(feature = "serve")]
-pub mod record;
-#[cfg(feature = "serve")]
-pub mod serve;
-pub mod summary;
-pub mod tail;
-pub mod torture;
-#[cfg(feature = "serve")]
-pub mod trend;
 pub mod trust;
 
 pub use dynamic::{CounterOrOverflow, GaugeOrOverflow};
@@ -118,6 +102,7 @@ pub use events::{EventRing, Span};
 pub use handles::__description;
 pub use handles::{Handle, Stat, Timer, TimerGuard, WindowAverage};
 pub use histogram::{HistogramSnapshot, HistogramTimer};
+pub use map::{LiveWords, ReadMap};
 pub use mmstats_nostd::{FieldSpec, Kind, Padding, Unit};
 pub use publish::{
     AddFieldError, Average, Counter, CreateError, DEFAULT_DIR, DEFAULT_REUSE_DELAY, DEFAULT_SIZE,
@@ -127,7 +112,8 @@ pub use publish::{
 };
 pub use read::{
     Field, FieldValue, FileStats, Format, Liveness, ReadFailure, ReadFileError, RegionInfo,
-    RegionReader, Sample, Snapshot, SnapshotValue, read_file,
+    RegionReader, Sample, Snapshot, SnapshotValue, open_for_reading, open_for_reading_at,
+    read_file, read_open_file, unit_name,
 };
 pub use trust::DirTrustError;
 

@@ -2,8 +2,8 @@
 //!
 //! # Safety
 //!
-//! `unsafe` is denied at the crate root and allowed only in `map`, `sigbus`,
-//! `signals` and `publish`, each with a `# Safety` section like this one.
+//! `unsafe` is denied at the crate root and allowed only in `map`, `sigbus`
+//! and `publish`, each with a `# Safety` section like this one.
 //! This one turns a memory mapping into `&[Word]`:
 //!
 //! - mappings come from memmap2's [`MmapRaw`], which never hands out
@@ -106,9 +106,12 @@ impl WriteMap {
 }
 
 /// A read-only shared mapping of a region someone else writes, protected
-/// against the file shrinking underneath it (see [`crate::sigbus`]).
+/// against the file shrinking underneath it (see [`crate::sigbus`]): for
+/// tools that read a file's words themselves (scanners, checkers), where
+/// [`crate::RegionReader`] does not fit. Check [`ReadMap::faulted`] after
+/// reading: what was read from vanished pages is zeros.
 #[derive(Debug)]
-pub(crate) struct ReadMap {
+pub struct ReadMap {
     // Declared before `raw`, so dropped first: the range is unregistered
     // before it is unmapped, and the handler never repairs an address
     // that something else may have been mapped at since.
@@ -121,8 +124,9 @@ impl ReadMap {
     /// (`mmap(2)` with `PROT_READ`, `MAP_SHARED`), and registers the range
     /// so that a `SIGBUS` from a later truncation is survived. If the
     /// range cannot be protected, the error wraps a
-    /// [`sigbus::ProtectionError`] (see [`protection_error`]).
-    pub(crate) fn shared(file: &File, len: usize) -> io::Result<Self> {
+    /// [`sigbus::ProtectionError`] (readers turn it into
+    /// [`crate::ReadFailure::SigbusUnprotected`]).
+    pub fn shared(file: &File, len: usize) -> io::Result<Self> {
         let raw = MmapOptions::new().len(len).map_raw_read_only(file)?;
         let guard =
             sigbus::Registration::new(raw.as_ptr().addr(), raw.len()).map_err(io::Error::other)?;
@@ -131,12 +135,12 @@ impl ReadMap {
 
     /// Whether reads are still protected against `SIGBUS` (checked at
     /// most every [`sigbus::RECHECK_INTERVAL_MS`]): call before reading.
-    pub(crate) fn protected(&self) -> Result<(), sigbus::ProtectionError> {
+    pub fn protected(&self) -> Result<(), sigbus::ProtectionError> {
         sigbus::check_recent()
     }
 
     /// The mapping's words, for loading only.
-    pub(crate) fn words(&self) -> LiveWords<'_> {
+    pub fn words(&self) -> LiveWords<'_> {
         LiveWords {
             // SAFETY: the slice borrows `self`, which owns the mapping, and
             // `LiveWords` only ever performs `Relaxed` atomic loads, which
@@ -147,13 +151,20 @@ impl ReadMap {
 
     /// Whether a page of the mapping vanished (the file was truncated)
     /// since it was mapped: what was read from it since may be zeros.
-    pub(crate) fn faulted(&self) -> bool {
+    pub fn faulted(&self) -> bool {
         self.guard.faulted()
     }
 
     /// Length in bytes.
-    pub(crate) fn len(&self) -> usize {
+    #[must_use]
+    pub fn len(&self) -> usize {
         self.raw.len()
+    }
+
+    /// Whether the mapping is empty (never, for a mapping that succeeded).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.raw.len() == 0
     }
 }
 

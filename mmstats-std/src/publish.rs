@@ -10,8 +10,8 @@
 //!
 //! # Safety
 //!
-//! `unsafe` is denied at the crate root and allowed only in `map`, `sigbus`,
-//! `signals` and `publish`, each with a `# Safety` section like this one.
+//! `unsafe` is denied at the crate root and allowed only in `map`, `sigbus`
+//! and `publish`, each with a `# Safety` section like this one.
 //! Here: one block, which gives the region the mapping's words for
 //! `'static`; sound because the mapping moves into the `FileInner` that
 //! owns the region and every handle, so it outlives every use of them.

@@ -110,7 +110,7 @@ pub enum FieldValue {
         window: u64,
     },
     /// Event ring (format 2.1): how far it got. Follow it with
-    /// [`crate::tail`].
+    /// `mmstats_nostd::RegionView::poll_ring` (`mmdump tail` does).
     EventRing {
         /// Records appended so far.
         appended: u64,
@@ -163,7 +163,9 @@ impl FieldValue {
         }
     }
 
-    pub(crate) fn from_value(value: Value<'_>) -> Self {
+    /// The owned form of a value read by `mmstats-nostd`'s `RegionView`.
+    #[must_use]
+    pub fn from_value(value: Value<'_>) -> Self {
         match value {
             Value::Counter(v) => Self::Counter(v),
             Value::Gauge(v) => Self::Gauge(v),
@@ -442,14 +444,14 @@ fn io_failure<'p, E: Into<io::Error>>(
 
 /// Opens a stats file for reading: no symlinks, no blocking, regular
 /// files only.
-pub(crate) fn open_for_reading(path: &Path) -> Result<(File, u64), ReadFileError> {
+pub fn open_for_reading(path: &Path) -> Result<(File, u64), ReadFileError> {
     open_for_reading_at(rustix::fs::CWD, path.as_os_str(), path)
 }
 
 /// [`open_for_reading`] of the entry `name` of the directory open as
 /// `dir` (`path` names it in errors): the name is looked up in that
 /// directory, whatever its path has become.
-pub(crate) fn open_for_reading_at(
+pub fn open_for_reading_at(
     dir: impl std::os::fd::AsFd,
     name: &std::ffi::OsStr,
     path: &Path,
@@ -490,11 +492,7 @@ pub fn read_file(path: impl AsRef<Path>) -> Result<FileStats, ReadFileError> {
 
 /// [`read_file`] of a file already open (see [`open_for_reading`]) whose
 /// size was `len`; `path` names it.
-pub(crate) fn read_open_file(
-    path: &Path,
-    file: File,
-    len: u64,
-) -> Result<FileStats, ReadFileError> {
+pub fn read_open_file(path: &Path, file: File, len: u64) -> Result<FileStats, ReadFileError> {
     let mut head = [0u8; 8];
     let got = read_prefix(&file, &mut head).map_err(io_failure(path, "read"))?;
     if got == head.len() && head == MAGIC {
@@ -1124,7 +1122,7 @@ impl RegionReader {
     /// Runs `f` on a validated view of the region (waiting a few
     /// milliseconds for a writer still initialising), and reports a file
     /// truncated meanwhile: what `f` read then is zeros, not data.
-    pub(crate) fn with_view<R>(
+    pub fn with_view<R>(
         &mut self,
         f: impl FnOnce(&RegionView<'_, LiveWords<'_>>) -> R,
     ) -> Result<R, ReadFileError> {
@@ -1155,7 +1153,10 @@ impl RegionReader {
     }
 }
 
-pub(crate) fn unit_name(info: &FieldInfo) -> String {
+/// The name of a field's unit as readers print it (`unit(N)` for a code
+/// this version does not know).
+#[must_use]
+pub fn unit_name(info: &FieldInfo) -> String {
     match info.unit {
         Some(unit) => unit.name().to_owned(),
         None => format!("unit({})", info.unit_code),

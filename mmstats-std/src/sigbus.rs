@@ -67,8 +67,8 @@
 //!
 //! # Safety
 //!
-//! `unsafe` is denied at the crate root and allowed only in `map`, `sigbus`,
-//! `signals` and `publish`, each with a `# Safety` section like this one.
+//! `unsafe` is denied at the crate root and allowed only in `map`, `sigbus`
+//! and `publish`, each with a `# Safety` section like this one.
 //! Here: `sigaction(2)`, the handler itself, and the never-freed chunks of the
 //! table. The handler only uses async-signal-safe operations: atomic
 //! loads and stores on memory that is never freed, `mmap(2)`,

@@ -19,8 +19,10 @@
 //!   1777 `/tmp` and `/dev/shm` are fine: there, others cannot rename or
 //!   remove what they do not own).
 //!
-//! The path is made absolute (the current directory joined in front) and a
-//! `..` component is refused. Missing components are created, when asked,
+//! The path is made absolute (the current directory joined in front); a
+//! `..` component goes back over the component before it only if that one
+//! is a real directory (checked without following it): `..` after a
+//! symbolic link would lead wherever the link points, and is refused. Missing components are created, when asked,
 //! with `mkdirat` (the given mode, then `fchmod` so the umask does not
 //! change it, and `fchown` to the given group), and then checked like the
 //! others: a directory squatted before us fails the owner check. The caller
@@ -35,12 +37,10 @@
 //! Cost: one `openat` and one `fstat` per path component; memory: the
 //! path.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Mutex;
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
@@ -87,7 +87,8 @@ impl Default for CreateDir {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum DirTrustError {
-    /// The path has a `..` component (it could lead anywhere).
+    /// The path has a `..` component after a symbolic link or something
+    /// that is not a directory (it could lead anywhere).
     ParentComponent {
         /// The path as given.
         path: PathBuf,
@@ -159,7 +160,9 @@ impl DirTrustError {
     #[must_use]
     pub fn reason(&self) -> String {
         match self {
-            Self::ParentComponent { .. } => "has a `..` component (refused)".into(),
+            Self::ParentComponent { .. } => {
+                "has a `..` component after a symbolic link or a non-directory (refused)".into()
+            }
             Self::SymbolicLink { .. } => "is a symbolic link (not followed)".into(),
             Self::NotADirectory { .. } => "is not a directory".into(),
             Self::OwnedByOtherUser { uid, .. } => format!(
@@ -225,10 +228,7 @@ impl std::error::Error for DirTrustError {
 /// says (or failing with [`DirTrustError::Missing`] if `None`). The
 /// descriptor is opened `O_RDONLY | O_DIRECTORY`: list it with
 /// `rustix::fs::Dir::read_from`, open entries with `openat`.
-pub(crate) fn open_trusted_dir(
-    path: &Path,
-    create: Option<CreateDir>,
-) -> Result<OwnedFd, DirTrustError> {
+pub fn open_trusted_dir(path: &Path, create: Option<CreateDir>) -> Result<OwnedFd, DirTrustError> {
     walk(path, create, Strictness::Refuse).map(|(fd, _)| fd)
 }
 
@@ -236,29 +236,10 @@ pub(crate) fn open_trusted_dir(
 /// (never creating), but a component with a wrong owner or mode does not
 /// stop the walk; the first such problem is returned beside the
 /// descriptor, for a warning.
-pub(crate) fn open_dir_for_reading(
+pub fn open_dir_for_reading(
     path: &Path,
 ) -> Result<(OwnedFd, Option<DirTrustError>), DirTrustError> {
     walk(path, None, Strictness::Note)
-}
-
-/// Prints `problem` (found in `dir`, by `open_dir_for_reading`) on
-/// standard error as a warning, once per directory per process (readers
-/// that poll, like `mmdump watch`, would repeat it every second).
-pub(crate) fn warn_untrusted_once(dir: &Path, problem: &DirTrustError) {
-    static WARNED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
-    let first = WARNED
-        .lock()
-        .map(|mut warned| warned.insert(dir.to_owned()))
-        .unwrap_or(true);
-    if first {
-        eprintln!(
-            "mmstats: warning: {}: not a trusted directory: {}; reading it anyway, \
-             but its files may be planted",
-            crate::dump::printable(&dir.display().to_string()),
-            crate::dump::printable(&problem.reason_for(dir))
-        );
-    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -270,8 +251,10 @@ enum Strictness {
 }
 
 /// `path` made absolute against the current directory, `.` components
-/// dropped; `None` if it has a `..` component or the current directory is
-/// unknown.
+/// dropped, and each `..` taking back the component before it, which must
+/// be a real directory (`lstat(2)`: a `..` after a symbolic link names the
+/// link target's parent, not what the text says). `None` if a `..` follows
+/// anything else, or the current directory is unknown.
 fn absolute_lexical(path: &Path) -> Option<PathBuf> {
     let base = if path.is_absolute() {
         PathBuf::from("/")
@@ -282,7 +265,13 @@ fn absolute_lexical(path: &Path) -> Option<PathBuf> {
     for component in path.components() {
         match component {
             Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-            Component::ParentDir => return None,
+            Component::ParentDir => {
+                let real_dir = std::fs::symlink_metadata(&absolute).is_ok_and(|m| m.is_dir());
+                if !real_dir {
+                    return None;
+                }
+                absolute.pop();
+            }
             Component::Normal(name) => absolute.push(name),
         }
     }
@@ -294,15 +283,18 @@ fn walk(
     create: Option<CreateDir>,
     strictness: Strictness,
 ) -> Result<(OwnedFd, Option<DirTrustError>), DirTrustError> {
-    if path.components().any(|c| c == Component::ParentDir) {
-        return Err(DirTrustError::ParentComponent {
-            path: path.to_owned(),
-        });
-    }
-    let absolute = absolute_lexical(path).ok_or_else(|| DirTrustError::Io {
-        dir: path.to_owned(),
-        operation: "find the current directory",
-        source: io::Error::other("the current directory is unknown"),
+    let absolute = absolute_lexical(path).ok_or_else(|| {
+        if path.components().any(|c| c == Component::ParentDir) {
+            DirTrustError::ParentComponent {
+                path: path.to_owned(),
+            }
+        } else {
+            DirTrustError::Io {
+                dir: path.to_owned(),
+                operation: "find the current directory",
+                source: io::Error::other("the current directory is unknown"),
+            }
+        }
     })?;
     let names: Vec<_> = absolute
         .components()
@@ -559,9 +551,25 @@ mod tests {
     }
 
     #[test]
-    fn a_parent_component_is_refused() {
-        let error = open_trusted_dir(Path::new("/tmp/../tmp"), None).unwrap_err();
-        assert!(matches!(error, DirTrustError::ParentComponent { .. }));
+    #[cfg_attr(miri, ignore)]
+    fn a_parent_component_goes_back_over_real_directories_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("real")).unwrap();
+        std::fs::create_dir(dir.path().join("stats")).unwrap();
+        std::os::unix::fs::symlink("/usr/lib", dir.path().join("link")).unwrap();
+        let via_real = dir.path().join("real/../stats");
+        let fd = open_trusted_dir(&via_real, None).unwrap();
+        let direct = rustix::fs::stat(dir.path().join("stats")).unwrap();
+        let opened = rustix::fs::fstat(&fd).unwrap();
+        assert_eq!(
+            (opened.st_dev, opened.st_ino),
+            (direct.st_dev, direct.st_ino)
+        );
+        let error = open_trusted_dir(&dir.path().join("link/../stats"), None).unwrap_err();
+        assert!(
+            matches!(error, DirTrustError::ParentComponent { .. }),
+            "{error}"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ slot protocol, the checked-in region with every kind).
     python3 -m unittest discover -s readers/python -v
 
 The comparison with mmdump --json on files of the Rust writer is
-mmstats-std/tests/python_reader.rs.
+mmdump/tests/python_reader.rs.
 """
 
 import json

@@ -319,7 +319,7 @@ fn mmdump_binary() -> Result<std::path::PathBuf, String> {
                 "--release",
                 "-q",
                 "-p",
-                "mmstats-std",
+                "mmdump",
                 "--bin",
                 "mmdump",
             ])

@@ -1,0 +1,277 @@
+//! Wildcard matching for file names ([`matches()`]) and for dotted field
+//! names ([`NamePattern`]).
+//!
+//! In a file-name pattern `*` matches any run of characters, `?` one
+//! character, `[abc]`, `[a-z]` and `[!abc]` one character of (or not of) a
+//! set. Matching is on whole strings and never backtracks exponentially
+//! (the classic two-pointer algorithm: linear space, worst case quadratic
+//! time).
+//!
+//! A field-name pattern is matched level by level, the levels being the
+//! parts of a name between dots (`web.stats.status.2XX` has four): `*`,
+//! `?` and `[...]` work as above but never cross a dot, and a level that is
+//! exactly `**` matches any number of levels, none included.
+//! `web.*.status.*` matches `web.stats.status.2XX`; `**.errors` matches
+//! `errors`, `db.errors` and `web.pool.errors`.
+
+/// Whether `text` matches the wildcard `pattern`.
+#[must_use]
+pub fn matches(pattern: &str, text: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let text: Vec<char> = text.chars().collect();
+    let (mut p, mut t) = (0, 0);
+    // Where to resume after the last `*`: (pattern index after it, text index).
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                star = Some((p + 1, t));
+                p += 1;
+                continue;
+            }
+            Some('?') => {
+                p += 1;
+                t += 1;
+                continue;
+            }
+            Some('[') => {
+                if let Some((hit, next)) = class(&pattern, p, text[t]) {
+                    if hit {
+                        p = next;
+                        t += 1;
+                        continue;
+                    }
+                } else if text[t] == '[' {
+                    // An unterminated `[` is a literal.
+                    p += 1;
+                    t += 1;
+                    continue;
+                }
+            }
+            Some(&c) if c == text[t] => {
+                p += 1;
+                t += 1;
+                continue;
+            }
+            _ => {}
+        }
+        match star {
+            Some((after, from)) => {
+                p = after;
+                t = from + 1;
+                star = Some((after, from + 1));
+            }
+            None => return false,
+        }
+    }
+    pattern[p..].iter().all(|&c| c == '*')
+}
+
+/// Matches `c` against the class starting at `pattern[open] == '['`.
+/// Returns (matched, index after the class), or `None` if unterminated.
+fn class(pattern: &[char], open: usize, c: char) -> Option<(bool, usize)> {
+    let mut i = open + 1;
+    let negate = matches!(pattern.get(i), Some('!' | '^'));
+    if negate {
+        i += 1;
+    }
+    let mut hit = false;
+    let mut first = true;
+    loop {
+        let &current = pattern.get(i)?;
+        if current == ']' && !first {
+            return Some((hit != negate, i + 1));
+        }
+        first = false;
+        if pattern.get(i + 1) == Some(&'-') && pattern.get(i + 2).is_some_and(|&e| e != ']') {
+            let end = pattern[i + 2];
+            hit |= current <= c && c <= end;
+            i += 3;
+        } else {
+            hit |= current == c;
+            i += 1;
+        }
+    }
+}
+
+/// Whether `text` contains a wildcard character.
+#[must_use]
+pub fn has_wildcard(text: &str) -> bool {
+    text.contains(['*', '?', '['])
+}
+
+/// One level of a [`NamePattern`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Level {
+    /// `**`: any number of levels.
+    AnyLevels,
+    /// A file-name-style wildcard for one level.
+    Glob(String),
+}
+
+/// A compiled pattern over dotted field names (see the module docs).
+///
+/// ```
+/// use mmdump::glob::NamePattern;
+///
+/// let pattern = NamePattern::new("web.*.status.*");
+/// assert!(pattern.matches("web.stats.status.2XX"));
+/// assert!(!pattern.matches("web.status.2XX"));
+/// // `selects` also accepts a name below a match: the whole subtree.
+/// assert!(NamePattern::new("web.stats").selects("web.stats.status.2XX"));
+/// assert!(NamePattern::new("**.errors").matches("web.pool.errors"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamePattern {
+    text: String,
+    levels: Vec<Level>,
+}
+
+impl NamePattern {
+    /// Compiles `pattern`.
+    #[must_use]
+    pub fn new(pattern: &str) -> Self {
+        let mut levels: Vec<Level> = Vec::new();
+        for level in pattern.split('.') {
+            if level == "**" {
+                // `**.**` is the same as `**`; collapsing keeps the table small.
+                if levels.last() != Some(&Level::AnyLevels) {
+                    levels.push(Level::AnyLevels);
+                }
+            } else {
+                levels.push(Level::Glob(level.to_owned()));
+            }
+        }
+        Self {
+            text: pattern.to_owned(),
+            levels,
+        }
+    }
+
+    /// The pattern as written.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether the pattern holds no wildcard: it names one field.
+    #[must_use]
+    pub fn is_literal(&self) -> bool {
+        !has_wildcard(&self.text)
+    }
+
+    /// Whether `name` matches the pattern as a whole.
+    #[must_use]
+    pub fn matches(&self, name: &str) -> bool {
+        let row = self.table(name);
+        row.last().copied().unwrap_or(false)
+    }
+
+    /// Whether `name` or one of the names above it (`a` and `a.b` for
+    /// `a.b.c`) matches: the pattern names `name`'s subtree.
+    #[must_use]
+    pub fn selects(&self, name: &str) -> bool {
+        self.table(name).iter().skip(1).any(|&hit| hit)
+    }
+
+    /// Dynamic programming over levels: returns, for each `j`, whether the
+    /// whole pattern matches the first `j` levels of `name`. Time is
+    /// pattern levels × name levels level matches; no backtracking.
+    fn table(&self, name: &str) -> Vec<bool> {
+        let parts: Vec<&str> = name.split('.').collect();
+        // row[j]: the pattern levels seen so far match parts[..j].
+        let mut row = vec![false; parts.len() + 1];
+        row[0] = true;
+        for level in &self.levels {
+            let mut next = vec![false; parts.len() + 1];
+            for j in 0..=parts.len() {
+                next[j] = match level {
+                    Level::AnyLevels => row[j] || (j > 0 && next[j - 1]),
+                    Level::Glob(glob) => j > 0 && row[j - 1] && matches(glob, parts[j - 1]),
+                };
+            }
+            row = next;
+        }
+        row
+    }
+}
+
+impl std::fmt::Display for NamePattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotted_patterns_match_level_by_level() {
+        let p = NamePattern::new("web.*.status.*");
+        assert!(p.matches("web.stats.status.2XX"));
+        assert!(!p.matches("web.status.2XX"));
+        assert!(!p.matches("web.a.b.status.2XX"), "* never crosses a dot");
+        assert!(!p.matches("web.stats.status.2XX.extra"));
+        assert!(p.selects("web.stats.status.2XX.extra"));
+
+        let any = NamePattern::new("**.errors");
+        for name in ["errors", "db.errors", "web.pool.errors"] {
+            assert!(any.matches(name), "{name}");
+        }
+        assert!(!any.matches("errors.total"));
+        assert!(any.selects("errors.total"));
+        assert!(!any.matches("web.errors_total"));
+
+        let mid = NamePattern::new("web.**.2XX");
+        assert!(mid.matches("web.2XX"));
+        assert!(mid.matches("web.a.b.c.2XX"));
+        assert!(!mid.matches("worker.a.2XX"));
+
+        assert!(NamePattern::new("**").matches("a.b.c"));
+        assert!(NamePattern::new("*").selects("a.b.c"));
+        assert!(!NamePattern::new("*").matches("a.b.c"));
+        assert!(NamePattern::new("web.status.[24]XX").matches("web.status.4XX"));
+        assert!(!NamePattern::new("web.status.[24]XX").matches("web.status.5XX"));
+        assert!(NamePattern::new("sys").selects("sys.pid"));
+        assert!(!NamePattern::new("sys").selects("system.pid"));
+        assert!(NamePattern::new("web.requests").is_literal());
+        assert!(!NamePattern::new("web.*").is_literal());
+    }
+
+    #[test]
+    fn dotted_patterns_do_not_blow_up() {
+        // Smaller under miri, which interprets every step of the match.
+        let (segments, stars) = if cfg!(miri) { (200, 10) } else { (2000, 50) };
+        let name = vec!["a"; segments].join(".");
+        let pattern = "**.b";
+        assert!(!NamePattern::new(pattern).matches(&name));
+        let many = vec!["**.a"; stars].join(".");
+        assert!(NamePattern::new(&many).matches(&name));
+        assert!(!NamePattern::new(&format!("{many}.b")).matches(&name));
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(matches("*", ""));
+        assert!(matches("*.mmstats", "web-1-1.mmstats"));
+        assert!(!matches("*.mmstats", "web-1-1.mmstats.tmp"));
+        assert!(matches("web-?-*", "web-1-22"));
+        assert!(!matches("web-?-*", "web-12-2x"));
+        assert!(matches("a*b*c", "axxbyyc"));
+        assert!(!matches("a*b*c", "axxbyy"));
+        assert!(matches("[a-c]x", "bx"));
+        assert!(!matches("[!a-c]x", "bx"));
+        assert!(matches("[]]", "]"));
+        assert!(matches("[x", "[x"));
+        assert!(matches("é*", "éclair"));
+    }
+
+    #[test]
+    fn no_exponential_blowup() {
+        // Exponential backtracking would not finish this in any test run.
+        let text = "a".repeat(5000);
+        assert!(!matches("*a*a*a*a*a*a*a*b", &text));
+        assert!(matches("*a*a*a*a*a*a*a*a", &text));
+    }
+}

@@ -1,0 +1,27 @@
+//! `mmdump`, the operator's tool for mmstats files: list, dump, tree, get,
+//! watch, tail, munin, clean, `--image`, and with the `serve` feature
+//! (default) `serve` (Prometheus, JSON API, dashboard), `record` (SQLite
+//! history) and `trend` (charts); plus the demo writer and the torture
+//! test. The binaries (`mmdump`, `mmstats-demo`, `mmstats-torture`) are
+//! thin: the work is in these modules, so the integration tests and the
+//! benchmarks can call it.
+//!
+//! Programs that publish or read stats depend on the `mmstats` library
+//! alone; nothing here is needed for that.
+#![deny(unsafe_code)]
+
+pub mod demo;
+pub mod dump;
+pub mod glob;
+pub mod image;
+#[cfg(feature = "serve")]
+pub mod record;
+#[cfg(feature = "serve")]
+pub mod serve;
+#[allow(unsafe_code)]
+pub mod signals;
+pub mod summary;
+pub mod tail;
+pub mod torture;
+#[cfg(feature = "serve")]
+pub mod trend;

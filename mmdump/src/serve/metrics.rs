@@ -1,0 +1,494 @@
+//! `/metrics`: every stats file as Prometheus metric families.
+//!
+//! Files are grouped by their labels: `program` always (the file's
+//! `sys.program`, else the program part of its name), `pid` and `thread`
+//! when asked for. The files of a group are combined with issue 5's
+//! aggregation ([`aggregate`]): counters summed, gauges by the configured
+//! mode, so two files with the same labels never give a duplicate series.
+//! Each group keeps a [`CounterLedger`]: when one of its files goes away
+//! (a process or thread exits and removes its file, or `mmdump clean`
+//! removes it), its last counter values stay in the group's sums, so an
+//! exported counter never goes backwards. A group without a `pid` label
+//! (a program) keeps its ledger for as long as the server runs; a group
+//! labelled by pid (or thread) ends with its process (or thread), and its
+//! series end with it.
+//!
+//! The exporter's own metrics (`mmdump_serve_*`) say how many files were
+//! read, which could not be (one `mmdump_serve_file_error_info` per file,
+//! with the path and reason: a corrupt file is an error entry, never a
+//! failed scrape), how many exited files are held in the sums, and how
+//! many families were left out because their names clash.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::dump::aggregate::{AggregateMode, CounterLedger, aggregate};
+use crate::dump::select::Selection;
+use crate::dump::{Report, collect_selected};
+use mmstats::{FieldValue, FileStats};
+
+use super::prometheus::{
+    Family, Format, Metric, MetricType, MetricValue, NameOptions, Number, encode, families_of,
+    merge,
+};
+
+/// How fields become metrics.
+#[derive(Clone, Debug)]
+pub struct MetricsOptions {
+    /// Names and strings.
+    pub names: NameOptions,
+    /// Label each series with the writer's pid.
+    pub pid_label: bool,
+    /// Label each series with the writer's thread id.
+    pub thread_label: bool,
+    /// The rule for gauges of files with the same labels (counters are
+    /// always summed); never [`AggregateMode::PerFile`].
+    pub mode: AggregateMode,
+}
+
+/// Label values of a group of files.
+pub type GroupLabels = Vec<(String, String)>;
+
+/// Distinct filter sets whose ledgers are kept (oldest forgotten first).
+const MAX_QUERIES: usize = 32;
+
+/// The ledgers of one filter set: per group of files.
+#[derive(Debug, Default)]
+struct QueryLedgers {
+    groups: BTreeMap<GroupLabels, CounterLedger>,
+    /// Files retired so far (of groups still kept).
+    retired_files: BTreeMap<GroupLabels, usize>,
+    /// Per group, counter name -> (unit, description) last seen: a
+    /// counter held only by files gone keeps its name, unit conversion
+    /// and help.
+    counter_meta: BTreeMap<GroupLabels, HashMap<String, (String, String)>>,
+}
+
+#[derive(Debug, Default)]
+struct LedgerBook {
+    queries: HashMap<String, QueryLedgers>,
+    /// Query keys, least recently used first.
+    order: VecDeque<String>,
+}
+
+impl LedgerBook {
+    fn get(&mut self, key: &str) -> &mut QueryLedgers {
+        if let Some(at) = self.order.iter().position(|k| k == key) {
+            self.order.remove(at);
+        } else if self.order.len() == MAX_QUERIES
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.queries.remove(&oldest);
+        }
+        self.order.push_back(key.to_owned());
+        self.queries.entry(key.to_owned()).or_default()
+    }
+}
+
+/// What one scrape found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scrape {
+    /// Every family, the exporter's own first merged in, sorted by name.
+    pub families: Vec<Family>,
+    /// Files that could not be read (path, reason), and files read with
+    /// field problems.
+    pub errors: Vec<(PathBuf, String)>,
+    /// Family names left out because another family has the name (or one
+    /// of its sample names).
+    pub dropped: Vec<String>,
+    /// Files read.
+    pub files: usize,
+    /// Files gone whose last counter values are held in the sums.
+    pub retired_files: usize,
+}
+
+/// Turns stats files into metric families, scrape after scrape.
+#[derive(Debug)]
+pub struct Exporter {
+    inputs: Vec<PathBuf>,
+    base: Selection,
+    options: MetricsOptions,
+    ledgers: Mutex<LedgerBook>,
+}
+
+/// The program a file belongs to: its `sys.program` string, else the
+/// `{program}` of a file named `{program}-{pid}-{tid}[-{name}].mmstats`,
+/// else the file's name without its extension.
+#[must_use]
+pub fn program_of(file: &FileStats) -> String {
+    let from_field = file.fields.iter().find_map(|f| match (&*f.name, &f.value) {
+        ("sys.program", FieldValue::Text(t)) if !t.is_empty() => Some(t.clone()),
+        _ => None,
+    });
+    from_field.unwrap_or_else(|| name_parts(&file.path).0)
+}
+
+/// The writer's thread id: `sys.tid`, else from the file name.
+#[must_use]
+pub fn thread_of(file: &FileStats) -> Option<u64> {
+    file.fields
+        .iter()
+        .find_map(|f| match (&*f.name, &f.value) {
+            ("sys.tid", FieldValue::Gauge(t) | FieldValue::Int(t)) => u64::try_from(*t).ok(),
+            ("sys.tid", FieldValue::UInt(t)) => Some(*t),
+            _ => None,
+        })
+        .or_else(|| name_parts(&file.path).2)
+}
+
+/// `(program, pid, tid)` from a file named
+/// `{program}-{pid}-{tid}[-{name}].mmstats`; the program is the whole
+/// stem when the name has no such numbers.
+fn name_parts(path: &Path) -> (String, Option<u64>, Option<u64>) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name
+        .strip_suffix(&format!(".{}", mmstats::EXTENSION))
+        .unwrap_or(&name);
+    let parts: Vec<&str> = stem.split('-').collect();
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    // The rightmost pair of numbers after at least one program part.
+    let found = (1..parts.len().saturating_sub(1))
+        .rev()
+        .find(|&i| numeric(parts[i]) && numeric(parts[i + 1]));
+    match found {
+        Some(i) => (
+            parts[..i].join("-"),
+            parts[i].parse().ok(),
+            parts[i + 1].parse().ok(),
+        ),
+        None => (stem.to_owned(), None, None),
+    }
+}
+
+impl Exporter {
+    /// An exporter of the files `inputs` names (see
+    /// [`crate::dump::discover`]) that `base` selects.
+    #[must_use]
+    pub fn new(inputs: Vec<PathBuf>, base: Selection, options: MetricsOptions) -> Self {
+        Self {
+            inputs,
+            base,
+            options,
+            ledgers: Mutex::new(LedgerBook::default()),
+        }
+    }
+
+    /// The options.
+    #[must_use]
+    pub const fn options(&self) -> &MetricsOptions {
+        &self.options
+    }
+
+    /// The labels of a file's group.
+    fn labels_of(&self, file: &FileStats) -> GroupLabels {
+        let mut labels = vec![("program".to_owned(), program_of(file))];
+        if self.options.pid_label {
+            let pid = file.pid.or_else(|| name_parts(&file.path).1);
+            labels.push((
+                "pid".to_owned(),
+                pid.map_or_else(String::new, |p| p.to_string()),
+            ));
+        }
+        if self.options.thread_label {
+            labels.push((
+                "thread".to_owned(),
+                thread_of(file).map_or_else(String::new, |t| t.to_string()),
+            ));
+        }
+        labels
+    }
+
+    /// Reads every selected file now and returns its families. `query`
+    /// narrows the selection further (a scrape's URL parameters); `key`
+    /// names that narrowing, so that each filter set keeps its own ledgers.
+    pub fn scrape(&self, query: &Selection, key: &str) -> Scrape {
+        let started = Instant::now();
+        // Files are selected first; fields after the labels are known (a
+        // filter such as `-X sys` must not hide `sys.program`).
+        let file_selection = Selection {
+            files: self
+                .base
+                .files
+                .iter()
+                .chain(&query.files)
+                .cloned()
+                .collect(),
+            pids: self.base.pids.iter().chain(&query.pids).copied().collect(),
+            ..Selection::default()
+        };
+        let report: Report = collect_selected(&self.inputs, &file_selection);
+        // Both the base's and the query's file selectors must pass.
+        let mut grouped: BTreeMap<GroupLabels, Vec<FileStats>> = BTreeMap::new();
+        let mut files = 0;
+        for mut file in report.files {
+            if !(self.base.file_selected(&file) && query.file_selected(&file)) {
+                continue;
+            }
+            let labels = self.labels_of(&file);
+            self.base.filter_fields(&mut file);
+            query.filter_fields(&mut file);
+            files += 1;
+            grouped.entry(labels).or_default().push(file);
+        }
+        let mut errors = report.errors;
+        for group in grouped.values() {
+            for file in group {
+                for problem in &file.problems {
+                    errors.push((file.path.clone(), problem.clone()));
+                }
+            }
+        }
+
+        let mut families = Vec::new();
+        let retired_files;
+        {
+            let mut book = self
+                .ledgers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let ledgers = book.get(key);
+            for (labels, group) in &grouped {
+                let ledger = ledgers.groups.entry(labels.clone()).or_default();
+                let meta = ledgers.counter_meta.entry(labels.clone()).or_default();
+                for file in group {
+                    ledger.observe(file);
+                    for field in &file.fields {
+                        if matches!(field.value, FieldValue::Counter(_)) {
+                            meta.entry(field.name.clone())
+                                .or_insert_with(|| (field.unit.clone(), field.description.clone()));
+                        }
+                    }
+                }
+            }
+            for (labels, ledger) in &mut ledgers.groups {
+                // A file that exists but could not be read now keeps its
+                // last values (it may be a writer re-creating its region).
+                for (path, _) in &errors {
+                    ledger.keep_path(path);
+                }
+                let retired = ledger.finish();
+                *ledgers.retired_files.entry(labels.clone()).or_default() += retired;
+            }
+            let pid_labelled = self.options.pid_label || self.options.thread_label;
+            ledgers
+                .groups
+                .retain(|labels, _| !pid_labelled || grouped.contains_key(labels));
+            let kept = &ledgers.groups;
+            ledgers
+                .retired_files
+                .retain(|labels, _| kept.contains_key(labels));
+            ledgers
+                .counter_meta
+                .retain(|labels, _| kept.contains_key(labels));
+            retired_files = ledgers.retired_files.values().sum();
+            let empty = Vec::new();
+            for (labels, ledger) in &ledgers.groups {
+                let group = grouped.get(labels).unwrap_or(&empty);
+                let refs: Vec<&FileStats> = group.iter().collect();
+                let combined = aggregate(&refs, self.options.mode, ledger.retired());
+                let meta = ledgers.counter_meta.get(labels);
+                for field in &combined.fields {
+                    let mut field = field.field.clone();
+                    if let (FieldValue::Counter(_), Some((unit, description))) =
+                        (&field.value, meta.and_then(|m| m.get(&field.name)))
+                        && field.unit.is_empty()
+                        && field.description.is_empty()
+                    {
+                        field.unit.clone_from(unit);
+                        field.description.clone_from(description);
+                    }
+                    families.extend(families_of(&field, labels, &self.options.names));
+                }
+            }
+        }
+        let own = self.own_families(files, &errors, retired_files, started);
+        let (mut merged, dropped) = merge(own.into_iter().chain(families).collect());
+        // The dropped count is known only after merging: fill it in.
+        for family in &mut merged {
+            if family.name == "mmdump_serve_dropped_families"
+                && let Some(metric) = family.metrics.first_mut()
+            {
+                metric.value = MetricValue::Gauge(Number::Int(dropped.len() as i128));
+            }
+        }
+        Scrape {
+            families: merged,
+            errors,
+            dropped,
+            files,
+            retired_files,
+        }
+    }
+
+    /// The exporter's own families.
+    fn own_families(
+        &self,
+        files: usize,
+        errors: &[(PathBuf, String)],
+        retired_files: usize,
+        started: Instant,
+    ) -> Vec<Family> {
+        let gauge = |name: &str, help: &str, value: Number| Family {
+            name: name.to_owned(),
+            kind: MetricType::Gauge,
+            unit: name.ends_with("_seconds").then_some("seconds"),
+            help: help.to_owned(),
+            metrics: vec![Metric {
+                labels: Vec::new(),
+                value: MetricValue::Gauge(value),
+            }],
+        };
+        let count = |n: usize| Number::Int(n as i128);
+        vec![
+            gauge(
+                "mmdump_serve_files",
+                "Stats files read by this scrape.",
+                count(files),
+            ),
+            gauge(
+                "mmdump_serve_file_errors",
+                "Stats files (or fields of files) that could not be read by this scrape.",
+                count(errors.len()),
+            ),
+            Family {
+                name: "mmdump_serve_file_error".to_owned(),
+                kind: MetricType::Info,
+                unit: None,
+                help: "A stats file (or a field of one) that could not be read, and why."
+                    .to_owned(),
+                metrics: errors
+                    .iter()
+                    .map(|(path, error)| Metric {
+                        labels: vec![
+                            ("path".to_owned(), path.display().to_string()),
+                            ("error".to_owned(), error.clone()),
+                        ],
+                        value: MetricValue::Info,
+                    })
+                    .collect(),
+            },
+            gauge(
+                "mmdump_serve_retired_files",
+                "Stats files gone whose last counter values are kept in the sums.",
+                count(retired_files),
+            ),
+            gauge(
+                "mmdump_serve_dropped_families",
+                "Metric families left out because another family has the same name.",
+                count(0),
+            ),
+            gauge(
+                "mmdump_serve_scrape_duration_seconds",
+                "Time this scrape took to read the stats files.",
+                Number::Float(started.elapsed().as_secs_f64()),
+            ),
+        ]
+    }
+
+    /// A scrape, encoded in `format`.
+    pub fn render(&self, query: &Selection, key: &str, format: Format) -> String {
+        encode(&self.scrape(query, key).families, format)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::serve::prometheus::NameOptions;
+
+    fn value_of(scrape: &Scrape, family: &str) -> Option<MetricValue> {
+        scrape
+            .families
+            .iter()
+            .find(|f| f.name == family)
+            .and_then(|f| f.metrics.first())
+            .map(|m| m.value.clone())
+    }
+
+    #[test]
+    fn a_counter_of_a_vanished_file_keeps_its_name_and_value() {
+        use mmstats::{FieldSpec, StatsFile, Unit};
+        let dir = tempfile::tempdir().unwrap();
+        let exporter = Exporter::new(
+            vec![dir.path().to_owned()],
+            Selection::default(),
+            MetricsOptions {
+                names: NameOptions {
+                    namespace: "mmstats".into(),
+                    strings: true,
+                },
+                pid_label: false,
+                thread_label: false,
+                mode: AggregateMode::Sum,
+            },
+        );
+        let everything = Selection::default();
+        let first = StatsFile::builder("a").dir(dir.path()).create().unwrap();
+        let second = StatsFile::builder("b").dir(dir.path()).create().unwrap();
+        for (file, ms) in [(&first, 1500), (&second, 500)] {
+            file.counter(
+                FieldSpec::new("busy")
+                    .unit(Unit::Milliseconds)
+                    .describe("time busy"),
+            )
+            .unwrap()
+            .add(ms);
+        }
+        let both = exporter.scrape(&everything, "");
+        assert_eq!(
+            value_of(&both, "mmstats_busy_seconds"),
+            Some(MetricValue::Counter(Number::Float(2.0)))
+        );
+        drop(second);
+        let one = exporter.scrape(&everything, "");
+        assert_eq!(
+            value_of(&one, "mmstats_busy_seconds"),
+            Some(MetricValue::Counter(Number::Float(2.0))),
+            "the exited file's count stays in the sum"
+        );
+        assert_eq!(one.retired_files, 1);
+        drop(first);
+        let none = exporter.scrape(&everything, "");
+        assert_eq!(none.files, 0);
+        let family = none
+            .families
+            .iter()
+            .find(|f| f.name == "mmstats_busy_seconds")
+            .expect("same name and unit conversion with no file left");
+        assert!(family.help.starts_with("time busy"), "{}", family.help);
+        assert_eq!(
+            family.metrics[0].value,
+            MetricValue::Counter(Number::Float(2.0))
+        );
+        // Another filter set has its own ledger: it never saw the files.
+        let other = exporter.scrape(&everything, "include=x");
+        assert!(value_of(&other, "mmstats_busy_seconds").is_none());
+    }
+
+    #[test]
+    fn file_names_give_program_pid_and_thread() {
+        assert_eq!(
+            name_parts(Path::new("/x/mmstats-demo-13111-13113-worker.mmstats")),
+            ("mmstats-demo".to_owned(), Some(13111), Some(13113))
+        );
+        assert_eq!(
+            name_parts(Path::new("/x/web-1-2.mmstats")),
+            ("web".to_owned(), Some(1), Some(2))
+        );
+        assert_eq!(
+            name_parts(Path::new("/x/odd.mmstats")),
+            ("odd".to_owned(), None, None)
+        );
+        assert_eq!(
+            name_parts(Path::new("/dev/shm/mmstats.web-7-8-main")),
+            ("mmstats.web".to_owned(), Some(7), Some(8))
+        );
+    }
+}
