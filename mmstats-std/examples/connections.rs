@@ -19,7 +19,10 @@ stats! {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let file = StatsFile::builder("server").size(1 << 20).create()?;
     let events = file.event_ring(FieldSpec::new("events").capacity(1024))?;
-    println!("read it with: mmdump {0}   (events: mmdump tail {0})", file.path().display());
+    println!(
+        "read it with: mmdump {0}   (events: mmdump tail {0})",
+        file.path().display()
+    );
 
     let stop = Arc::new(AtomicBool::new(false));
     let on_signal = Arc::clone(&stop);
