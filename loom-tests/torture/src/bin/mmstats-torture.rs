@@ -7,7 +7,7 @@
 //! for `--cycles` cycles, under a watchdog, and prints reads, retries,
 //! torn values (must be 0) and reads per second. Exit code 0 only if no
 //! value was torn, every reader read, and every value was consistent and
-//! stable after every kill. See `mmdump::torture` for what is checked.
+//! stable after every kill. See `mmstats_torture` for what is checked.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use mmdump::torture::{self, AVERAGE_FIELDS, ReaderTally, TEXT_FIELDS};
+use mmstats_torture::{self as torture, AVERAGE_FIELDS, ReaderTally, TEXT_FIELDS};
 
 /// Cross-process torture test: one writer rewriting multi-word values as
 /// fast as it can, reader processes verifying every value, and a SIGKILL
