@@ -42,8 +42,8 @@ use mmstats_nostd::Payload;
 pub mod reader;
 pub mod writer;
 
-pub use reader::{ReaderTally, run_reader};
-pub use writer::run_writer;
+pub use reader::{ReaderRunError, ReaderTally, run_reader};
+pub use writer::{WriterRunError, run_writer};
 
 /// A text field of the torture test: name, capacity, latch copies.
 pub const TEXT_FIELDS: [(&str, usize, u16); 4] = [

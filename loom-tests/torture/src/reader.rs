@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use mmstats_nostd::{
-    DEFAULT_MAX_TRIES, FieldInfo, MAX_COPY_WORDS, ReadError, RegionView, RingCursor, RingEvent,
-    Value,
+    DEFAULT_MAX_TRIES, EntryError, FieldInfo, MAX_COPY_WORDS, OpenError, ReadError, RegionView,
+    RingCursor, RingEvent, Value,
 };
 
 use mmstats::ReadMap;
@@ -20,6 +20,48 @@ use crate::{
     AVERAGE_FIELDS, HISTOGRAM_FIELD, RING_FIELD, ROUND_FIELD, TEXT_FIELDS, Torn, check_average,
     check_ring_record, check_text, histogram_summary_for,
 };
+
+/// Why a reader process could not read the writer's file.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ReaderRunError {
+    /// The stats file could not be opened, measured or mapped.
+    Map(io::Error),
+    /// The file is larger than this machine's address space.
+    TooLarge(u64),
+    /// The region could not be opened, or its field count read.
+    Open(OpenError),
+    /// An entry of the field table could not be read.
+    Entry(EntryError),
+    /// The region lacks one of the torture test's fields.
+    MissingField(&'static str),
+    /// The tally could not be written to stdout.
+    Stdout(io::Error),
+}
+
+impl std::fmt::Display for ReaderRunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Map(error) => write!(f, "cannot open or map the stats file: {error}"),
+            Self::TooLarge(len) => write!(f, "the stats file is too large to map: {len} bytes"),
+            Self::Open(error) => write!(f, "cannot open the region: {error}"),
+            Self::Entry(error) => write!(f, "cannot read a field entry: {error}"),
+            Self::MissingField(name) => write!(f, "the region has no field {name}"),
+            Self::Stdout(error) => write!(f, "cannot write to stdout: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for ReaderRunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Map(error) | Self::Stdout(error) => Some(error),
+            Self::Open(error) => Some(error),
+            Self::Entry(error) => Some(error),
+            Self::TooLarge(_) | Self::MissingField(_) => None,
+        }
+    }
+}
 
 /// What one reader process counted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -313,25 +355,26 @@ fn one_pass<S: mmstats_nostd::WordSource + ?Sized>(
 /// says `killed` (the parent killed the writer) or closes; then checks
 /// the values after the kill, prints [`ReaderTally::to_line`], and returns
 /// the tally.
-pub fn run_reader(path: &Path) -> Result<ReaderTally, Box<dyn std::error::Error>> {
-    let file = File::open(path)?;
-    let len = usize::try_from(file.metadata()?.len())?;
-    let map = ReadMap::shared(&file, len)?;
+pub fn run_reader(path: &Path) -> Result<ReaderTally, ReaderRunError> {
+    let file = File::open(path).map_err(ReaderRunError::Map)?;
+    let file_len = file.metadata().map_err(ReaderRunError::Map)?.len();
+    let len = usize::try_from(file_len).map_err(|_| ReaderRunError::TooLarge(file_len))?;
+    let map = ReadMap::shared(&file, len).map_err(ReaderRunError::Map)?;
     let words = map.words();
-    let view = RegionView::open(&words).map_err(|e| format!("{}: {e}", path.display()))?;
-    let count = view.field_count()?;
+    let view = RegionView::open(&words).map_err(ReaderRunError::Open)?;
+    let count = view.field_count().map_err(ReaderRunError::Open)?;
     let mut found: Vec<FieldInfo> = Vec::new();
     for index in 0..count {
-        if let Some(field) = view.entry(index)? {
+        if let Some(field) = view.entry(index).map_err(ReaderRunError::Entry)? {
             found.push(field);
         }
     }
-    let take = |name: &str| {
+    let take = |name: &'static str| {
         found
             .iter()
             .find(|f| f.name.as_str() == name)
             .cloned()
-            .ok_or_else(|| format!("{}: no field {name}", path.display()))
+            .ok_or(ReaderRunError::MissingField(name))
     };
     let fields = ReaderFields {
         round: take(ROUND_FIELD)?,
@@ -514,8 +557,8 @@ pub fn run_reader(path: &Path) -> Result<ReaderTally, Box<dyn std::error::Error>
         }
     }
     let mut out = io::stdout().lock();
-    writeln!(out, "{}", tally.to_line())?;
-    out.flush()?;
+    writeln!(out, "{}", tally.to_line()).map_err(ReaderRunError::Stdout)?;
+    out.flush().map_err(ReaderRunError::Stdout)?;
     Ok(tally)
 }
 
@@ -523,6 +566,18 @@ pub fn run_reader(path: &Path) -> Result<ReaderTally, Box<dyn std::error::Error>
 mod tests {
     use super::*;
     use crate::histogram_value_for;
+
+    #[test]
+    fn a_reader_names_why_it_cannot_read() {
+        let dir = std::env::temp_dir().join(format!("mmstats-torture-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = dir.join("missing.mmstats");
+        assert!(matches!(run_reader(&missing), Err(ReaderRunError::Map(_))));
+        let junk = dir.join("junk.mmstats");
+        std::fs::write(&junk, [0x5Au8; 4096]).unwrap();
+        assert!(matches!(run_reader(&junk), Err(ReaderRunError::Open(_))));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn a_histogram_after_the_kill_must_hold_exactly_its_rounds() {
