@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # cargo-fuzz: every target for a short, bounded time from the checked-in
 # corpus (new inputs go to a scratch directory, not into the repository).
-# The whole corpus is also replayed on stable by `cargo test --workspace`
-# (mmstats-std/tests/fuzz_corpus.rs). Long runs: docs/VERIFICATION.md.
+# The checks are the crate mmstats-fuzz-checks (loom-tests/fuzz-checks/),
+# which fuzz/ depends on by path; the whole corpus is also replayed on
+# stable by `cargo test --workspace` (its tests/fuzz_corpus.rs, or
+# `cargo test -p mmstats-fuzz-checks`). Long runs: docs/VERIFICATION.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

@@ -1,10 +1,10 @@
 //! `mmdump`, the operator's tool for mmstats files: list, dump, tree, get,
 //! watch, tail, munin, clean, `--image`, and with the `serve` feature
 //! (default) `serve` (Prometheus, JSON API, dashboard), `record` (SQLite
-//! history) and `trend` (charts); plus the demo writer and the torture
-//! test. The binaries (`mmdump`, `mmstats-demo`, `mmstats-torture`) are
-//! thin: the work is in these modules, so the integration tests and the
-//! benchmarks can call it.
+//! history) and `trend` (charts); plus the demo writer. The binaries
+//! (`mmdump`, `mmstats-demo`) are thin: the work is in these modules, so
+//! the integration tests and the benchmarks can call it. The torture test
+//! is its own crate, `mmstats-torture` (`loom-tests/torture/`).
 //!
 //! Programs that publish or read stats depend on the `mmstats` library
 //! alone; nothing here is needed for that.
@@ -22,6 +22,5 @@ pub mod serve;
 pub mod signals;
 pub mod summary;
 pub mod tail;
-pub mod torture;
 #[cfg(feature = "serve")]
 pub mod trend;

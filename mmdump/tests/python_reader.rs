@@ -20,9 +20,7 @@ use serde_json::Value;
 
 // The fuzz targets' helpers: a region with every kind and reused slots, and
 // its byte-swapped twin.
-#[allow(dead_code)]
-#[path = "../../fuzz/src/checks.rs"]
-mod checks;
+use mmstats_fuzz_checks as checks;
 
 const WATCHDOG: Duration = Duration::from_secs(60);
 

@@ -214,8 +214,9 @@ class Format21(unittest.TestCase):
 
     def test_every_kind_reused_and_retired_slots(self):
         """The checked-in region of the fuzz targets (written by the Rust
-        writer, see fuzz/src/checks.rs seed_region): every kind of 2.1, a
-        retired slot and two reused ones, in both byte orders."""
+        writer, see seed_region in loom-tests/fuzz-checks/src/seeds.rs):
+        every kind of 2.1, a retired slot and two reused ones, in both
+        byte orders."""
         for name in ["seed-every-kind", "seed-every-kind-swapped"]:
             stats = self.read(name)
             self.assertEqual(stats.problems, [])

@@ -7,7 +7,7 @@
 //! for `--cycles` cycles, under a watchdog, and prints reads, retries,
 //! torn values (must be 0) and reads per second. Exit code 0 only if no
 //! value was torn, every reader read, and every value was consistent and
-//! stable after every kill. See `mmdump::torture` for what is checked.
+//! stable after every kill. See `mmstats_torture` for what is checked.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use mmdump::torture::{self, AVERAGE_FIELDS, ReaderTally, TEXT_FIELDS};
+use mmstats_torture::{self as torture, AVERAGE_FIELDS, ReaderTally, TEXT_FIELDS};
 
 /// Cross-process torture test: one writer rewriting multi-word values as
 /// fast as it can, reader processes verifying every value, and a SIGKILL
@@ -89,11 +89,17 @@ impl Default for RunArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.role.unwrap_or(Role::Run(RunArgs::default())) {
-        Role::Run(args) => run(&args),
-        Role::Writer { dir, max_seconds } => torture::run_writer(&dir, max_seconds).map(|()| true),
-        Role::Reader { path } => torture::run_reader(&path).map(|tally| tally.torn == 0),
-    };
+    match cli.role.unwrap_or(Role::Run(RunArgs::default())) {
+        Role::Run(args) => exit_code(run(&args)),
+        Role::Writer { dir, max_seconds } => {
+            exit_code(torture::run_writer(&dir, max_seconds).map(|()| true))
+        }
+        Role::Reader { path } => exit_code(torture::run_reader(&path).map(|tally| tally.torn == 0)),
+    }
+}
+
+/// Success only for `Ok(true)`; an error is printed.
+fn exit_code<E: std::fmt::Display>(result: Result<bool, E>) -> ExitCode {
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
@@ -104,15 +110,70 @@ fn main() -> ExitCode {
     }
 }
 
+/// Why a run stopped before it could say PASS or FAIL.
+#[derive(Debug)]
+#[non_exhaustive]
+enum TortureRunError {
+    /// The directory for the stats files could not be created.
+    Dir(std::io::Error),
+    /// A writer or reader process could not be started.
+    Spawn {
+        role: &'static str,
+        source: std::io::Error,
+    },
+    /// A child process was started without its stdout pipe.
+    NoStdout { role: &'static str },
+    /// Talking to, killing or waiting for a child process failed.
+    Child {
+        role: &'static str,
+        source: std::io::Error,
+    },
+    /// The writer's first line was not `ready PATH`.
+    WriterNotReady { line: String },
+    /// The writer exited by itself before the SIGKILL.
+    WriterExitedEarly,
+}
+
+impl std::fmt::Display for TortureRunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Dir(error) => write!(f, "cannot create the directory: {error}"),
+            Self::Spawn { role, source } => write!(f, "cannot start a {role}: {source}"),
+            Self::NoStdout { role } => write!(f, "the {role} has no stdout"),
+            Self::Child { role, source } => write!(f, "{role}: {source}"),
+            Self::WriterNotReady { line } => write!(f, "writer said {line:?} instead of ready"),
+            Self::WriterExitedEarly => write!(f, "the writer exited before it was killed"),
+        }
+    }
+}
+
+impl std::error::Error for TortureRunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Dir(error) => Some(error),
+            Self::Spawn { source, .. } | Self::Child { source, .. } => Some(source),
+            Self::NoStdout { .. } | Self::WriterNotReady { .. } | Self::WriterExitedEarly => None,
+        }
+    }
+}
+
+/// `map_err` for a failed exchange with the child `role`.
+fn child_error(role: &'static str) -> impl Fn(std::io::Error) -> TortureRunError {
+    move |source| TortureRunError::Child { role, source }
+}
+
 /// Child pids the watchdog kills if the run overstays.
 type Children = Arc<Mutex<Vec<u32>>>;
 
-fn spawn(role: &[&str], children: &Children) -> Result<Child, Box<dyn std::error::Error>> {
-    let child = Command::new(std::env::current_exe()?)
-        .args(role)
+fn spawn(role: &'static str, args: &[&str], children: &Children) -> Result<Child, TortureRunError> {
+    let spawn_error = |source| TortureRunError::Spawn { role, source };
+    let child = Command::new(std::env::current_exe().map_err(spawn_error)?)
+        .arg(role)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .spawn()?;
+        .spawn()
+        .map_err(spawn_error)?;
     children
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -159,20 +220,32 @@ fn run_cycle(
     args: &RunArgs,
     dir: &Path,
     children: &Children,
-) -> Result<CycleTotals, Box<dyn std::error::Error>> {
-    let mut writer = spawn(&["writer", "--dir", &dir.to_string_lossy()], children)?;
+) -> Result<CycleTotals, TortureRunError> {
+    let mut writer = spawn("writer", &["--dir", &dir.to_string_lossy()], children)?;
     let mut line = String::new();
-    BufReader::new(writer.stdout.take().ok_or("writer has no stdout")?).read_line(&mut line)?;
+    BufReader::new(
+        writer
+            .stdout
+            .take()
+            .ok_or(TortureRunError::NoStdout { role: "writer" })?,
+    )
+    .read_line(&mut line)
+    .map_err(child_error("writer"))?;
     let path = PathBuf::from(
         line.trim()
             .strip_prefix("ready ")
-            .ok_or_else(|| format!("writer said {line:?} instead of ready"))?,
+            .ok_or_else(|| TortureRunError::WriterNotReady { line: line.clone() })?,
     );
     let mut readers = Vec::new();
     for _ in 0..args.readers {
-        let mut child = spawn(&["reader", "--path", &path.to_string_lossy()], children)?;
+        let mut child = spawn("reader", &["--path", &path.to_string_lossy()], children)?;
         let stdin = child.stdin.take();
-        let stdout = BufReader::new(child.stdout.take().ok_or("reader has no stdout")?);
+        let stdout = BufReader::new(
+            child
+                .stdout
+                .take()
+                .ok_or(TortureRunError::NoStdout { role: "reader" })?,
+        );
         readers.push(ReaderChild {
             child,
             stdin,
@@ -181,12 +254,12 @@ fn run_cycle(
     }
     let started = Instant::now();
     std::thread::sleep(Duration::from_secs_f64(args.seconds));
-    if writer.try_wait()?.is_some() {
-        return Err("the writer exited before it was killed".into());
+    if writer.try_wait().map_err(child_error("writer"))?.is_some() {
+        return Err(TortureRunError::WriterExitedEarly);
     }
     // SIGKILL, in the middle of whatever write the writer is doing.
-    writer.kill()?;
-    writer.wait()?;
+    writer.kill().map_err(child_error("writer"))?;
+    writer.wait().map_err(child_error("writer"))?;
     let seconds = started.elapsed().as_secs_f64();
     let mut totals = CycleTotals {
         tally: ReaderTally {
@@ -199,13 +272,16 @@ fn run_cycle(
     };
     for reader in &mut readers {
         if let Some(mut stdin) = reader.stdin.take() {
-            writeln!(stdin, "killed")?;
+            writeln!(stdin, "killed").map_err(child_error("reader"))?;
         }
     }
     for mut reader in readers {
         let mut line = String::new();
-        reader.stdout.read_line(&mut line)?;
-        let status = reader.child.wait()?;
+        reader
+            .stdout
+            .read_line(&mut line)
+            .map_err(child_error("reader"))?;
+        let status = reader.child.wait().map_err(child_error("reader"))?;
         match ReaderTally::from_line(line.trim()) {
             Some(tally) => {
                 let total = &mut totals.tally;
@@ -245,7 +321,7 @@ fn thousands(n: u64) -> String {
     out
 }
 
-fn run(args: &RunArgs) -> Result<bool, Box<dyn std::error::Error>> {
+fn run(args: &RunArgs) -> Result<bool, TortureRunError> {
     let (dir, made_dir) = match &args.dir {
         Some(dir) => (dir.clone(), false),
         None => {
@@ -255,7 +331,7 @@ fn run(args: &RunArgs) -> Result<bool, Box<dyn std::error::Error>> {
                 std::env::temp_dir()
             };
             let dir = base.join(format!("mmstats-torture-{}", std::process::id()));
-            std::fs::create_dir(&dir)?;
+            std::fs::create_dir(&dir).map_err(TortureRunError::Dir)?;
             (dir, true)
         }
     };

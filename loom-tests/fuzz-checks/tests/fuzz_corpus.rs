@@ -2,18 +2,16 @@
 //! targets' own checks, on stable, as part of `cargo test --workspace`; and
 //! keeps the generated seed inputs in step with the writer.
 //!
-//! `MMSTATS_WRITE_SEEDS=1 cargo test -p mmstats-std --test fuzz_corpus`
+//! `MMSTATS_WRITE_SEEDS=1 cargo test -p mmstats-fuzz-checks --test fuzz_corpus`
 //! rewrites the seeds after a deliberate format change.
 
-#[allow(dead_code)]
-#[path = "../../fuzz/src/checks.rs"]
-mod checks;
+use mmstats_fuzz_checks as checks;
 
 use std::path::{Path, PathBuf};
 
 fn corpus_dir(target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/corpus")
+        .join("../../fuzz/corpus")
         .join(target)
 }
 
@@ -114,7 +112,8 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             checks::swap_region(&region),
         ),
     ];
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy-v1");
+    let fixtures =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mmstats-std/tests/fixtures/legacy-v1");
     for name in ["web.mmstats", "timers.mmstats", "python-all.mmstats"] {
         let bytes = std::fs::read(fixtures.join(name)).unwrap();
         seeds.push(("legacy_reader", format!("seed-fixture-{name}"), bytes));
