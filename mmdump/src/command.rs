@@ -174,26 +174,31 @@ impl MmdumpError {
     /// Says what went wrong on standard error (unless it was said
     /// already) and gives the exit code.
     pub(crate) fn report(&self) -> ExitCode {
-        let code = match self {
+        let code = self.exit_status();
+        if code != 0 && !matches!(self, Self::Incomplete) {
+            eprintln!("mmdump: {self}");
+        }
+        ExitCode::from(code)
+    }
+
+    /// 2 for a usage error, 0 for a closed standard output, else 1.
+    fn exit_status(&self) -> u8 {
+        match self {
             Self::Usage(_) => 2,
             // A closed pipe (`mmdump | head`) is the reader saying it has
             // enough: not an error.
-            Self::Io(error) if error.kind() == io::ErrorKind::BrokenPipe => {
-                return ExitCode::SUCCESS;
-            }
+            Self::Io(error) if error.kind() == io::ErrorKind::BrokenPipe => 0,
             #[cfg(feature = "serve")]
             Self::Store(mmdump::record::StoreError::Config(_)) => 2,
             #[cfg(feature = "serve")]
             Self::Chart(mmdump::trend::ChartError::Options(_)) => 2,
             _ => 1,
-        };
-        if !matches!(self, Self::Incomplete) {
-            eprintln!("mmdump: {self}");
         }
-        ExitCode::from(code)
     }
 }
 
+/// Says on standard error which files, and which fields of files, could
+/// not be read.
 pub(crate) fn report_errors(report: &Report) {
     for (path, error) in &report.errors {
         eprintln!(
@@ -236,5 +241,28 @@ pub(crate) fn note_if_empty(report: &Report, paths: &[PathBuf], json: bool) {
             ),
             _ => eprintln!("mmdump: no stats files in {shown} (run `mmdump demo` to see some)"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_errors_exit_2_and_say_what_they_always_said() {
+        let error = MmdumpError::from(UsageError::IntervalTooShort { flag: "--interval" });
+        assert_eq!(error.exit_status(), 2);
+        assert_eq!(error.to_string(), "--interval must be at least 0.1 seconds");
+        assert!(error.source().is_some());
+        let error = MmdumpError::from(UsageError::ZeroCount { flag: "--count" });
+        assert_eq!(error.to_string(), "--count must be at least 1");
+    }
+
+    #[test]
+    fn failures_exit_1_and_a_closed_pipe_0() {
+        assert_eq!(MmdumpError::Incomplete.exit_status(), 1);
+        let io = |kind| MmdumpError::from(io::Error::from(kind));
+        assert_eq!(io(io::ErrorKind::PermissionDenied).exit_status(), 1);
+        assert_eq!(io(io::ErrorKind::BrokenPipe).exit_status(), 0);
     }
 }

@@ -4,8 +4,8 @@
 //! could not be read (the others are still printed), a value asked for is
 //! absent, or a file could not be removed; 2 for a usage error.
 //!
-//! This file parses the command line ([`cli`]), runs the subcommand asked
-//! for ([`command`]) and turns its one error type into a message and an
+//! This file parses the command line (`cli.rs`), runs the subcommand asked
+//! for (`command/`) and turns its one error type into a message and an
 //! exit code.
 
 mod cli;
