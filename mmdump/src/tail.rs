@@ -46,6 +46,7 @@ use mmstats_nostd::{
 use rustix::fs::{Mode, OFlags};
 use serde_json::{Value as Json, json};
 
+use crate::dump::select::Selection;
 use crate::dump::{discover, format_unix_ns, printable};
 use crate::summary::{format_count, format_quantity};
 use mmstats::{ReadFailure, ReadFileError, RegionReader};
@@ -72,6 +73,9 @@ pub struct TailOptions {
     pub paths: Vec<PathBuf>,
     /// Only rings whose name matches this wildcard pattern.
     pub ring: Option<String>,
+    /// Only files this selects (by name and writer pid), and only rings
+    /// whose names it selects (`-I`, `-X`), as for `mmdump`.
+    pub selection: Selection,
     /// Where to start in rings that exist already.
     pub start: Start,
     /// Turn span-enter and span-exit records into span durations.
@@ -90,6 +94,7 @@ impl Default for TailOptions {
         Self {
             paths: Vec::new(),
             ring: None,
+            selection: Selection::everything(),
             start: Start::Oldest,
             spans: false,
             batch: 4096,
@@ -390,7 +395,9 @@ impl Follower {
 
     fn discover(&mut self, sink: &mut dyn FnMut(TailEvent)) {
         self.discovered_at = Some(Instant::now());
-        let (paths, errors) = discover(&self.options.paths);
+        let (mut paths, mut errors) = discover(&self.options.paths);
+        paths.retain(|path| self.options.selection.path_selected(path));
+        errors.retain(|(path, _)| self.options.selection.path_selected(path));
         for (path, message) in errors {
             if self.reported.insert(path.clone()) {
                 sink(TailEvent::Problem { path, message });
@@ -509,6 +516,14 @@ fn poll_file<S: mmstats_nostd::WordSource + ?Sized>(
         ring: ring.info.name.to_string(),
         reason: reason.to_owned(),
     };
+    if !options.selection.pid_selected(Some(view.prologue().pid)) {
+        // Another writer's file (or one whose writer changed): followed
+        // again if a selected writer takes it over.
+        for ring in file.rings.drain(..) {
+            events.push(ended(&ring, "the file's writer is not selected"));
+        }
+        return Ok(0);
+    }
     let generation = view.prologue().generation;
     if generation != file.generation {
         for ring in file.rings.drain(..) {
@@ -551,6 +566,7 @@ fn poll_file<S: mmstats_nostd::WordSource + ?Sized>(
                         .ring
                         .as_deref()
                         .is_none_or(|pattern| crate::glob::matches(pattern, &info.name))
+                    && options.selection.name_selected(&info.name)
                 {
                     file.rings.push(FollowedRing {
                         index,

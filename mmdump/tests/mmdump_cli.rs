@@ -320,3 +320,106 @@ fn help_explains_every_subcommand() {
         }
     }
 }
+
+#[test]
+fn get_prints_one_line_per_name_in_the_order_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = two_files(dir.path());
+    assert_eq!(
+        stdout(
+            mmdump()
+                .args([
+                    "get",
+                    "web.inflight",
+                    "web.requests",
+                    "web.version",
+                    "-a",
+                    "max"
+                ])
+                .arg(dir.path())
+        ),
+        "3\n150\nv2\n"
+    );
+    // A name no file has is said, and the others still printed.
+    let partly = run(mmdump()
+        .args(["get", "web.requests", "no.such", "web.inflight"])
+        .arg(dir.path()));
+    assert_eq!(partly.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&partly.stdout), "150\n2\n");
+    let stderr = String::from_utf8_lossy(&partly.stderr);
+    assert!(stderr.contains("no field named no.such"), "{stderr}");
+    assert!(!stderr.contains("web.requests"), "{stderr}");
+    assert_eq!(
+        stdout(
+            mmdump()
+                .args(["get", "web.requests", "db.errors", "-a", "per-file"])
+                .arg(dir.path())
+        ),
+        format!(
+            "100\t{a}\n50\t{b}\n1\t{a}\n1\t{b}\n",
+            a = paths[0].display(),
+            b = paths[1].display()
+        )
+    );
+    // Several paths after several names; the file filter still applies.
+    let only_b = paths[1].file_name().unwrap().to_str().unwrap();
+    assert_eq!(
+        stdout(
+            mmdump()
+                .args(["get", "web.requests", "web.inflight", "-f", only_b])
+                .arg(&paths[0])
+                .arg(&paths[1])
+        ),
+        "50\n-1\n"
+    );
+}
+
+#[test]
+fn tail_takes_the_shared_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for name in ["ta", "tb"] {
+        let file = StatsFile::builder(name)
+            .dir(dir.path())
+            .keep(true)
+            .size(64 * 1024)
+            .create()
+            .unwrap();
+        for ring in ["r.one", "r.two"] {
+            file.event_ring(FieldSpec::new(ring).capacity(4).payload_words(2))
+                .unwrap()
+                .event(1, &[1, 2]);
+        }
+        files.push(file);
+    }
+    let records = |args: &[&str]| -> Vec<Value> {
+        let output = run(mmdump()
+            .args(["tail", "--once", "--json"])
+            .args(args)
+            .arg(dir.path()));
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .filter(|line| line["type"] == "record")
+            .collect()
+    };
+    assert_eq!(records(&[]).len(), 4);
+    let tb = files[1].path();
+    let only_tb = records(&["-f", tb.file_name().unwrap().to_str().unwrap()]);
+    assert_eq!(only_tb.len(), 2, "{only_tb:?}");
+    assert!(
+        only_tb
+            .iter()
+            .all(|r| r["path"] == tb.display().to_string())
+    );
+    let one = records(&["-I", "r.one"]);
+    assert_eq!(one.len(), 2, "{one:?}");
+    assert!(one.iter().all(|r| r["ring"] == "r.one"));
+    let two = records(&["-X", "r.one"]);
+    assert!(two.len() == 2 && two.iter().all(|r| r["ring"] == "r.two"));
+    let ours = std::process::id().to_string();
+    assert_eq!(records(&["-p", &ours]).len(), 4);
+    assert!(records(&["-p", "1"]).is_empty(), "pid 1 wrote none of them");
+}
