@@ -23,7 +23,7 @@
 
 use std::fmt;
 
-use crate::read::FieldValue;
+use crate::value::FieldValue;
 
 /// A field of a legacy file.
 #[derive(Clone, Debug, PartialEq)]
@@ -57,8 +57,7 @@ impl fmt::Display for LegacyError {
 
 impl std::error::Error for LegacyError {}
 
-/// The version byte that starts a legacy v1 file.
-pub const LEGACY_VERSION: u8 = 0x01;
+pub use crate::value::LEGACY_VERSION;
 
 /// Parses a legacy v1 file. Tries little-endian, then big-endian, and
 /// reports the little-endian error if neither parses.

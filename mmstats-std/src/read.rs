@@ -27,266 +27,16 @@ use mmstats_nostd::{
     DEFAULT_MAX_TRIES, EntryError, FieldInfo, Kind, MAX_COPY_WORDS, MAX_READER_REGION_LEN,
     OpenError, ReadError, RegionState, RegionView, Value,
 };
-use rustix::fs::{FileType, FlockOperation, Mode, OFlags};
+use rustix::fs::{FileType, Mode, OFlags};
 
-use crate::histogram::HistogramSnapshot;
-use crate::legacy::{self, LEGACY_VERSION};
+use crate::legacy;
+use crate::liveness::{self, Liveness};
 use crate::map::{LiveWords, ReadMap};
 use crate::os::{self, ProcessCheck};
+use crate::value::{Field, FieldValue, Format, LEGACY_VERSION};
 
 /// Largest legacy file read (they are a few pages in practice).
 const LEGACY_MAX_BYTES: u64 = 64 << 20;
-
-/// The format of a stats file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// Format 2 (this project).
-    Mmstats2,
-    /// Legacy v1 (the original Python mmstats).
-    LegacyV1,
-}
-
-impl Format {
-    /// The name used in `mmdump` output and JSON.
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Mmstats2 => "mmstats-2",
-            Self::LegacyV1 => "legacy-v1",
-        }
-    }
-}
-
-/// A value copied out of a stats file.
-#[derive(Clone, Debug, PartialEq)]
-pub enum FieldValue {
-    /// Monotonic counter.
-    Counter(u64),
-    /// Signed gauge.
-    Gauge(i64),
-    /// Float (format-2 float gauge, or a legacy `f`/`d` field).
-    Float(f64),
-    /// Boolean.
-    Bool(bool),
-    /// Nanoseconds since the Unix epoch.
-    Timestamp(u64),
-    /// String.
-    Text(String),
-    /// Sum and count.
-    Average {
-        /// Sum of the samples.
-        sum: f64,
-        /// Number of samples.
-        count: u64,
-    },
-    /// Legacy signed integer.
-    Int(i64),
-    /// Legacy unsigned integer.
-    UInt(u64),
-    /// Histogram (format 2.1).
-    Histogram(HistogramSnapshot),
-    /// Mean of the last `window` samples (format 2.1).
-    MovingAverage {
-        /// Sum of the samples in the window.
-        sum: f64,
-        /// Samples in the window.
-        count: u64,
-        /// Samples ever added.
-        total: u64,
-        /// Window size N.
-        window: u64,
-    },
-    /// Mean over a time window (format 2.1).
-    WindowAverage {
-        /// Sum of the samples in the window.
-        sum: f64,
-        /// Samples in the window.
-        count: u64,
-        /// Samples ever recorded.
-        total: u64,
-        /// Writer's clock at the last update (std: monotonic ns).
-        as_of: u64,
-        /// Window length in the writer's clock ticks (std: ns).
-        window: u64,
-    },
-    /// Event ring (format 2.1): how far it got. Follow it with
-    /// `mmstats_nostd::RegionView::poll_ring` (`mmdump tail` does).
-    EventRing {
-        /// Records appended so far.
-        appended: u64,
-        /// Records the ring holds.
-        capacity: u64,
-        /// Payload words per record.
-        payload_words: u64,
-    },
-}
-
-impl FieldValue {
-    /// The kind name shown by `mmdump` and in its JSON.
-    #[must_use]
-    pub const fn kind_name(&self) -> &'static str {
-        match self {
-            Self::Counter(_) => "counter",
-            Self::Gauge(_) => "gauge",
-            Self::Float(_) => "float",
-            Self::Bool(_) => "bool",
-            Self::Timestamp(_) => "timestamp",
-            Self::Text(_) => "string",
-            Self::Average { .. } => "average",
-            Self::Int(_) => "int",
-            Self::UInt(_) => "uint",
-            Self::Histogram(_) => "histogram",
-            Self::MovingAverage { .. } => "moving_average",
-            Self::WindowAverage { .. } => "window_average",
-            Self::EventRing { .. } => "event_ring",
-        }
-    }
-
-    /// The value as a number, where it is one (an average gives its mean;
-    /// a boolean 0 or 1; a histogram its count; an event ring the records
-    /// appended; a string nothing).
-    #[must_use]
-    pub fn as_f64(&self) -> Option<f64> {
-        match *self {
-            Self::Counter(v) | Self::UInt(v) | Self::Timestamp(v) => Some(v as f64),
-            Self::Gauge(v) | Self::Int(v) => Some(v as f64),
-            Self::Float(v) => Some(v),
-            Self::Bool(v) => Some(f64::from(u8::from(v))),
-            Self::Average { sum, count }
-            | Self::MovingAverage { sum, count, .. }
-            | Self::WindowAverage { sum, count, .. } => {
-                Some(if count == 0 { 0.0 } else { sum / count as f64 })
-            }
-            Self::Histogram(ref histogram) => Some(histogram.count as f64),
-            Self::EventRing { appended, .. } => Some(appended as f64),
-            Self::Text(_) => None,
-        }
-    }
-
-    /// The owned form of a value read by `mmstats-nostd`'s `RegionView`.
-    #[must_use]
-    pub fn from_value(value: Value<'_>) -> Self {
-        match value {
-            Value::Counter(v) => Self::Counter(v),
-            Value::Gauge(v) => Self::Gauge(v),
-            Value::Float(v) => Self::Float(v),
-            Value::Bool(v) => Self::Bool(v),
-            Value::Timestamp(v) => Self::Timestamp(v),
-            Value::Text(v) => Self::Text(v.to_owned()),
-            Value::Average { sum, count } => Self::Average { sum, count },
-            Value::Histogram(view) => Self::Histogram(HistogramSnapshot::from_view(&view)),
-            Value::MovingAverage {
-                sum,
-                count,
-                total,
-                window,
-            } => Self::MovingAverage {
-                sum,
-                count,
-                total,
-                window,
-            },
-            Value::WindowAverage {
-                sum,
-                count,
-                total,
-                as_of,
-                window,
-            } => Self::WindowAverage {
-                sum,
-                count,
-                total,
-                as_of,
-                window,
-            },
-            Value::EventRing { appended, shape } => Self::EventRing {
-                appended,
-                capacity: shape.capacity() as u64,
-                payload_words: shape.payload_words() as u64,
-            },
-        }
-    }
-}
-
-impl fmt::Display for FieldValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Counter(v) | Self::UInt(v) | Self::Timestamp(v) => write!(f, "{v}"),
-            Self::Gauge(v) | Self::Int(v) => write!(f, "{v}"),
-            Self::Float(v) => write!(f, "{v}"),
-            Self::Bool(v) => write!(f, "{v}"),
-            Self::Text(v) => f.write_str(v),
-            Self::Average { sum, count } => {
-                if *count == 0 {
-                    f.write_str("0 (no samples)")
-                } else {
-                    write!(f, "{} (n={count})", sum / *count as f64)
-                }
-            }
-            Self::Histogram(histogram) => histogram.fmt(f),
-            Self::MovingAverage {
-                sum, count, window, ..
-            } => {
-                if *count == 0 {
-                    f.write_str("0 (no samples)")
-                } else {
-                    write!(f, "{} (last {count} of {window})", sum / *count as f64)
-                }
-            }
-            Self::WindowAverage { sum, count, .. } => {
-                if *count == 0 {
-                    f.write_str("0 (no samples in the window)")
-                } else {
-                    write!(f, "{} (n={count} in the window)", sum / *count as f64)
-                }
-            }
-            Self::EventRing {
-                appended, capacity, ..
-            } => write!(f, "{appended} events (ring of {capacity})"),
-        }
-    }
-}
-
-/// A field of a stats file.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Field {
-    /// Full name, label prefix included.
-    pub name: String,
-    /// The unit's name ("" for none; `unit(N)` for a code this reader does
-    /// not know).
-    pub unit: String,
-    /// One-line description ("" if none).
-    pub description: String,
-    /// The value.
-    pub value: FieldValue,
-}
-
-/// Whether the writer of a file is alive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Liveness {
-    /// Its lock is held, or its pid runs with the recorded start time.
-    Alive,
-    /// No lock is held and no process with its pid and start time runs in
-    /// this boot.
-    Dead,
-    /// The writer closed the region.
-    Closed,
-    /// Cannot tell (no start time recorded, no procfs, ...).
-    Unknown,
-}
-
-impl Liveness {
-    /// Lower-case name for output.
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Alive => "alive",
-            Self::Dead => "dead",
-            Self::Closed => "closed",
-            Self::Unknown => "unknown",
-        }
-    }
-}
 
 /// Prologue facts of a format-2 file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -555,105 +305,6 @@ fn read_legacy(path: &Path, file: &File, len: u64) -> Result<FileStats, ReadFile
         problems: Vec::new(),
     })
 }
-
-/// Whether some process holds the writer lock of an open stats file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum LockProbe {
-    Held,
-    Free,
-    Unsupported,
-}
-
-/// Probes the writer's `flock` (`flock(2)` with `LOCK_EX | LOCK_NB`, then
-/// `LOCK_UN`): a writer holds a shared lock for as long as it has the file.
-///
-/// Other readers probe the same file, and a probe holds a lock for a few
-/// microseconds, which must not be taken for a live writer. So a refused
-/// exclusive probe is followed by a shared one, then by an upgrade of that
-/// shared lock to an exclusive one:
-///
-/// - shared refused: another prober holds the exclusive lock (writers never
-///   take it): pause and probe again;
-/// - upgrade granted: nobody else holds any lock: free;
-/// - upgrade refused: somebody else holds a shared lock: a writer, or a
-///   prober between its own two steps. Only a writer keeps it: held once
-///   this is seen in two rounds, after a pause that differs between
-///   processes (so that two probers do not keep meeting).
-///
-/// At most five rounds; the pauses (about 20 ms in all at worst) are paid
-/// only while probes collide or, once (about 100 µs), for a live writer.
-pub(crate) fn probe_lock(file: &File) -> LockProbe {
-    let jitter_us = 50 + u64::from(std::process::id() % 7) * 15;
-    let mut writer_seen = false;
-    for round in 0..5u64 {
-        let pause = std::time::Duration::from_micros(jitter_us << round.min(6));
-        match rustix::fs::flock(file, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => {
-                let _ = rustix::fs::flock(file, FlockOperation::Unlock);
-                return LockProbe::Free;
-            }
-            Err(rustix::io::Errno::WOULDBLOCK) => {}
-            Err(_) => return LockProbe::Unsupported,
-        }
-        match rustix::fs::flock(file, FlockOperation::NonBlockingLockShared) {
-            Ok(()) => {}
-            Err(rustix::io::Errno::WOULDBLOCK) => {
-                std::thread::sleep(pause);
-                continue;
-            }
-            Err(_) => return LockProbe::Unsupported,
-        }
-        // Not atomic (flock(2) drops the shared lock first), which is
-        // fine: either way the lock is given up below.
-        let upgraded = rustix::fs::flock(file, FlockOperation::NonBlockingLockExclusive);
-        let _ = rustix::fs::flock(file, FlockOperation::Unlock);
-        match upgraded {
-            Ok(()) => return LockProbe::Free,
-            Err(rustix::io::Errno::WOULDBLOCK) if writer_seen => return LockProbe::Held,
-            Err(rustix::io::Errno::WOULDBLOCK) => {
-                writer_seen = true;
-                std::thread::sleep(pause);
-            }
-            Err(_) => return LockProbe::Unsupported,
-        }
-    }
-    LockProbe::Held
-}
-
-fn judge(state: RegionState, lock: LockProbe, process: ProcessCheck) -> Liveness {
-    if state == RegionState::Closed {
-        return Liveness::Closed;
-    }
-    match (lock, process) {
-        (LockProbe::Held, _) | (_, ProcessCheck::Running) => Liveness::Alive,
-        (_, ProcessCheck::Gone) => Liveness::Dead,
-        _ => Liveness::Unknown,
-    }
-}
-
-/// Liveness of the writer of an open format-2 file (anything else:
-/// [`Liveness::Unknown`]).
-pub(crate) fn writer_liveness(file: &File) -> Liveness {
-    let Ok(stat) = rustix::fs::fstat(file) else {
-        return Liveness::Unknown;
-    };
-    let Ok(map) = ReadMap::shared(file, (stat.st_size.max(0) as usize).min(1 << 30)) else {
-        return Liveness::Unknown;
-    };
-    let words = map.words();
-    match RegionView::open(&words) {
-        Ok(view) => {
-            let p = view.prologue();
-            judge(
-                view.state(),
-                probe_lock(file),
-                os::check_process(p.pid, p.start_time, p.boot_id),
-            )
-        }
-        Err(_) => Liveness::Unknown,
-    }
-}
-
 /// A format-2 file kept open for repeated reads: the field table is parsed
 /// once and extended as fields are added; each [`RegionReader::read`] loads
 /// only the values (and new entries).
@@ -950,9 +601,9 @@ impl RegionReader {
         let judged = match RegionView::open(&words) {
             Ok(view) => {
                 let p = view.prologue();
-                judge(
+                liveness::judge(
                     view.state(),
-                    probe_lock(&self.file),
+                    liveness::probe_lock(&self.file),
                     os::check_process(p.pid, p.start_time, p.boot_id),
                 )
             }
@@ -1031,9 +682,9 @@ impl RegionReader {
         }
         let state = view.state();
         let liveness = if judge_liveness {
-            judge(
+            liveness::judge(
                 state,
-                probe_lock(&self.file),
+                liveness::probe_lock(&self.file),
                 os::check_process(p.pid, p.start_time, p.boot_id),
             )
         } else {
