@@ -665,7 +665,7 @@ fn report_errors(report: &Report) {
             eprintln!(
                 "mmdump: {}: {}",
                 dump::printable(&file.path.display().to_string()),
-                dump::printable(problem)
+                dump::printable(&problem.to_string())
             );
         }
     }

@@ -135,7 +135,7 @@ pub use read::{
     SnapshotValue, open_for_reading, open_for_reading_at, read_file, read_open_file, unit_name,
 };
 pub use trust::DirTrustError;
-pub use value::{Field, FieldValue, Format};
+pub use value::{Field, FieldProblem, FieldValue, Format};
 
 /// The README's examples, compiled and run as doctests so they stay true.
 #[cfg(doctest)]

@@ -33,7 +33,7 @@ use crate::legacy;
 use crate::liveness::{self, Liveness};
 use crate::map::{LiveWords, ReadMap};
 use crate::os::{self, ProcessCheck};
-use crate::value::{Field, FieldValue, Format, LEGACY_VERSION};
+use crate::value::{Field, FieldProblem, FieldValue, Format, LEGACY_VERSION};
 
 /// Largest legacy file read (they are a few pages in practice).
 const LEGACY_MAX_BYTES: u64 = 64 << 20;
@@ -86,7 +86,7 @@ pub struct FileStats {
     pub fields: Vec<Field>,
     /// Fields that could not be read, with the reason (the file's other
     /// fields are still in `fields`).
-    pub problems: Vec<String>,
+    pub problems: Vec<FieldProblem>,
 }
 
 /// Why a file could not be read.
@@ -445,7 +445,7 @@ pub struct Snapshot {
     /// Values of multi-word kinds, which [`Sample::Other`] indexes.
     pub others: Vec<FieldValue>,
     /// Fields that could not be read, with the reason.
-    pub problems: Vec<String>,
+    pub problems: Vec<FieldProblem>,
 }
 
 impl Snapshot {
@@ -504,7 +504,7 @@ pub enum Sample {
 struct CachedEntry {
     /// 0: not read yet (no live field has id 0).
     id: u64,
-    entry: Result<Option<FieldInfo>, String>,
+    entry: Result<Option<FieldInfo>, EntryError>,
 }
 
 impl CachedEntry {
@@ -525,7 +525,7 @@ impl CachedEntry {
             },
             Err(error) => Self {
                 id: slot_id,
-                entry: Err(error.to_string()),
+                entry: Err(error),
             },
         }
     }
@@ -830,7 +830,7 @@ impl FieldCache {
     fn visit_values<S: mmstats_nostd::WordSource + ?Sized>(
         &mut self,
         view: &RegionView<'_, S>,
-        problems: &mut Vec<String>,
+        problems: &mut Vec<FieldProblem>,
         visit: &mut impl ValueVisitor,
     ) -> Result<usize, ReadFailure> {
         let p = view.prologue();
@@ -861,7 +861,7 @@ impl FieldCache {
             if let Some(kind) = hot.single {
                 match view.load_word(hot.word as usize) {
                     Some(word) => visit.word(index, hot.id, kind, word),
-                    None => problems.push(format!("field {index}: value lies outside the region")),
+                    None => problems.push(FieldProblem::ValueOutsideRegion { index }),
                 }
                 continue;
             }
@@ -877,7 +877,7 @@ impl FieldCache {
                     Ok(value) => visit.value(index, info.id, value),
                     Err(ReadError::UnknownKind { .. }) => {}
                     Err(error) => {
-                        problems.push(format!("field {} ({}): {error}", info.index, info.name));
+                        problems.push(FieldProblem::value(info, error));
                     }
                 }
                 continue;
@@ -897,7 +897,7 @@ impl FieldCache {
                     }));
                 }
                 Err(error) => {
-                    problems.push(error.to_string());
+                    problems.push(FieldProblem::Entry(error));
                     continue;
                 }
             };
@@ -912,7 +912,7 @@ impl FieldCache {
                     Ok(Some(info)) => info,
                     Ok(None) => break,
                     Err(reason) => {
-                        problems.push(reason.clone());
+                        problems.push(FieldProblem::Entry(*reason));
                         break;
                     }
                 };
@@ -933,7 +933,7 @@ impl FieldCache {
                         *hot = HotEntry::of(cached);
                     }
                     Err(error) => {
-                        problems.push(format!("field {} ({}): {error}", info.index, info.name));
+                        problems.push(FieldProblem::value(info, error));
                         break;
                     }
                 }

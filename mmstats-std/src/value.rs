@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use mmstats_nostd::Value;
+use mmstats_nostd::{EntryError, FieldInfo, ReadError, Value};
 
 use crate::histogram::HistogramSnapshot;
 
@@ -233,4 +233,74 @@ pub struct Field {
     pub description: String,
     /// The value.
     pub value: FieldValue,
+}
+
+/// Why one field of a file could not be read (the file's other fields are
+/// still read).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FieldProblem {
+    /// The field's single-word value lies outside the region.
+    ValueOutsideRegion {
+        /// Field-table index.
+        index: usize,
+    },
+    /// The field-table entry was not trusted.
+    Entry(EntryError),
+    /// The entry is sound but its value could not be read.
+    Value {
+        /// Field-table index.
+        index: usize,
+        /// The field's full name.
+        name: String,
+        /// Why.
+        error: ReadError,
+    },
+}
+
+impl FieldProblem {
+    /// The value of the field `info` describes could not be read.
+    #[must_use]
+    pub fn value(info: &FieldInfo, error: ReadError) -> Self {
+        Self::Value {
+            index: info.index,
+            name: info.name.to_string(),
+            error,
+        }
+    }
+}
+
+impl fmt::Display for FieldProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ValueOutsideRegion { index } => {
+                write!(f, "field {index}: value lies outside the region")
+            }
+            Self::Entry(error) => write!(f, "{error}"),
+            Self::Value { index, name, error } => write!(f, "field {index} ({name}): {error}"),
+        }
+    }
+}
+
+impl std::error::Error for FieldProblem {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_problems_say_which_field() {
+        assert_eq!(
+            FieldProblem::ValueOutsideRegion { index: 4 }.to_string(),
+            "field 4: value lies outside the region"
+        );
+        let problem = FieldProblem::Value {
+            index: 3,
+            name: "a.b".into(),
+            error: ReadError::SlotChanged,
+        };
+        let text = problem.to_string();
+        assert!(text.starts_with("field 3 (a.b): "), "{text}");
+        assert!(text.len() > "field 3 (a.b): ".len(), "{text}");
+    }
 }
