@@ -37,5 +37,5 @@ pub fn default_dir() -> PathBuf {
 }
 
 /// Environment variable naming the group new stats files and directories
-/// are made readable by (see [`StatsFileBuilder::group`]).
+/// are made readable by (see [`StatsFileBuilder::group`](crate::StatsFileBuilder::group)).
 pub const GROUP_ENV: &str = "MMSTATS_GROUP";

@@ -107,7 +107,7 @@ pub enum CreateError {
         /// The reason.
         source: AddFieldError,
     },
-    /// The group of [`StatsFileBuilder::group`] or `$MMSTATS_GROUP` is not
+    /// The group of [`StatsFileBuilder::group`](crate::StatsFileBuilder::group) or `$MMSTATS_GROUP` is not
     /// known.
     UnknownGroup {
         /// The name as given.
@@ -162,7 +162,7 @@ impl std::error::Error for CreateError {
     }
 }
 
-/// Why a field could not be added to a [`StatsFile`].
+/// Why a field could not be added to a [`StatsFile`](crate::StatsFile).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AddFieldError {

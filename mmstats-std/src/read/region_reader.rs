@@ -1,310 +1,25 @@
-//! Reading stats files: format detection, format-2 regions through a
-//! read-only mapping, legacy v1 files, and writer liveness.
-//!
-//! Readers never write to a region: format-2 files are mapped `PROT_READ`
-//! and only loaded from with atomic loads. Files are opened with
-//! `O_NOFOLLOW | O_NONBLOCK | O_NOCTTY`, so a symbolic link planted in a
-//! shared directory is refused, a FIFO cannot hang the reader and a
-//! terminal device never becomes its controlling terminal.
-//!
-//! A forged header cannot make a reader work for what is not there: at
-//! most [`MAX_READER_REGION_LEN`] bytes of a file are mapped, and the
-//! field cache grows one entry at a time as the walk validates entries
-//! (never sized from the count a header claims), stopping the file with an
-//! error at the first all-zero entry below the count (a hole of a sparse
-//! file; see `mmstats_nostd::reader`). A reader's memory for one file is
-//! thus the mapping plus about 330 bytes per field a writer really stored,
-//! at most [`mmstats_nostd::MAX_READER_FIELDS`] of them (about 22 MiB).
+//! [`RegionReader`]: a format-2 file kept open for repeated reads, its
+//! field cache, and the [`Snapshot`] a poll fills.
 
-use std::fmt;
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use mmstats_nostd::layout::{EntryState, MAGIC};
+use mmstats_nostd::layout::EntryState;
 use mmstats_nostd::{
     DEFAULT_MAX_TRIES, EntryError, FieldInfo, Kind, MAX_COPY_WORDS, MAX_READER_REGION_LEN,
-    OpenError, ReadError, RegionState, RegionView, Value,
+    OpenError, ReadError, RegionView, Value,
 };
-use rustix::fs::{FileType, Mode, OFlags};
 
-use crate::legacy;
 use crate::liveness::{self, Liveness};
 use crate::map::{LiveWords, ReadMap};
-use crate::os::{self, ProcessCheck};
-use crate::value::{Field, FieldProblem, FieldValue, Format, LEGACY_VERSION};
+use crate::os;
+use crate::value::{Field, FieldProblem, FieldValue, Format};
 
-/// Largest legacy file read (they are a few pages in practice).
-const LEGACY_MAX_BYTES: u64 = 64 << 20;
+use super::error::{ReadFailure, ReadFileError, failure, io_failure};
+use super::file_stats::{FileStats, RegionInfo};
+use super::open::open_for_reading;
 
-/// Prologue facts of a format-2 file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RegionInfo {
-    /// Major and minor version.
-    pub version: (u16, u16),
-    /// Whether the region's numbers are little-endian.
-    pub little_endian: bool,
-    /// State when read.
-    pub state: RegionState,
-    /// Generation.
-    pub generation: u64,
-    /// Writer's process start time (OS ticks; 0 unknown).
-    pub start_time: u64,
-    /// Writer's boot-id hash (0 unknown).
-    pub boot_id: u64,
-    /// Creation time, ns since the Unix epoch.
-    pub created_ns: u64,
-    /// Last heartbeat, ns since the Unix epoch (0: none).
-    pub heartbeat_ns: u64,
-    /// Fields published.
-    pub field_count: usize,
-    /// Field-table capacity.
-    pub table_capacity: u64,
-    /// Region length in bytes.
-    pub region_len: u64,
-    /// Value-area bytes used and available.
-    pub data_used: u64,
-    /// Value-area bytes in all.
-    pub data_len: u64,
-}
-
-/// Everything read from one stats file.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FileStats {
-    /// The file.
-    pub path: PathBuf,
-    /// Its format.
-    pub format: Format,
-    /// Writer's pid, if recorded.
-    pub pid: Option<u64>,
-    /// Whether the writer is alive.
-    pub liveness: Liveness,
-    /// Prologue facts (format 2 only).
-    pub region: Option<RegionInfo>,
-    /// Fields, in table order.
-    pub fields: Vec<Field>,
-    /// Fields that could not be read, with the reason (the file's other
-    /// fields are still in `fields`).
-    pub problems: Vec<FieldProblem>,
-}
-
-/// Why a file could not be read.
-#[derive(Debug)]
-pub struct ReadFileError {
-    /// The file.
-    pub path: PathBuf,
-    /// Why.
-    pub reason: ReadFailure,
-}
-
-/// What went wrong reading a file.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ReadFailure {
-    /// A system call failed.
-    Io {
-        /// What was being done.
-        operation: &'static str,
-        /// The system's reason.
-        source: io::Error,
-    },
-    /// The file disappeared before it could be opened.
-    Vanished,
-    /// A symbolic link (never followed).
-    SymbolicLink,
-    /// Not a regular file.
-    NotRegular,
-    /// Neither a format-2 region nor a legacy v1 file.
-    NotStats {
-        /// Length of the file.
-        len: u64,
-    },
-    /// The format-2 prologue or field table failed validation.
-    Region(OpenError),
-    /// The legacy file failed to parse.
-    Legacy(legacy::LegacyError),
-    /// The file shrank while it was being read.
-    TruncatedWhileReading,
-    /// Not read: a truncation while reading could not be survived (the
-    /// `SIGBUS` protection is not in force; see [`crate::sigbus`]).
-    SigbusUnprotected(crate::sigbus::ProtectionError),
-    /// The region was re-initialised under the reader again and again.
-    Unstable,
-    /// The file is larger than a legacy file can be.
-    TooLarge {
-        /// Its length.
-        len: u64,
-    },
-}
-
-impl fmt::Display for ReadFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Io { operation, source } => write!(f, "{operation} failed: {source}"),
-            Self::Vanished => f.write_str("file was removed before it could be read"),
-            Self::SymbolicLink => f.write_str("is a symbolic link (not followed)"),
-            Self::NotRegular => f.write_str("not a regular file"),
-            Self::NotStats { len } => write!(
-                f,
-                "not an mmstats file ({len} bytes; no format-2 magic or legacy version byte)"
-            ),
-            Self::Region(error) => write!(f, "format 2: {error}"),
-            Self::Legacy(error) => error.fmt(f),
-            Self::TruncatedWhileReading => {
-                f.write_str("file was truncated while being read; values discarded")
-            }
-            Self::SigbusUnprotected(error) => error.fmt(f),
-            Self::Unstable => f.write_str("region was re-initialised during every read attempt"),
-            Self::TooLarge { len } => write!(f, "{len} bytes is too large for a legacy file"),
-        }
-    }
-}
-
-impl fmt::Display for ReadFileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.reason)
-    }
-}
-
-impl std::error::Error for ReadFileError {}
-
-fn failure(path: &Path, reason: ReadFailure) -> ReadFileError {
-    ReadFileError {
-        path: path.to_owned(),
-        reason,
-    }
-}
-
-/// Maps an I/O error of `operation` on `path` to a [`ReadFileError`].
-fn io_failure<'p, E: Into<io::Error>>(
-    path: &'p Path,
-    operation: &'static str,
-) -> impl FnOnce(E) -> ReadFileError + 'p {
-    move |error| {
-        failure(
-            path,
-            ReadFailure::Io {
-                operation,
-                source: error.into(),
-            },
-        )
-    }
-}
-
-/// Opens a stats file for reading: no symlinks, no blocking, regular
-/// files only.
-pub fn open_for_reading(path: &Path) -> Result<(File, u64), ReadFileError> {
-    open_for_reading_at(rustix::fs::CWD, path.as_os_str(), path)
-}
-
-/// [`open_for_reading`] of the entry `name` of the directory open as
-/// `dir` (`path` names it in errors): the name is looked up in that
-/// directory, whatever its path has become.
-pub fn open_for_reading_at(
-    dir: impl std::os::fd::AsFd,
-    name: &std::ffi::OsStr,
-    path: &Path,
-) -> Result<(File, u64), ReadFileError> {
-    let fd = rustix::fs::openat(
-        dir,
-        name,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| {
-        failure(
-            path,
-            match e {
-                rustix::io::Errno::NOENT => ReadFailure::Vanished,
-                rustix::io::Errno::LOOP => ReadFailure::SymbolicLink,
-                other => ReadFailure::Io {
-                    operation: "open",
-                    source: other.into(),
-                },
-            },
-        )
-    })?;
-    let file = File::from(fd);
-    let stat = rustix::fs::fstat(&file).map_err(io_failure(path, "fstat"))?;
-    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
-        return Err(failure(path, ReadFailure::NotRegular));
-    }
-    Ok((file, stat.st_size as u64))
-}
-
-/// Reads every field of the stats file at `path` (either format).
-pub fn read_file(path: impl AsRef<Path>) -> Result<FileStats, ReadFileError> {
-    let path = path.as_ref();
-    let (file, len) = open_for_reading(path)?;
-    read_open_file(path, file, len)
-}
-
-/// [`read_file`] of a file already open (see [`open_for_reading`]) whose
-/// size was `len`; `path` names it.
-pub fn read_open_file(path: &Path, file: File, len: u64) -> Result<FileStats, ReadFileError> {
-    let mut head = [0u8; 8];
-    let got = read_prefix(&file, &mut head).map_err(io_failure(path, "read"))?;
-    if got == head.len() && head == MAGIC {
-        RegionReader::from_file(path, file, len)?.read()
-    } else if got >= 1 && head[0] == LEGACY_VERSION {
-        read_legacy(path, &file, len)
-    } else {
-        Err(failure(path, ReadFailure::NotStats { len }))
-    }
-}
-
-fn read_prefix(file: &File, buf: &mut [u8]) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read_at(&mut buf[got..], got as u64) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
-}
-
-fn read_legacy(path: &Path, file: &File, len: u64) -> Result<FileStats, ReadFileError> {
-    if len > LEGACY_MAX_BYTES {
-        return Err(failure(path, ReadFailure::TooLarge { len }));
-    }
-    let mut bytes = vec![0u8; len as usize];
-    let got = read_prefix(file, &mut bytes).map_err(io_failure(path, "read"))?;
-    bytes.truncate(got);
-    let parsed = legacy::parse(&bytes).map_err(|e| failure(path, ReadFailure::Legacy(e)))?;
-    let pid = parsed
-        .iter()
-        .find_map(|f| match (f.name.as_str(), &f.value) {
-            ("sys.pid", FieldValue::Int(p)) => u64::try_from(*p).ok(),
-            ("sys.pid", FieldValue::UInt(p)) => Some(*p),
-            _ => None,
-        });
-    // A legacy file records no start time: a running pid may be a reuse.
-    let liveness = match pid.map(|p| os::check_process(p, 0, 0)) {
-        Some(ProcessCheck::Gone) => Liveness::Dead,
-        _ => Liveness::Unknown,
-    };
-    Ok(FileStats {
-        path: path.to_owned(),
-        format: Format::LegacyV1,
-        pid,
-        liveness,
-        region: None,
-        fields: parsed
-            .into_iter()
-            .map(|f| Field {
-                name: f.name,
-                unit: String::new(),
-                description: String::new(),
-                value: f.value,
-            })
-            .collect(),
-        problems: Vec::new(),
-    })
-}
 /// A format-2 file kept open for repeated reads: the field table is parsed
 /// once and extended as fields are added; each [`RegionReader::read`] loads
 /// only the values (and new entries).
@@ -539,7 +254,7 @@ impl RegionReader {
         Self::from_file(path, file, len)
     }
 
-    fn from_file(path: &Path, file: File, len: u64) -> Result<Self, ReadFileError> {
+    pub(super) fn from_file(path: &Path, file: File, len: u64) -> Result<Self, ReadFileError> {
         let len = usize::try_from(len).unwrap_or(usize::MAX);
         if len < mmstats_nostd::layout::PROLOGUE_LEN {
             return Err(failure(
