@@ -76,12 +76,20 @@ fn used_modules(source: &str) -> Vec<&str> {
             if before.ends_with('$') {
                 continue; // `$crate::` in a macro: the crate root
             }
-            let name: &str = rest
-                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .next()
-                .unwrap_or("");
-            if name.starts_with(|c: char| c.is_ascii_lowercase()) {
-                used.push(name);
+            // `crate::{a, b::C}` names several modules at once.
+            let names: Vec<&str> = match rest.strip_prefix('{') {
+                Some(group) => group.split('}').next().unwrap_or("").split(',').collect(),
+                None => vec![rest],
+            };
+            for name in names {
+                let name = name
+                    .trim()
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .next()
+                    .unwrap_or("");
+                if name.starts_with(|c: char| c.is_ascii_lowercase()) {
+                    used.push(name);
+                }
             }
         }
     }
@@ -117,6 +125,6 @@ fn modules_use_only_lower_layers_and_never_the_other_side() {
 
 #[test]
 fn the_scan_sees_uses_and_skips_comments_and_macros() {
-    let source = "use crate::read::X;\n// crate::publish\n$crate::Stat\nlet a = crate::os::pid();";
-    assert_eq!(used_modules(source), ["read", "os"]);
+    let source = "use crate::read::X;\n// crate::publish\n$crate::Stat\nlet a = crate::os::pid();\nuse crate::{map::ReadMap, trust};";
+    assert_eq!(used_modules(source), ["read", "os", "map", "trust"]);
 }
