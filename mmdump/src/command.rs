@@ -212,7 +212,7 @@ pub(crate) fn report_errors(report: &Report) {
             eprintln!(
                 "mmdump: {}: {}",
                 printable(&file.path.display().to_string()),
-                printable(problem)
+                printable(&problem.to_string())
             );
         }
     }

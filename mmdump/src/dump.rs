@@ -474,7 +474,10 @@ pub fn write_text_styled(out: &mut impl Write, report: &Report, style: &Style) -
             writeln!(
                 out,
                 "{}",
-                style.paint(Paint::Red, &format!("!! {}", printable(problem)))
+                style.paint(
+                    Paint::Red,
+                    &format!("!! {}", printable(&problem.to_string()))
+                )
             )?;
         }
     }
@@ -643,7 +646,9 @@ pub fn to_json(report: &Report) -> Json {
         .collect();
     for file in &report.files {
         for problem in &file.problems {
-            errors.push(json!({"path": file.path.display().to_string(), "error": problem}));
+            errors.push(
+                json!({"path": file.path.display().to_string(), "error": problem.to_string()}),
+            );
         }
     }
     json!({

@@ -407,7 +407,7 @@ fn decode<S: WordSource + ?Sized>(
                     ));
                 }
                 Err(error) => {
-                    problems.push(error.to_string());
+                    problems.push(mmstats::FieldProblem::Entry(error));
                     continue;
                 }
             };
@@ -422,7 +422,7 @@ fn decode<S: WordSource + ?Sized>(
                 // says, and not an error.
                 Err(ReadError::UnknownKind { .. }) => {}
                 Err(error) => {
-                    problems.push(format!("field {} ({}): {error}", info.index, info.name));
+                    problems.push(mmstats::FieldProblem::value(&info, error));
                 }
             }
         }
@@ -499,7 +499,7 @@ impl ImageReport {
                     lines.push(format!(
                         "{path}: region at {}: {}",
                         scan.locate(region.offset),
-                        dump::printable(problem)
+                        dump::printable(&problem.to_string())
                     ));
                 }
             }
@@ -652,7 +652,7 @@ pub fn to_json(report: &ImageReport) -> Json {
             for problem in &region.stats.problems {
                 errors.push(json!({
                     "path": path,
-                    "error": problem,
+                    "error": problem.to_string(),
                     "offset": region.offset,
                     "address": scan.address(region.offset),
                 }));

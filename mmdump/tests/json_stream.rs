@@ -51,7 +51,7 @@ fn report_with_everything(dir: &Path) -> dump::Report {
     let mut report = dump::collect(&[path, bad, legacy, dir.join("missing.mmstats")]);
     report.files[0]
         .problems
-        .push("field 99 (x): a problem".into());
+        .push(mmstats::FieldProblem::ValueOutsideRegion { index: 99 });
     report
 }
 

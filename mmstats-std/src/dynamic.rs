@@ -23,7 +23,8 @@ use std::sync::Arc;
 
 use mmstats_nostd::FieldSpec;
 
-use crate::publish::{AddFieldError, Counter, Gauge, SharedCounter, SharedGauge, StatsFile};
+use crate::error::AddFieldError;
+use crate::publish::{Counter, Gauge, SharedCounter, SharedGauge, StatsFile};
 
 /// A counter of its own, or the shared overflow counter when the region
 /// had no room for it.

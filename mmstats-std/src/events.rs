@@ -23,9 +23,10 @@
 
 use mmstats_nostd::FieldSpec;
 
-use crate::handles::{Handle, Stat};
+use crate::error::AddFieldError;
+use crate::handles::Stat;
 use crate::os;
-use crate::publish::{AddFieldError, StatsFile};
+use crate::publish::{Handle, StatsFile};
 
 /// An event ring with one producer (see the module docs).
 #[derive(Debug)]
@@ -120,5 +121,16 @@ impl Span<'_> {
 impl Drop for Span<'_> {
     fn drop(&mut self) {
         self.ring.exit(self.event, self.id);
+    }
+}
+
+impl StatsFile {
+    /// Adds an event ring of the spec's `capacity` records (default 64)
+    /// with `payload_words` payload words each (default 4).
+    pub fn event_ring<'s>(
+        &self,
+        spec: impl Into<FieldSpec<'s>>,
+    ) -> Result<crate::events::EventRing, AddFieldError> {
+        self.add(spec)
     }
 }

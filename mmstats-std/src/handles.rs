@@ -1,99 +1,16 @@
-//! Handles that keep their file alive (and retire their field on drop when
-//! it is dynamic), the [`Stat`] trait behind [`crate::stats!`], [`Timer`]
-//! and [`WindowAverage`].
+//! The [`Stat`] trait behind [`StatsFile::add`] and [`crate::stats!`], the
+//! typed adders of [`StatsFile`] (`counter`, `gauge`, ...), [`Timer`] and
+//! [`WindowAverage`]. [`Handle`] itself lives with [`StatsFile`].
 
-use std::ops::Deref;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mmstats_nostd::{FieldSpec, Unit};
 
-use crate::publish::{AddFieldError, FileInner, StatsFile};
-
-/// A field handle from `mmstats-nostd` plus a reference that keeps the
-/// file's mapping alive as long as the handle exists. Derefs to the
-/// `mmstats-nostd` handle, whose methods (`incr`, `set`, ...) do the work;
-/// the `Arc` is never touched on the write path.
-///
-/// `Handle<T>` is `Send` and `Sync` exactly when `T` is, so single-writer
-/// kinds stay `Send` but not `Sync`.
-///
-/// A handle of a *dynamic* field (added through
-/// [`StatsFile::dynamic_group`]) retires the field when it drops: readers
-/// stop showing it, and its slot is reused after the file's reuse delay.
-#[derive(Debug)]
-pub struct Handle<T> {
-    // Declared first so it is dropped before the mapping it borrows.
-    inner: T,
-    dynamic: Option<DynamicSlot>,
-    file: Arc<FileInner>,
-}
-
-/// The slot of a dynamic field and its full name (freed for reuse when the
-/// field is retired).
-#[derive(Debug)]
-pub(crate) struct DynamicSlot {
-    pub(crate) slot: mmstats_nostd::Slot<'static>,
-    pub(crate) name: String,
-}
-
-impl<T> Handle<T> {
-    pub(crate) fn new(inner: T, file: Arc<FileInner>) -> Self {
-        Self {
-            inner,
-            dynamic: None,
-            file,
-        }
-    }
-
-    pub(crate) fn new_dynamic(inner: T, slot: DynamicSlot, file: Arc<FileInner>) -> Self {
-        Self {
-            inner,
-            dynamic: Some(slot),
-            file,
-        }
-    }
-
-    /// Whether the field is dynamic (retired when this handle drops).
-    #[must_use]
-    pub fn is_dynamic(&self) -> bool {
-        self.dynamic.is_some()
-    }
-
-    /// The field's registration id, for a dynamic field (it changes with
-    /// every reuse of the slot, so it names this field alone).
-    #[must_use]
-    pub fn registration_id(&self) -> Option<u64> {
-        self.dynamic.as_ref().map(|d| d.slot.id())
-    }
-}
-
-impl<T> Drop for Handle<T> {
-    fn drop(&mut self) {
-        // The handle's updates are all done (this is its drop), so the
-        // field can be retired; the nostd handle is dropped after this.
-        if let Some(dynamic) = self.dynamic.take() {
-            self.file.retire(dynamic);
-        }
-    }
-}
-
-impl<T> Deref for Handle<T> {
-    type Target = T;
-
-    #[inline]
-    fn deref(&self) -> &T {
-        &self.inner
-    }
-}
-
-impl Handle<mmstats_nostd::Timestamp<'static>> {
-    /// Sets the timestamp to the current time.
-    pub fn set_now(&self) {
-        self.set_ns(crate::os::now_ns());
-    }
-}
-
+use crate::error::AddFieldError;
+use crate::publish::{
+    Average, Counter, Flag, FloatGauge, Gauge, Handle, Histogram, MovingAverage, SharedCounter,
+    SharedGauge, StatsFile, Text, Timestamp,
+};
 /// A handle type that can be registered in a [`StatsFile`]; used by
 /// [`StatsFile::add`] and [`crate::stats!`].
 pub trait Stat: Sized {
@@ -339,4 +256,104 @@ macro_rules! stats {
             }
         }
     };
+}
+
+/// The typed adders: one per handle kind, each [`StatsFile::add`] of it.
+impl StatsFile {
+    /// Adds a field of any kind (`T` is a handle type such as [`Counter`]).
+    pub fn add<'s, T: Stat>(&self, spec: impl Into<FieldSpec<'s>>) -> Result<T, AddFieldError> {
+        T::register(self, spec.into())
+    }
+
+    /// Adds a counter with one writer.
+    pub fn counter<'s>(&self, spec: impl Into<FieldSpec<'s>>) -> Result<Counter, AddFieldError> {
+        self.add(spec)
+    }
+
+    /// Adds a counter that many threads update (share it by reference or `Arc`).
+    pub fn shared_counter<'s>(
+        &self,
+        spec: impl Into<FieldSpec<'s>>,
+    ) -> Result<SharedCounter, AddFieldError> {
+        self.add(spec)
+    }
+
+    /// Adds a gauge with one writer.
+    pub fn gauge<'s>(&self, spec: impl Into<FieldSpec<'s>>) -> Result<Gauge, AddFieldError> {
+        self.add(spec)
+    }
+
+    /// Adds a gauge that many threads update.
+    pub fn shared_gauge<'s>(
+        &self,
+        spec: impl Into<FieldSpec<'s>>,
+    ) -> Result<SharedGauge, AddFieldError> {
+        self.add(spec)
+    }
+
+    /// Adds an `f64` gauge.
+    pub fn float_gauge<'s>(
+        &self,
+        spec: impl Into<FieldSpec<'s>>,
+    ) -> Result<FloatGauge, AddFieldError> {
+        self.add(spec)
+    }
+
+    /// Adds a boolean.
+    pub fn flag<'s>(&self, spec: impl Into<FieldSpec<'s>>) -> Result<Flag, AddFieldError> {
+        self.add(spec)
+    }
+
+    /// Adds a timestamp.
+    pub fn timestamp<'s>(
+        &self,
+        spec: impl Into<FieldSpec<'s>>,
+    ) -> Result<Timestamp, AddFieldError> {
+        self.add(spec)
+    }
+
+    /// Adds a bounded string.
+    pub fn text<'s>(&self, spec: impl Into<FieldSpec<'s>>) -> Result<Text, AddFieldError> {
+        self.add(spec)
+    }
+
+    /// Adds a running average.
+    pub fn average<'s>(&self, spec: impl Into<FieldSpec<'s>>) -> Result<Average, AddFieldError> {
+        self.add(spec)
+    }
+
+    /// Adds a timer: an average of durations, in seconds (readers see the
+    /// mean). For the distribution (quantiles), use
+    /// [`StatsFile::histogram_timer`].
+    pub fn timer<'s>(&self, spec: impl Into<FieldSpec<'s>>) -> Result<Timer, AddFieldError> {
+        self.add(spec)
+    }
+
+    /// Adds a histogram of `u64` values (precision and range from the
+    /// spec; default 5 bits up to one hour in nanoseconds: quantiles within
+    /// 1/64, 1216 buckets, 9.7 KiB).
+    pub fn histogram<'s>(
+        &self,
+        spec: impl Into<FieldSpec<'s>>,
+    ) -> Result<Histogram, AddFieldError> {
+        self.add(spec)
+    }
+
+    /// Adds the mean of the last N samples, N = the spec's `capacity`
+    /// (default 64).
+    pub fn moving_average<'s>(
+        &self,
+        spec: impl Into<FieldSpec<'s>>,
+    ) -> Result<MovingAverage, AddFieldError> {
+        self.add(spec)
+    }
+
+    /// Adds the mean over a time window (the spec's `window`, in
+    /// nanoseconds; default 60 s in 20 sub-windows).
+    pub fn window_average<'s>(
+        &self,
+        spec: impl Into<FieldSpec<'s>>,
+    ) -> Result<WindowAverage, AddFieldError> {
+        self.add(spec)
+    }
 }

@@ -1,18 +1,15 @@
 //! Histograms for std programs: an owned snapshot a reader keeps and
-//! merges ([`HistogramSnapshot`]), and [`HistogramTimer`], which records
-//! durations in nanoseconds.
+//! merges ([`HistogramSnapshot`]), and [`InstantClock`], the clock of
+//! [`crate::HistogramTimer`] (which lives with the other writing handles).
 //!
 //! The bucket layout, the writer and the error bound are those of
 //! `mmstats_nostd::histogram` (`docs/FORMAT.md` §5.4).
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mmstats_nostd::histogram::{Clock, quantile};
-use mmstats_nostd::{FieldSpec, HistogramShape, HistogramView, Unit};
-
-use crate::handles::{Handle, Stat};
-use crate::publish::{AddFieldError, StatsFile};
+use mmstats_nostd::{HistogramShape, HistogramView};
 
 /// The quantiles `mmdump` shows: p50, p90, p99 and p99.9.
 pub const SHOWN_QUANTILES: [(&str, f64); 4] =
@@ -205,68 +202,6 @@ impl Clock for InstantClock {
     }
 }
 
-/// Times work and records each duration, in nanoseconds, into a histogram
-/// (unit nanoseconds; default range 1 ns to one hour at 5 bits, quantiles
-/// within 1/64). Readers see count, sum, min, max, mean and quantiles.
-///
-/// The older [`crate::Timer`] publishes only the mean duration (an
-/// average in seconds); use this one for latency distributions.
-///
-/// ```
-/// # let dir = tempfile::tempdir().unwrap();
-/// # let stats = mmstats::StatsFile::builder("t").dir(dir.path()).create().unwrap();
-/// let timer = stats.histogram_timer("render.ns").unwrap();
-/// let answer = timer.time(|| 6 * 7);
-/// {
-///     let _guard = timer.start(); // records when dropped
-/// }
-/// timer.record(std::time::Duration::from_micros(250));
-/// assert_eq!((answer, timer.count()), (42, 3));
-/// ```
-#[derive(Debug)]
-pub struct HistogramTimer {
-    timer: Handle<mmstats_nostd::HistogramTimer<'static, InstantClock>>,
-}
-
-impl Stat for HistogramTimer {
-    fn register(file: &StatsFile, spec: FieldSpec<'_>) -> Result<Self, AddFieldError> {
-        let spec = spec.unit(Unit::Nanoseconds);
-        Ok(Self {
-            timer: file.with_region(&spec, |region, spec| {
-                region.histogram_timer(spec, InstantClock::new())
-            })?,
-        })
-    }
-}
-
-impl HistogramTimer {
-    /// Runs `work` and records how long it took.
-    #[inline]
-    pub fn time<R>(&self, work: impl FnOnce() -> R) -> R {
-        self.timer.time(work)
-    }
-
-    /// Starts timing; the duration is recorded when the guard drops.
-    #[inline]
-    #[must_use = "the duration is recorded when the guard is dropped"]
-    pub fn start(&self) -> mmstats_nostd::histogram::TimerGuard<'_, 'static, InstantClock> {
-        self.timer.start()
-    }
-
-    /// Records a duration measured elsewhere.
-    #[inline]
-    pub fn record(&self, duration: Duration) {
-        self.timer
-            .record(u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX));
-    }
-
-    /// Durations recorded so far.
-    #[must_use]
-    pub fn count(&self) -> u64 {
-        self.timer.histogram().count()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,7 +243,7 @@ mod tests {
     fn the_clock_is_monotonic_nanoseconds() {
         let clock = InstantClock::new();
         let a = clock.now();
-        std::thread::sleep(Duration::from_millis(2));
+        std::thread::sleep(std::time::Duration::from_millis(2));
         assert!(clock.now() >= a + 2_000_000);
     }
 }

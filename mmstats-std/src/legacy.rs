@@ -23,7 +23,7 @@
 
 use std::fmt;
 
-use crate::read::FieldValue;
+use crate::value::FieldValue;
 
 /// A field of a legacy file.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,7 +42,56 @@ pub struct LegacyError {
     /// Byte offset of the record (or field) at fault.
     pub offset: usize,
     /// What is wrong.
-    pub reason: String,
+    pub reason: LegacyFault,
+}
+
+/// What is wrong with a legacy record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LegacyFault {
+    /// The file does not start with [`LEGACY_VERSION`].
+    NotLegacyVersion,
+    /// The label runs past the end of the file.
+    LabelPastEnd,
+    /// The record ends before its type signature.
+    NoTypeSignature,
+    /// The type signature runs past the end of the file.
+    TypeSignaturePastEnd,
+    /// The type signature is not UTF-8 text.
+    TypeSignatureNotText,
+    /// A type signature this reader does not know.
+    UnknownTypeSignature(String),
+    /// The record ends before its write-buffer byte.
+    NoWriteBufferByte,
+    /// A write-buffer byte other than 0xff, 0 or 1.
+    BadWriteBufferByte(u8),
+    /// The value's size overflows.
+    ValueTooLarge,
+    /// The value runs past the end of the file.
+    ValuePastEnd,
+}
+
+impl fmt::Display for LegacyFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotLegacyVersion => f.write_str("first byte is not the legacy version 0x01"),
+            Self::LabelPastEnd => f.write_str("label runs past the end of the file"),
+            Self::NoTypeSignature => f.write_str("record ends before its type signature"),
+            Self::TypeSignaturePastEnd => {
+                f.write_str("type signature runs past the end of the file")
+            }
+            Self::TypeSignatureNotText => f.write_str("type signature is not text"),
+            Self::UnknownTypeSignature(signature) => {
+                write!(f, "unknown type signature {signature:?}")
+            }
+            Self::NoWriteBufferByte => f.write_str("record ends before its write-buffer byte"),
+            Self::BadWriteBufferByte(byte) => {
+                write!(f, "write-buffer byte {byte:#04x} is neither 0xff, 0 nor 1")
+            }
+            Self::ValueTooLarge => f.write_str("value too large"),
+            Self::ValuePastEnd => f.write_str("value runs past the end of the file"),
+        }
+    }
 }
 
 impl fmt::Display for LegacyError {
@@ -57,8 +106,7 @@ impl fmt::Display for LegacyError {
 
 impl std::error::Error for LegacyError {}
 
-/// The version byte that starts a legacy v1 file.
-pub const LEGACY_VERSION: u8 = 0x01;
+pub use crate::value::LEGACY_VERSION;
 
 /// Parses a legacy v1 file. Tries little-endian, then big-endian, and
 /// reports the little-endian error if neither parses.
@@ -199,16 +247,16 @@ fn parse_with(bytes: &[u8], endian: Endian) -> Result<Vec<LegacyField>, LegacyEr
     if bytes.first() != Some(&LEGACY_VERSION) {
         return Err(LegacyError {
             offset: 0,
-            reason: "first byte is not the legacy version 0x01".into(),
+            reason: LegacyFault::NotLegacyVersion,
         });
     }
     let mut cursor = Cursor { bytes, at: 1 };
     let mut fields = Vec::new();
     loop {
         let start = cursor.at;
-        let fail = |reason: &str| LegacyError {
+        let fail = |reason: LegacyFault| LegacyError {
             offset: start,
-            reason: reason.to_owned(),
+            reason,
         };
         let Some(len) = cursor.take(2) else { break };
         let label_len = endian.u16([len[0], len[1]]);
@@ -217,37 +265,35 @@ fn parse_with(bytes: &[u8], endian: Endian) -> Result<Vec<LegacyField>, LegacyEr
         }
         let label = cursor
             .take(usize::from(label_len))
-            .ok_or_else(|| fail("label runs past the end of the file"))?;
+            .ok_or_else(|| fail(LegacyFault::LabelPastEnd))?;
         let sig_len = cursor
             .take(2)
-            .ok_or_else(|| fail("record ends before its type signature"))?;
+            .ok_or_else(|| fail(LegacyFault::NoTypeSignature))?;
         let sig_len = endian.u16([sig_len[0], sig_len[1]]);
         let signature = cursor
             .take(usize::from(sig_len))
-            .ok_or_else(|| fail("type signature runs past the end of the file"))?;
+            .ok_or_else(|| fail(LegacyFault::TypeSignaturePastEnd))?;
         let signature =
-            std::str::from_utf8(signature).map_err(|_| fail("type signature is not text"))?;
+            std::str::from_utf8(signature).map_err(|_| fail(LegacyFault::TypeSignatureNotText))?;
         let code = Code::parse(signature)
-            .ok_or_else(|| fail(&format!("unknown type signature {signature:?}")))?;
+            .ok_or_else(|| fail(LegacyFault::UnknownTypeSignature(signature.to_owned())))?;
         let buffer = cursor
             .take(1)
-            .ok_or_else(|| fail("record ends before its write-buffer byte"))?[0];
+            .ok_or_else(|| fail(LegacyFault::NoWriteBufferByte))?[0];
         let copies = match buffer {
             0xFF => 1,
             0 | 1 => 2,
             other => {
-                return Err(fail(&format!(
-                    "write-buffer byte {other:#04x} is neither 0xff, 0 nor 1"
-                )));
+                return Err(fail(LegacyFault::BadWriteBufferByte(other)));
             }
         };
         let size = code.size();
         let values = cursor
             .take(
                 size.checked_mul(copies)
-                    .ok_or_else(|| fail("value too large"))?,
+                    .ok_or_else(|| fail(LegacyFault::ValueTooLarge))?,
             )
-            .ok_or_else(|| fail("value runs past the end of the file"))?;
+            .ok_or_else(|| fail(LegacyFault::ValuePastEnd))?;
         // Buffered: the index names the buffer being filled next, so the
         // last complete value is in the other one.
         let chosen = if copies == 1 {
@@ -343,15 +389,22 @@ mod tests {
         file.extend(record("x", "Z", 0xFF, &[0]));
         let error = parse(&file).unwrap_err();
         assert_eq!(error.offset, 1);
-        assert!(error.reason.contains("unknown type signature"));
+        assert_eq!(error.reason, LegacyFault::UnknownTypeSignature("Z".into()));
+        assert!(
+            error.to_string().contains("unknown type signature \"Z\""),
+            "{error}"
+        );
 
         let mut file = vec![LEGACY_VERSION];
         file.extend(record("x", "Q", 0, &[1, 2, 3]));
-        assert!(parse(&file).unwrap_err().reason.contains("past the end"));
+        assert_eq!(parse(&file).unwrap_err().reason, LegacyFault::ValuePastEnd);
 
         let mut file = vec![LEGACY_VERSION];
         file.extend(record("x", "Q", 7, &[0; 16]));
-        assert!(parse(&file).unwrap_err().reason.contains("write-buffer"));
+        assert_eq!(
+            parse(&file).unwrap_err().reason,
+            LegacyFault::BadWriteBufferByte(7)
+        );
     }
 
     #[test]

@@ -81,11 +81,25 @@
 //! unless [`StatsFileBuilder::keep`] says otherwise.
 #![deny(unsafe_code)]
 
+// Layers, bottom up (no module imports one above it or beside it):
+// - shared lower layers: `os`, `trust`, `sigbus`, `map`;
+// - shared types: `defaults`, `error`, `value`, `histogram` (snapshots),
+//   `liveness`;
+// - reading: `legacy`, then `read`;
+// - writing, beside reading and never importing it: `publish`, then
+//   `handles`, then `dynamic`, `events` and `histogram_timer`.
+
+mod defaults;
 mod dynamic;
+mod error;
 pub mod events;
 mod handles;
 pub mod histogram;
+mod histogram_timer;
+#[cfg(test)]
+mod layers;
 pub mod legacy;
+mod liveness;
 #[allow(unsafe_code)]
 mod map;
 pub mod os;
@@ -95,27 +109,33 @@ mod read;
 #[allow(unsafe_code)]
 pub mod sigbus;
 pub mod trust;
+mod value;
 
+pub use defaults::{
+    DEFAULT_DIR, DEFAULT_REUSE_DELAY, DEFAULT_SIZE, DIR_ENV, EXTENSION, GROUP_ENV, SHM_PREFIX,
+    default_dir,
+};
 pub use dynamic::{CounterOrOverflow, GaugeOrOverflow};
+pub use error::{AddFieldError, CreateError, Occupant};
 pub use events::{EventRing, Span};
 #[doc(hidden)]
 pub use handles::__description;
-pub use handles::{Handle, Stat, Timer, TimerGuard, WindowAverage};
-pub use histogram::{HistogramSnapshot, HistogramTimer};
+pub use handles::{Stat, Timer, TimerGuard, WindowAverage};
+pub use histogram::HistogramSnapshot;
+pub use histogram_timer::HistogramTimer;
+pub use liveness::Liveness;
 pub use map::{LiveWords, ReadMap};
 pub use mmstats_nostd::{FieldSpec, Kind, Padding, Unit};
 pub use publish::{
-    AddFieldError, Average, Counter, CreateError, DEFAULT_DIR, DEFAULT_REUSE_DELAY, DEFAULT_SIZE,
-    DIR_ENV, EXTENSION, Flag, FloatGauge, GROUP_ENV, Gauge, Histogram, Location, MovingAverage,
-    Occupant, SHM_PREFIX, SharedCounter, SharedGauge, StatsFile, StatsFileBuilder, Text, Timestamp,
-    default_dir,
+    Average, Counter, Flag, FloatGauge, Gauge, Handle, Histogram, Location, MovingAverage,
+    SharedCounter, SharedGauge, StatsFile, StatsFileBuilder, Text, Timestamp,
 };
 pub use read::{
-    Field, FieldValue, FileStats, Format, Liveness, ReadFailure, ReadFileError, RegionInfo,
-    RegionReader, Sample, Snapshot, SnapshotValue, open_for_reading, open_for_reading_at,
-    read_file, read_open_file, unit_name,
+    FileStats, ReadFailure, ReadFileError, RegionInfo, RegionReader, Sample, Snapshot,
+    SnapshotValue, open_for_reading, open_for_reading_at, read_file, read_open_file, unit_name,
 };
 pub use trust::DirTrustError;
+pub use value::{Field, FieldProblem, FieldValue, Format};
 
 /// The README's examples, compiled and run as doctests so they stay true.
 #[cfg(doctest)]

@@ -60,7 +60,7 @@ impl Serialize for Errors<'_> {
             for problem in &file.problems {
                 seq.serialize_element(&ErrorEntry {
                     path: &path,
-                    error: problem,
+                    error: &problem.to_string(),
                 })?;
             }
         }

@@ -74,6 +74,8 @@ struct Source {
     seconds: f64,
     liveness: Liveness,
     liveness_at: Option<Instant>,
+    /// Why the last read failed, when an earlier one worked.
+    last_failure: Option<String>,
 }
 
 /// One series of a file's field, or of an aggregated field.
@@ -323,13 +325,14 @@ impl Watcher {
                     source.liveness = stats.liveness;
                     source.stats = Some(stats);
                     source.fresh = true;
+                    source.last_failure = None;
                 }
                 Err(error) => {
                     let reason = error.reason.to_string();
                     if source.stats.is_none() {
                         errors.push((path.clone(), reason));
-                    } else if let Some(stats) = &mut source.stats {
-                        stats.problems = vec![format!("last read failed: {reason}")];
+                    } else {
+                        source.last_failure = Some(format!("last read failed: {reason}"));
                     }
                 }
             }
@@ -377,7 +380,10 @@ impl Watcher {
                     format: stats.format,
                     pid: stats.pid,
                     liveness: source.liveness,
-                    error: stats.problems.first().cloned(),
+                    error: source
+                        .last_failure
+                        .clone()
+                        .or_else(|| stats.problems.first().map(ToString::to_string)),
                 }),
                 rows,
             });
@@ -505,6 +511,7 @@ fn open_source(path: &Path) -> Result<Source, String> {
         seconds: 0.0,
         liveness: first.liveness,
         liveness_at: Some(Instant::now()),
+        last_failure: None,
     })
 }
 

@@ -239,7 +239,7 @@ impl Exporter {
         for group in grouped.values() {
             for file in group {
                 for problem in &file.problems {
-                    errors.push((file.path.clone(), problem.clone()));
+                    errors.push((file.path.clone(), problem.to_string()));
                 }
             }
         }
