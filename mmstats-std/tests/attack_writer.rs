@@ -427,13 +427,23 @@ fn a_monitoring_user_reads_through_the_group_and_no_one_else_does() {
         .unwrap();
     file.counter("requests").unwrap().add(7);
     let run = |gid: u32| {
-        std::process::Command::new(&mmdump)
-            .arg(&stats_dir)
-            .env_remove("MMSTATS_DIR")
-            .uid(uid)
-            .gid(gid)
-            .output()
-            .unwrap()
+        // A child forked meanwhile by another test thread may still hold
+        // the copy's write descriptor (until its exec): ETXTBSY, retried.
+        for _ in 0..100 {
+            match std::process::Command::new(&mmdump)
+                .arg(&stats_dir)
+                .env_remove("MMSTATS_DIR")
+                .uid(uid)
+                .gid(gid)
+                .output()
+            {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => return other.unwrap(),
+            }
+        }
+        panic!("{}: text file busy for 2 s", mmdump.display());
     };
     let inside = run(readers_gid);
     let stdout = String::from_utf8_lossy(&inside.stdout);
