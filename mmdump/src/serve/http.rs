@@ -150,14 +150,20 @@ impl Server {
 const WAITING: u8 = 0;
 /// A connection whose request head arrived, being answered: kept.
 const ANSWERING: u8 = 1;
-/// A connection the accept loop dropped (or whose first head came too
-/// late): it answers nothing more.
+/// A connection whose first head came too late, or that was dropped to
+/// make room and then closed: it answers nothing more.
 const DROPPED: u8 = 2;
+/// A connection the accept loop dropped to make room, whose task has not
+/// closed it yet: a complete head already on its way (sent at once by a
+/// well-formed client, but not yet read by a busy server) is still
+/// answered, once, and the connection closed after; otherwise the task
+/// closes it. The registry no longer counts it either way.
+const MADE_ROOM: u8 = 3;
 
 /// What the accept loop and a connection's task share about it.
 #[derive(Debug)]
 struct Tracked {
-    /// [`WAITING`], [`ANSWERING`] or [`DROPPED`]. Changed only by
+    /// [`WAITING`], [`ANSWERING`], [`MADE_ROOM`] or [`DROPPED`]. Changed only by
     /// compare-exchange, so a connection is either claimed for an answer
     /// (by its task) or dropped (by the accept loop), never both. The
     /// state carries no other data between the threads, so the orderings
@@ -233,7 +239,7 @@ impl Registry {
         let victim = self
             .live
             .iter()
-            .find(|(_, e)| peer.is_none_or(|p| e.peer == p) && e.tracked.claim(WAITING, DROPPED))
+            .find(|(_, e)| peer.is_none_or(|p| e.peer == p) && e.tracked.claim(WAITING, MADE_ROOM))
             .map(|(&id, _)| id);
         let Some(entry) = victim.and_then(|id| self.live.remove(&id)) else {
             return false;
@@ -272,9 +278,11 @@ async fn serve_connection(
         let app = Arc::clone(&app);
         let tracked = Arc::clone(&service_tracked);
         async move {
-            // A complete head: claim the connection, unless the accept
-            // loop dropped it a moment ago.
-            if !tracked.claim(WAITING, ANSWERING) {
+            // A complete head: claim the connection. One the accept loop
+            // dropped a moment ago to make room is answered all the same
+            // (its head was complete: it is no Slowloris), then closed.
+            let made_room = !tracked.claim(WAITING, ANSWERING);
+            if made_room && !tracked.claim(MADE_ROOM, ANSWERING) {
                 let mut response = to_hyper(
                     Response::error(503, "connection dropped to make room", false),
                     false,
@@ -286,9 +294,15 @@ async fn serve_connection(
             }
             // Relaxed: only this connection's task uses the flag.
             tracked.answered_once.store(true, Ordering::Relaxed);
-            let response = handle(app, request, limits.request_timeout).await;
-            // Waiting for the next head of a kept-alive connection.
-            tracked.claim(ANSWERING, WAITING);
+            let mut response = handle(app, request, limits.request_timeout).await;
+            if made_room {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            } else {
+                // Waiting for the next head of a kept-alive connection.
+                tracked.claim(ANSWERING, WAITING);
+            }
             Ok(response)
         }
     });
@@ -308,8 +322,17 @@ async fn serve_connection(
     tokio::pin!(lifetime);
     loop {
         tokio::select! {
+            // The connection first: a head already received is parsed (and
+            // its connection claimed) before a drop is acted on.
+            biased;
             _ = connection.as_mut() => return,
-            () = tracked.drop_now.notified() => return,
+            () = tracked.drop_now.notified() => {
+                // Dropped to make room: close it, unless its head arrived
+                // meanwhile and it is being answered.
+                if tracked.claim(MADE_ROOM, DROPPED) {
+                    return;
+                }
+            }
             () = first_head.as_mut(), if first_head_pending => {
                 first_head_pending = false;
                 // No complete head since the connection's start: close it
