@@ -486,7 +486,9 @@ fn forged_field_count_filling_a_sparse_gibibyte() {
 
 #[test]
 fn forged_field_count_at_the_reader_limit_over_holes() {
-    attack_every_subcommand(Forgery::Fields { fields: 65_536 });
+    attack_every_subcommand(Forgery::Fields {
+        fields: mmstats_nostd::MAX_READER_FIELDS as u64,
+    });
 }
 
 #[test]

@@ -14,7 +14,8 @@
 //! error at the first all-zero entry below the count (a hole of a sparse
 //! file; see `mmstats_nostd::reader`). A reader's memory for one file is
 //! thus the mapping plus about 330 bytes per field a writer really stored,
-//! at most [`mmstats_nostd::MAX_READER_FIELDS`] of them (about 22 MiB).
+//! at most [`mmstats_nostd::MAX_READER_FIELDS`] of them (about 85 MiB, for
+//! a table of 64 MiB that a writer really filled).
 
 use std::fs::File;
 use std::io;
