@@ -25,8 +25,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use serde_json::{Value as Json, json};
-
 use crate::glob;
 use mmstats::trust::{self, DirTrustError};
 use mmstats::{DEFAULT_DIR, DIR_ENV, EXTENSION, SHM_PREFIX, default_dir};
@@ -39,9 +37,7 @@ use self::aggregate::Aggregate;
 use self::select::Selection;
 use self::style::{Paint, Style};
 
-/// Version of the JSON document `mmdump --json` writes. Keys may be added
-/// within a version; none is removed or renamed.
-pub const JSON_SCHEMA: u64 = 1;
+pub use self::json::{JSON_SCHEMA, aggregate_json, json_field, json_value_of, list_json, to_json};
 
 /// Files read and files that failed.
 #[derive(Debug, Default)]
@@ -533,131 +529,6 @@ pub fn raw_value(value: &FieldValue) -> String {
     }
 }
 
-/// A float as JSON: a number, or "NaN", "+Inf", "-Inf" (JSON has none).
-fn json_float(value: f64) -> Json {
-    if value.is_nan() {
-        json!("NaN")
-    } else if value.is_infinite() {
-        json!(if value > 0.0 { "+Inf" } else { "-Inf" })
-    } else {
-        json!(value)
-    }
-}
-
-fn json_value(value: &FieldValue) -> Json {
-    match value {
-        FieldValue::Counter(v) | FieldValue::UInt(v) | FieldValue::Timestamp(v) => json!(v),
-        FieldValue::Gauge(v) | FieldValue::Int(v) => json!(v),
-        FieldValue::Float(v) => json_float(*v),
-        FieldValue::Bool(v) => json!(v),
-        FieldValue::Text(v) => json!(v),
-        FieldValue::Average { sum, count } => json_float(if *count == 0 {
-            0.0
-        } else {
-            sum / *count as f64
-        }),
-        // Format-2.1 kinds: see crate::summary.
-        other => crate::summary::json_value(other).unwrap_or(Json::Null),
-    }
-}
-
-/// A field as schema-1 JSON.
-#[must_use]
-pub fn json_field(f: &Field) -> Json {
-    let mut field = json!({
-        "name": f.name,
-        "kind": f.value.kind_name(),
-        "value": json_value(&f.value),
-    });
-    let object = field.as_object_mut().expect("a JSON object");
-    if !f.unit.is_empty() {
-        object.insert("unit".into(), json!(f.unit));
-    }
-    if !f.description.is_empty() {
-        object.insert("description".into(), json!(f.description));
-    }
-    if let FieldValue::Average { sum, count } = f.value {
-        object.insert("sum".into(), json_float(sum));
-        object.insert("count".into(), json!(count));
-    }
-    // Format-2.1 kinds: histogram statistics and `buckets`, window and
-    // moving-average parts, ring geometry.
-    crate::summary::json_extra(&f.value, object);
-    field
-}
-
-/// The `"aggregate"` object added to schema-1 documents by
-/// `--aggregate`: `{"mode", "file_count", "paths", "fields": [field +
-/// "files"]}`.
-#[must_use]
-pub fn aggregate_json(aggregate: &Aggregate, paths: &[&Path]) -> Json {
-    let fields: Vec<Json> = aggregate
-        .fields
-        .iter()
-        .map(|f| {
-            let mut field = json_field(&f.field);
-            field
-                .as_object_mut()
-                .expect("a JSON object")
-                .insert("files".into(), json!(f.files));
-            field
-        })
-        .collect();
-    json!({
-        "mode": aggregate.mode.name(),
-        "file_count": aggregate.file_count,
-        "paths": paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        "fields": fields,
-    })
-}
-
-/// A JSON value as `mmdump` writes it (see docs/FORMAT.md §13).
-#[must_use]
-pub fn json_value_of(value: &FieldValue) -> Json {
-    json_value(value)
-}
-
-fn json_file(file: &FileStats) -> Json {
-    let fields: Vec<Json> = file.fields.iter().map(json_field).collect();
-    let mut out = json!({
-        "path": file.path.display().to_string(),
-        "format": file.format.name(),
-        "pid": file.pid,
-        "writer": file.liveness.name(),
-        "fields": fields,
-    });
-    if let Some(region) = &file.region {
-        let object = out.as_object_mut().expect("a JSON object");
-        object.insert("generation".into(), json!(region.generation));
-        object.insert("created_ns".into(), json!(region.created_ns));
-        object.insert("heartbeat_ns".into(), json!(region.heartbeat_ns));
-    }
-    out
-}
-
-/// The JSON document of `mmdump --json` (schema 1):
-/// `{"schema": 1, "files": [...], "errors": [...]}`.
-#[must_use]
-pub fn to_json(report: &Report) -> Json {
-    let mut errors: Vec<Json> = report
-        .errors
-        .iter()
-        .map(|(path, error)| json!({"path": path.display().to_string(), "error": error}))
-        .collect();
-    for file in &report.files {
-        for problem in &file.problems {
-            errors.push(
-                json!({"path": file.path.display().to_string(), "error": problem.to_string()}),
-            );
-        }
-    }
-    json!({
-        "schema": JSON_SCHEMA,
-        "files": report.files.iter().map(json_file).collect::<Vec<_>>(),
-        "errors": errors,
-    })
-}
-
 /// Seconds since the file's creation, if known.
 fn age_secs(file: &FileStats, now_ns: u64) -> Option<u64> {
     let created = match &file.region {
@@ -711,33 +582,6 @@ pub fn write_list(out: &mut impl Write, report: &Report) -> io::Result<()> {
     Ok(())
 }
 
-/// The JSON document of `mmdump list --json`.
-#[must_use]
-pub fn list_json(report: &Report) -> Json {
-    let now = mmstats::os::now_ns();
-    let files: Vec<Json> = report
-        .files
-        .iter()
-        .map(|f| {
-            json!({
-                "path": f.path.display().to_string(),
-                "format": f.format.name(),
-                "pid": f.pid,
-                "writer": f.liveness.name(),
-                "alive": f.liveness == Liveness::Alive,
-                "age_seconds": age_secs(f, now),
-                "field_count": f.fields.len(),
-            })
-        })
-        .collect();
-    let errors: Vec<Json> = report
-        .errors
-        .iter()
-        .map(|(path, error)| json!({"path": path.display().to_string(), "error": error}))
-        .collect();
-    json!({"schema": JSON_SCHEMA, "files": files, "errors": errors})
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -767,12 +611,5 @@ mod tests {
         assert_eq!(format_age(303), "5m3s");
         assert_eq!(format_age(7260), "2h1m");
         assert_eq!(format_age(90_000), "1d1h");
-    }
-
-    #[test]
-    fn floats_that_json_cannot_hold_become_strings() {
-        assert_eq!(json_float(f64::NAN), json!("NaN"));
-        assert_eq!(json_float(f64::NEG_INFINITY), json!("-Inf"));
-        assert_eq!(json_float(0.5), json!(0.5));
     }
 }
