@@ -18,6 +18,7 @@ pub mod tree;
 pub mod watch;
 
 use std::ffi::{OsStr, OsString};
+use std::fmt;
 use std::fs;
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
@@ -29,8 +30,8 @@ use crate::glob;
 use mmstats::trust::{self, DirTrustError};
 use mmstats::{DEFAULT_DIR, DIR_ENV, EXTENSION, SHM_PREFIX, default_dir};
 use mmstats::{
-    Field, FieldValue, FileStats, Liveness, ReadFileError, open_for_reading, open_for_reading_at,
-    read_open_file,
+    Field, FieldValue, FileStats, Liveness, ReadFailure, ReadFileError, open_for_reading,
+    open_for_reading_at, read_open_file,
 };
 
 use self::aggregate::Aggregate;
@@ -44,8 +45,73 @@ pub use self::json::{JSON_SCHEMA, aggregate_json, json_field, json_value_of, lis
 pub struct Report {
     /// Files read (possibly with per-field problems).
     pub files: Vec<FileStats>,
-    /// Files that could not be read, with the reason.
-    pub errors: Vec<(PathBuf, String)>,
+    /// Files (or directories) that could not be read, with the reason.
+    pub errors: Vec<(PathBuf, FileError)>,
+}
+
+/// Why a file or directory named (or listed) could not be read at all; the
+/// path goes beside it (`Report::errors`), and `{path}: {error}` is the
+/// line users see.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FileError {
+    /// Nothing by that name.
+    Missing,
+    /// A name with wildcards that matched no file.
+    NoMatch,
+    /// Asking what the path is failed (permission denied on a parent,
+    /// say: not "no such file").
+    Inspect(io::Error),
+    /// The directory was opened but could not be listed.
+    CannotList(rustix::io::Errno),
+    /// The directory could not be opened by the rules of
+    /// [`mmstats::trust`], or (`refused`) it was not trusted and the
+    /// command refuses to work in it.
+    Directory {
+        /// The directory asked for (the error may name one of its parents).
+        asked: PathBuf,
+        /// Why.
+        error: DirTrustError,
+        /// Whether the command refuses untrusted directories (`clean`).
+        refused: bool,
+    },
+    /// The file could not be opened or read.
+    Read(ReadFailure),
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing => f.write_str("no such file or directory"),
+            Self::NoMatch => f.write_str("no file matches this pattern"),
+            Self::Inspect(error) => error.fmt(f),
+            Self::CannotList(error) => write!(f, "cannot list it: {error}"),
+            Self::Directory {
+                asked,
+                error,
+                refused,
+            } => {
+                let reason = error.reason_for(asked);
+                if *refused {
+                    write!(f, "refusing to work in this directory: {reason}")
+                } else {
+                    f.write_str(&reason)
+                }
+            }
+            Self::Read(reason) => reason.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for FileError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Inspect(error) => Some(error),
+            Self::CannotList(error) => Some(error),
+            Self::Directory { error, .. } => Some(error),
+            Self::Read(_) | Self::Missing | Self::NoMatch => None,
+        }
+    }
 }
 
 impl Report {
@@ -64,7 +130,7 @@ impl Report {
 /// write to without the sticky bit, is read on, with a warning on
 /// standard error (once per process): see [`mmstats::trust`].
 #[must_use]
-pub fn discover(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
+pub fn discover(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, FileError)>) {
     let (found, errors) = find(inputs, DirPolicy::Warn);
     (found.into_iter().map(|f| f.path).collect(), errors)
 }
@@ -129,7 +195,10 @@ impl Listing<'_> {
 }
 
 /// [`discover`], keeping the directory each file was listed in.
-pub(crate) fn find(inputs: &[PathBuf], policy: DirPolicy) -> (Vec<Found>, Vec<(PathBuf, String)>) {
+pub(crate) fn find(
+    inputs: &[PathBuf],
+    policy: DirPolicy,
+) -> (Vec<Found>, Vec<(PathBuf, FileError)>) {
     let mut found = Vec::new();
     let mut errors = Vec::new();
     let list = |dir: &Path,
@@ -179,7 +248,7 @@ pub(crate) fn find(inputs: &[PathBuf], policy: DirPolicy) -> (Vec<Found>, Vec<(P
                 }),
                 (Err(error), _) => errors.push(error),
                 (Ok(None), _) | (_, None) => {
-                    errors.push((input.clone(), "no such file or directory".into()));
+                    errors.push((input.clone(), FileError::Missing));
                 }
             },
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
@@ -194,14 +263,14 @@ pub(crate) fn find(inputs: &[PathBuf], policy: DirPolicy) -> (Vec<Found>, Vec<(P
                             &mut errors,
                         );
                         if found.len() == before {
-                            errors.push((input.clone(), "no file matches this pattern".into()));
+                            errors.push((input.clone(), FileError::NoMatch));
                         }
                     }
-                    None => errors.push((input.clone(), "no such file or directory".into())),
+                    None => errors.push((input.clone(), FileError::Missing)),
                 }
             }
             // Permission denied on a parent, say: not "no such file".
-            Err(error) => errors.push((input.clone(), error.to_string())),
+            Err(error) => errors.push((input.clone(), FileError::Inspect(error))),
         }
     }
     found.dedup_by(|a, b| a.path == b.path);
@@ -217,11 +286,11 @@ fn list_dir(
     policy: DirPolicy,
     missing_ok: bool,
     found: &mut Vec<Found>,
-) -> Result<(), (PathBuf, String)> {
+) -> Result<(), (PathBuf, FileError)> {
     let Some(fd) = open_dir(dir, policy, missing_ok)? else {
         return Ok(());
     };
-    let cannot_list = |e: rustix::io::Errno| (dir.to_owned(), format!("cannot list it: {e}"));
+    let cannot_list = |e: rustix::io::Errno| (dir.to_owned(), FileError::CannotList(e));
     let mut names = Vec::new();
     // The entries there really are: bounded by the directory, not by
     // anything a file claims.
@@ -246,7 +315,7 @@ fn open_dir(
     dir: &Path,
     policy: DirPolicy,
     missing_ok: bool,
-) -> Result<Option<Rc<OwnedFd>>, (PathBuf, String)> {
+) -> Result<Option<Rc<OwnedFd>>, (PathBuf, FileError)> {
     let opened = match policy {
         DirPolicy::Refuse => trust::open_trusted_dir(dir, None),
         DirPolicy::Warn => trust::open_dir_for_reading(dir).map(|(fd, noted)| {
@@ -259,16 +328,14 @@ fn open_dir(
     match opened {
         Ok(fd) => Ok(Some(Rc::new(fd))),
         Err(DirTrustError::Missing { .. }) if missing_ok => Ok(None),
-        Err(error) => {
-            let reason = error.reason_for(dir);
-            Err((
-                dir.to_owned(),
-                match policy {
-                    DirPolicy::Refuse => format!("refusing to work in this directory: {reason}"),
-                    DirPolicy::Warn => reason,
-                },
-            ))
-        }
+        Err(error) => Err((
+            dir.to_owned(),
+            FileError::Directory {
+                asked: dir.to_owned(),
+                error,
+                refused: policy == DirPolicy::Refuse,
+            },
+        )),
     }
 }
 
@@ -289,7 +356,9 @@ pub fn collect_selected(inputs: &[PathBuf], selection: &Selection) -> Report {
     for file in found.iter().filter(|f| selection.path_selected(&f.path)) {
         match file.read() {
             Ok(stats) => report.files.push(stats),
-            Err(error) => report.errors.push((error.path, error.reason.to_string())),
+            Err(error) => report
+                .errors
+                .push((error.path, FileError::Read(error.reason))),
         }
     }
     selection.apply(&mut report);

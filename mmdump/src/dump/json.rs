@@ -77,7 +77,7 @@ impl Serialize for Errors<'_> {
         for (path, error) in &self.0.errors {
             seq.serialize_element(&ErrorEntry {
                 path: &path.display().to_string(),
-                error,
+                error: &error.to_string(),
             })?;
         }
         for file in &self.0.files {
@@ -337,7 +337,9 @@ pub fn list_json(report: &Report) -> Json {
     let errors: Vec<Json> = report
         .errors
         .iter()
-        .map(|(path, error)| json!({"path": path.display().to_string(), "error": error}))
+        .map(
+            |(path, error)| json!({"path": path.display().to_string(), "error": error.to_string()}),
+        )
         .collect();
     json!({"schema": JSON_SCHEMA, "files": files, "errors": errors})
 }
