@@ -493,7 +493,7 @@ fn write_field_rows<'f>(
         .map(|(f, files)| {
             [
                 printable(&f.name),
-                crate::summary::value_text(&f.value, &f.unit, age_secs)
+                crate::value_text::value_text(&f.value, &f.unit, age_secs)
                     .unwrap_or_else(|| display_value(&f.value)),
                 f.value.kind_name().to_owned(),
                 printable(&f.unit),
@@ -532,8 +532,8 @@ pub fn write_text_styled(out: &mut impl Write, report: &Report, style: &Style) -
         writeln!(out, "{}", header(file, style))?;
         // Format-2.1 kinds (histograms with their rate over the file's age,
         // moving and window averages, event rings) are shown by
-        // crate::summary.
-        let age = crate::summary::file_age_secs(file);
+        // crate::value_text.
+        let age = crate::value_text::file_age_secs(file);
         write_field_rows(out, file.fields.iter().map(|f| (f, None)), age)?;
         for problem in &file.problems {
             writeln!(

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde_json::{Value as Json, json};
 
 use crate::dump::{format_unix_ns, printable};
-use crate::summary::{format_count, format_quantity};
+use crate::value_text::{format_count, format_quantity};
 
 use super::{TailEvent, TailPayload};
 

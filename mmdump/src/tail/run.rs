@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::summary::format_count;
+use crate::value_text::format_count;
 
 use super::{Archive, Follower, TailEvent, TailOptions, TailTotals, format_text, to_json};
 

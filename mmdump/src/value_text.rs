@@ -1,10 +1,11 @@
-//! How `mmdump` shows the kinds of format 2.1: a histogram as its count,
-//! rate and quantiles (and, in JSON, its buckets); moving and window
-//! averages as their mean; an event ring as how far it got, as text (the
-//! JSON of these kinds is in `dump::json`).
+//! Values as text: counts with separators, quantities scaled to their unit,
+//! and the kinds that take more than a number to show (format 2.1): a
+//! histogram as its count, rate and quantiles, moving and window averages
+//! as their mean, an event ring as how far it got. (Their JSON is in
+//! `dump::json`.)
 //!
 //! ```
-//! use mmdump::summary::{format_count, format_quantity};
+//! use mmdump::value_text::{format_count, format_quantity};
 //! assert_eq!(format_quantity(1_234_567.0, "nanoseconds"), "1.23ms");
 //! assert_eq!(format_quantity(2048.0, "bytes"), "2KiB");
 //! assert_eq!(format_count(1_048_576), "1,048,576");
@@ -248,7 +249,7 @@ mod tests {
     }
 
     #[test]
-    fn other_new_kinds_have_text() {
+    fn rings_and_averages_have_text() {
         let ring = FieldValue::EventRing {
             appended: 2048,
             capacity: 1024,
