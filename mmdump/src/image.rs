@@ -468,12 +468,13 @@ fn decode<S: WordSource + ?Sized>(
         if !view.still_valid() {
             continue;
         }
-        let p = *view.prologue();
-        let state = view.state();
+        let region = RegionInfo::from_view(view, count);
+        let state = region.state;
+        let pid = view.prologue().pid;
         return Ok(FileStats {
             path: path.to_owned(),
             format: Format::Mmstats2,
-            pid: (p.pid != 0).then_some(p.pid),
+            pid: (pid != 0).then_some(pid),
             // The writer ran elsewhere (another machine, a dead process):
             // only a region it closed says anything about it.
             liveness: if state == RegionState::Closed {
@@ -481,21 +482,7 @@ fn decode<S: WordSource + ?Sized>(
             } else {
                 Liveness::Unknown
             },
-            region: Some(RegionInfo {
-                version: (p.major, p.minor),
-                little_endian: view.byte_order().region_is_little_endian(),
-                state,
-                generation: p.generation,
-                start_time: p.start_time,
-                boot_id: p.boot_id,
-                created_ns: p.created_ns,
-                heartbeat_ns: view.heartbeat_ns(),
-                field_count: count,
-                table_capacity: p.table_capacity,
-                region_len: p.region_len,
-                data_used: p.data_used,
-                data_len: p.data_len,
-            }),
+            region: Some(region),
             fields,
             problems,
         });
