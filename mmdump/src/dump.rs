@@ -600,20 +600,7 @@ pub fn raw_value(value: &FieldValue) -> String {
 
 /// Seconds since the file's creation, if known.
 fn age_secs(file: &FileStats, now_ns: u64) -> Option<u64> {
-    let created = match &file.region {
-        Some(region) => region.created_ns,
-        None => file
-            .fields
-            .iter()
-            .find_map(|f| match (f.name.as_str(), &f.value) {
-                ("sys.created", FieldValue::Float(secs)) if *secs > 0.0 => {
-                    Some((*secs * 1e9) as u64)
-                }
-                ("sys.created", FieldValue::UInt(secs)) => Some(secs.saturating_mul(1_000_000_000)),
-                _ => None,
-            })?,
-    };
-    (created != 0).then(|| now_ns.saturating_sub(created) / 1_000_000_000)
+    aggregate::created_ns(file).map(|created| now_ns.saturating_sub(created) / 1_000_000_000)
 }
 
 /// Writes `mmdump list`: one line per file.

@@ -252,14 +252,15 @@ pub fn scan_image(path: &Path, base: Option<u64>) -> Result<ImageScan, ImageErro
         ignored_magic: 0,
         elapsed: Duration::ZERO,
     };
+    let stream_fail = |error| match error {
+        StreamError::Io(source) => fail(ImageFailure::Io {
+            operation: "read",
+            source,
+        }),
+        StreamError::TooLarge => fail(ImageFailure::StreamTooLarge),
+    };
     if path == Path::new("-") {
-        let bytes = read_stream(io::stdin().lock()).map_err(|e| match e {
-            StreamError::Io(source) => fail(ImageFailure::Io {
-                operation: "read",
-                source,
-            }),
-            StreamError::TooLarge => fail(ImageFailure::StreamTooLarge),
-        })?;
+        let bytes = read_stream(io::stdin().lock()).map_err(stream_fail)?;
         scan_bytes(&mut scan, &bytes).map_err(fail)?;
     } else {
         // The user named this file: symbolic links are followed (a core
@@ -270,13 +271,7 @@ pub fn scan_image(path: &Path, base: Option<u64>) -> Result<ImageScan, ImageErro
         if kind.is_file() {
             scan_file(&mut scan, &file, meta.len()).map_err(fail)?;
         } else if kind.is_fifo() || (kind.is_char_device() && is_stdin_like(path)) {
-            let bytes = read_stream(file).map_err(|e| match e {
-                StreamError::Io(source) => fail(ImageFailure::Io {
-                    operation: "read",
-                    source,
-                }),
-                StreamError::TooLarge => fail(ImageFailure::StreamTooLarge),
-            })?;
+            let bytes = read_stream(file).map_err(stream_fail)?;
             scan_bytes(&mut scan, &bytes).map_err(fail)?;
         } else {
             return Err(fail(ImageFailure::NotAnImage));

@@ -192,10 +192,23 @@ pub fn value_text(value: &FieldValue, unit: &str, elapsed_secs: Option<f64>) -> 
     })
 }
 
+/// A histogram of `values` (precision 5), for tests.
+#[cfg(test)]
+pub(crate) fn test_histogram(values: &[u64]) -> HistogramSnapshot {
+    let shape = mmstats_nostd::HistogramShape::new(5, 1 << 40).unwrap();
+    let mut h = HistogramSnapshot::empty(shape);
+    for &v in values {
+        h.buckets[shape.index_of(v)] += 1;
+        h.count += 1;
+        h.sum += v;
+        h.min = h.min.min(v);
+        h.max = h.max.max(v);
+    }
+    h
+}
+
 #[cfg(test)]
 mod tests {
-    use mmstats_nostd::HistogramShape;
-
     use super::*;
 
     #[test]
@@ -222,30 +235,17 @@ mod tests {
         assert_eq!(format_quantity(f64::NAN, ""), "NaN");
     }
 
-    fn histogram(values: &[u64]) -> HistogramSnapshot {
-        let shape = HistogramShape::new(5, 1 << 40).unwrap();
-        let mut h = HistogramSnapshot::empty(shape);
-        for &v in values {
-            h.buckets[shape.index_of(v)] += 1;
-            h.count += 1;
-            h.sum += v;
-            h.min = h.min.min(v);
-            h.max = h.max.max(v);
-        }
-        h
-    }
-
     #[test]
     fn histograms_show_count_rate_and_quantiles() {
         let values: Vec<u64> = (1..=1000).map(|i| i * 1000).collect();
-        let text = histogram_text(&histogram(&values), "nanoseconds", Some(10.0));
+        let text = histogram_text(&test_histogram(&values), "nanoseconds", Some(10.0));
         assert!(
             text.starts_with("n=1,000 (100/s) mean=500µs min=1µs p50="),
             "{text}"
         );
         assert!(text.contains(" p99.9="), "{text}");
         assert!(text.ends_with(" max=1ms"), "{text}");
-        assert_eq!(histogram_text(&histogram(&[]), "", None), "n=0");
+        assert_eq!(histogram_text(&test_histogram(&[]), "", None), "n=0");
     }
 
     #[test]

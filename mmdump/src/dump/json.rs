@@ -448,22 +448,8 @@ pub fn json_extra(value: &FieldValue, object: &mut Map<String, Json>) {
 
 #[cfg(test)]
 mod tests {
-    use mmstats_nostd::HistogramShape;
-
     use super::*;
-
-    fn histogram(values: &[u64]) -> HistogramSnapshot {
-        let shape = HistogramShape::new(5, 1 << 40).unwrap();
-        let mut h = HistogramSnapshot::empty(shape);
-        for &v in values {
-            h.buckets[shape.index_of(v)] += 1;
-            h.count += 1;
-            h.sum += v;
-            h.min = h.min.min(v);
-            h.max = h.max.max(v);
-        }
-        h
-    }
+    use crate::value_text::test_histogram as histogram;
 
     #[test]
     fn histogram_json_has_statistics_and_buckets() {
