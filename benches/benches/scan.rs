@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mmstats_nostd::scan::RegionScanner;
-use mmstats_nostd::sync::Ordering;
+use core::sync::atomic::Ordering;
 use mmstats_nostd::{ByteImage, Region, RegionOptions, Word};
 
 const IMAGE_LEN: usize = 64 << 20;

@@ -10,7 +10,7 @@ use loom::thread;
 use mmstats_nostd::Word;
 use mmstats_nostd::layout::{ByteOrder, EntryState};
 use mmstats_nostd::slot::{SlotRead, SlotWriter, read_slot};
-use mmstats_nostd::sync::Ordering;
+use core::sync::atomic::Ordering;
 
 /// Word 0 state, 1 id, 2 "name" (the entry body), 3 the value.
 const NAME: usize = 2;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use mmstats::{StatsFile, Unit};
 use mmstats_nostd::layout::{BYTE_ORDER_MARK, MAGIC};
-use mmstats_nostd::sync::Ordering;
+use core::sync::atomic::Ordering;
 use mmstats_nostd::{FieldSpec, Region, RegionOptions, Word};
 use serde_json::Value;
 

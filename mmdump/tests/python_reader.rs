@@ -14,7 +14,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use mmstats::{FieldSpec, StatsFile, Unit};
-use mmstats_nostd::sync::Ordering;
+use core::sync::atomic::Ordering;
 use mmstats_nostd::{ByteImage, Kind, Region, RegionOptions, RegionView, Word};
 use serde_json::Value;
 

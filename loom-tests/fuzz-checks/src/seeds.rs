@@ -2,7 +2,7 @@
 //! twin, and deterministic bytes for the structured targets.
 
 use mmstats_nostd::layout::{ENTRY_LEN, EntryRecord, Prologue};
-use mmstats_nostd::sync::Ordering;
+use core::sync::atomic::Ordering;
 use mmstats_nostd::{
     ByteImage, FieldSpec, Kind, Padding, Region, RegionOptions, RegionView, Unit, Word,
 };

@@ -4,7 +4,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use mmstats_nostd::layout::{
     ENTRY_LEN, FLAG_CONSTANT, FLAG_DYNAMIC, FLAG_PAD_64, FLAG_PAD_128, FLAG_SHARED, PROLOGUE_WORDS,
 };
-use mmstats_nostd::sync::Ordering;
+use core::sync::atomic::Ordering;
 use mmstats_nostd::{
     AddFieldError, Average, ByteImage, Counter, CreateError, EventRing, FieldInfo, FieldSpec, Flag,
     FloatGauge, Gauge, Histogram, Kind, MAX_COPY_WORDS, MAX_STRING_CAPACITY, MovingAverage,
