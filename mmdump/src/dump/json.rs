@@ -3,7 +3,7 @@
 //! to the output, without building a `serde_json::Value` tree first (a
 //! fraction of the allocations), and [`to_json`] gives the same document as a
 //! tree (for `serve`'s `/api` and `image --json`) by serializing the same
-//! [`Document`]: one definition, two sinks. Keys come out in byte order. A
+//! `Document`: one definition, two sinks. Keys come out in byte order. A
 //! format-2.1 value and the `aggregate` object, which are rarer, go through
 //! the tree builders below ([`json_field`], [`aggregate_json`]).
 
