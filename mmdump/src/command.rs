@@ -2,13 +2,14 @@
 //! type `main` turns into a message and an exit code, and the reporting
 //! of files that could not be read.
 
+use std::collections::HashSet;
 use std::error::Error;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mmdump::dump::{Report, printable};
+use mmdump::dump::{FileError, Report, printable};
 
 pub(crate) mod clean;
 pub(crate) mod demo;
@@ -82,9 +83,8 @@ pub(crate) enum UsageError {
     #[cfg(feature = "serve")]
     /// `trend` asked for a PNG on a terminal.
     PngOnTerminal,
-    /// A munin command or plugin name the munin module refused (its
-    /// message).
-    Munin(String),
+    /// A munin command, plugin name or setting the munin module refused.
+    Munin(mmdump::dump::munin::MuninError),
 }
 
 impl fmt::Display for UsageError {
@@ -110,7 +110,7 @@ impl fmt::Display for UsageError {
             }
             #[cfg(feature = "serve")]
             Self::PngOnTerminal => f.write_str("a PNG is not for the terminal: give -o FILE.png"),
-            Self::Munin(message) => f.write_str(message),
+            Self::Munin(error) => error.fmt(f),
         }
     }
 }
@@ -193,6 +193,26 @@ impl MmdumpError {
             #[cfg(feature = "serve")]
             Self::Chart(mmdump::trend::ChartError::Options(_)) => 2,
             _ => 1,
+        }
+    }
+}
+
+/// The file failures of a watch or record loop already said, so that each
+/// distinct one is said once, not at every read.
+#[derive(Default)]
+pub(crate) struct ReportedFailures(HashSet<(PathBuf, String)>);
+
+impl ReportedFailures {
+    /// Says on standard error the failures in `errors` not said before.
+    pub(crate) fn say_new(&mut self, errors: &[(PathBuf, FileError)]) {
+        for (path, error) in errors {
+            if self.0.insert((path.clone(), error.to_string())) {
+                eprintln!(
+                    "mmdump: {}: {}",
+                    printable(&path.display().to_string()),
+                    error
+                );
+            }
         }
     }
 }
