@@ -7,19 +7,32 @@ It builds mmdump and mmstats-demo (release), starts `mmstats-demo --workers 2`
 in the default stats directory (and, just before the `mmdump clean` sample, a
 second demo that it kills with SIGKILL, so that `clean --dry-run` has dead
 files to show; they are cleaned right after), then, for every
-```text block of README.md whose lines starting with `$ ` are all mmdump
-commands run in the foreground, runs each command with `sh -c` and writes
-the block anew: the command lines followed by what they printed. Other
-blocks (munin-run, serve, record, the live watch screen) are left alone and
-listed at the end. Refuses to run if the stats directory already holds
-stats files, so that the samples show only the demo's.
+```text block of README.md whose lines start with `$ `, runs each command
+and writes the block anew: the command lines followed by what they
+printed. Commands run with `sh -c` in a scratch directory, with the
+release binaries first on PATH:
+
+- `mmdump ...`, `curl ...` and pipelines of them run in the foreground;
+- a command ending in `&` runs in the background until the block ends
+  (`mmdump serve`'s first line, where it says it listens, is its output;
+  after `mmdump record` the script waits a few seconds so there is history);
+  a path under /var/lib/mmstats/ is replaced by one in the scratch directory;
+- `ln -s .../mmdump /etc/munin/plugins/NAME` links the binary into a scratch
+  plugin directory instead, and `munin-run ...` runs Debian's munin-run on
+  that directory with a plugin configuration naming the stats directory.
+
+A block whose commands are none of these is left alone and listed at the
+end. Refuses to run if the stats directory already holds stats files, so
+that the samples show only the demo's.
 """
 
 import os
 import re
 import signal
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,19 +60,95 @@ def start_demo(bin_dir):
     raise SystemExit("mmstats-demo did not start")
 
 
+FOREGROUND = ("mmdump ", "mmdump\n", "curl ")
+
+
 def runnable(commands):
-    return commands and all(
-        c.startswith("mmdump ") and not c.rstrip().endswith("&") for c in commands
-    )
+    def one(c):
+        c = c.rstrip()
+        return (
+            c.startswith(FOREGROUND)
+            or c.startswith("munin-run ")
+            or (c.startswith("ln -s ") and "/etc/munin/plugins/" in c)
+        )
+
+    return commands and all(one(c) for c in commands)
 
 
-def run(command, bin_dir):
+def environment(bin_dir):
     env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ["PATH"], LANG="C.UTF-8")
     env.pop("NO_COLOR", None)
+    return env
+
+
+def run(command, bin_dir, cwd=ROOT):
     out = subprocess.run(
-        ["sh", "-c", "exec 2>&1; " + command], cwd=ROOT, env=env, capture_output=True, text=True
+        ["sh", "-c", "exec 2>&1; " + command],
+        cwd=cwd,
+        env=environment(bin_dir),
+        capture_output=True,
+        text=True,
     )
     return out.stdout
+
+
+class Block:
+    """The scratch state of one README block: a working directory, a munin
+    plugin directory and the background processes to stop at its end."""
+
+    def __init__(self, bin_dir):
+        self.bin_dir = bin_dir
+        self.scratch = tempfile.mkdtemp(prefix="readme-samples-")
+        self.plugins = os.path.join(self.scratch, "plugins")
+        os.mkdir(self.plugins)
+        self.conf = os.path.join(self.scratch, "plugin.conf")
+        user = "user root\n" if os.geteuid() == 0 else ""
+        with open(self.conf, "w") as f:
+            f.write(f"[mmstats_*]\n{user}env.MMSTATS_DIR {STATS_DIR}\n")
+        self.background = []
+
+    def command(self, command):
+        command = command.rstrip()
+        if command.startswith("ln -s "):
+            name = os.path.basename(command.split()[-1])
+            os.symlink(os.path.join(self.bin_dir, "mmdump"), os.path.join(self.plugins, name))
+            return ""
+        if command.startswith("munin-run "):
+            munin_run = shutil.which("munin-run") or "/usr/sbin/munin-run"
+            args = command.split()[1:]
+            out = subprocess.run(
+                [munin_run, "--servicedir", self.plugins, "--sconffile", self.conf, *args],
+                env=environment(self.bin_dir),
+                capture_output=True,
+                text=True,
+            )
+            return out.stdout + out.stderr
+        command = command.replace("/var/lib/mmstats/", self.scratch + "/")
+        if command.endswith("&"):
+            process = subprocess.Popen(
+                ["sh", "-c", "exec " + command[:-1]],
+                cwd=self.scratch,
+                env=environment(self.bin_dir),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            self.background.append(process)
+            if " serve" in command:
+                return process.stdout.readline()
+            # History to show.
+            time.sleep(5)
+            return ""
+        return run(command, self.bin_dir, cwd=self.scratch)
+
+    def close(self):
+        for process in self.background:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def main():
@@ -86,9 +175,15 @@ def main():
             dead = start_demo(bin_dir)
             os.kill(dead.pid, signal.SIGKILL)
             dead.wait()
-        for command in commands:
-            lines.append("$ " + command)
-            lines.append(run(command, bin_dir).rstrip("\n"))
+        block = Block(bin_dir)
+        try:
+            for command in commands:
+                lines.append("$ " + command)
+                output = block.command(command).rstrip("\n")
+                if output:
+                    lines.append(output)
+        finally:
+            block.close()
         if cleaning:
             run("mmdump clean", bin_dir)
         return "```text\n" + "\n".join(lines) + "\n```"
