@@ -20,6 +20,7 @@ fn example() -> Vec<u8> {
             start_time: 5678,
             boot_id: 0x1122_3344_5566_7788,
             created_ns: 1_700_000_000_000_000_000,
+            labels: false,
         },
     )
     .unwrap();

@@ -7,7 +7,7 @@ mod common;
 
 use common::{Owned, read_all};
 use mmstats_nostd::layout::{EntryRecord, Prologue};
-use mmstats_nostd::{ByteImage, RegionView};
+use mmstats_nostd::{ByteImage, EntryError, RegionView};
 
 const ENTRY_LEN: usize = 384;
 
@@ -47,7 +47,7 @@ fn labelled_region() -> Vec<u8> {
         e.name[..name.len()].copy_from_slice(name);
         let labels = format!("conn={conn}\0");
         // Offset 42: `labels_len` in 2.2 (reserved, 0, in 2.0 and 2.1).
-        e.reserved = labels.len() as u16;
+        e.labels_len = labels.len() as u16;
         let at = table_offset + index * ENTRY_LEN;
         bytes[at..at + 256].copy_from_slice(bytemuck::bytes_of(&e));
         bytes[at + 256..at + 256 + labels.len()].copy_from_slice(labels.as_bytes());
@@ -57,12 +57,14 @@ fn labelled_region() -> Vec<u8> {
     bytes
 }
 
-/// What the 2.1 reader of this repository (commit e41c669) makes of it:
-/// it accepts minor 2 and 384-byte entries (it strides by `entry_len`),
-/// ignores the offset-42 word and the bytes past 256, and so shows the
-/// two fields under one name, without their labels.
+/// What the 2.1 reader of this repository (commit e41c669) made of it,
+/// checked by this test in commit 656d048 with that reader: it accepts
+/// minor 2 and 384-byte entries (it strides by `entry_len`), ignores the
+/// offset-42 word and the bytes past 256, and shows the two fields under
+/// one name, without their labels. The 2.2 reader shows the same fields
+/// and values, each with its label: the names alone are what 2.1 saw.
 #[test]
-fn a_2_1_reader_shows_a_2_2_region_as_the_same_name_twice() {
+fn a_2_2_region_reads_as_labelled_fields_and_as_the_2_1_reader_saw_it() {
     let bytes = labelled_region();
     let image = ByteImage::new(&bytes);
     let view = RegionView::open(&image).unwrap();
@@ -74,4 +76,74 @@ fn a_2_1_reader_shows_a_2_2_region_as_the_same_name_twice() {
             ("web.conn.bytes_in".to_owned(), Owned::Counter(20)),
         ]
     );
+    let labels: Vec<Vec<(String, String)>> = (0..2)
+        .map(|i| {
+            let field = view.entry(i).unwrap().unwrap();
+            field
+                .labels
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        labels,
+        vec![
+            vec![("conn".to_owned(), "1234".to_owned())],
+            vec![("conn".to_owned(), "1235".to_owned())],
+        ]
+    );
+}
+
+/// A change made to a good region.
+type Corruption = Box<dyn Fn(&mut Vec<u8>)>;
+
+/// Hostile label bytes are a problem of that one field, never a panic:
+/// a length past the entry, bytes without their terminator, a bad key,
+/// unsorted keys, and labels in a 256-byte entry.
+#[test]
+fn bad_label_bytes_are_a_per_field_error() {
+    let at = |index: usize| 256 + index * ENTRY_LEN;
+    let cases: Vec<(&str, Corruption)> = vec![
+        (
+            "length past the entry",
+            Box::new(move |b: &mut Vec<u8>| {
+                b[at(0) + 42..at(0) + 44].copy_from_slice(&129u16.to_ne_bytes())
+            }),
+        ),
+        (
+            "no terminator",
+            Box::new(move |b: &mut Vec<u8>| b[at(0) + 256 + 9] = b'x'),
+        ),
+        (
+            "bad key",
+            Box::new(move |b: &mut Vec<u8>| b[at(0) + 256] = b'-'),
+        ),
+        (
+            "control character in the value",
+            Box::new(move |b: &mut Vec<u8>| b[at(0) + 256 + 6] = 0x07),
+        ),
+    ];
+    for (what, corrupt) in cases {
+        let mut bytes = labelled_region();
+        corrupt(&mut bytes);
+        let image = ByteImage::new(&bytes);
+        let view = RegionView::open(&image).unwrap();
+        assert_eq!(view.field_count().unwrap(), 2);
+        match view.entry(0) {
+            Err(EntryError::BadLabels { index: 0, .. }) => {}
+            other => panic!("{what}: {other:?}"),
+        }
+        let other = view.entry(1).unwrap().unwrap();
+        assert_eq!(other.labels.get("conn"), Some("1235"), "{what}");
+    }
+    // Labels claimed in a region whose entries have no room for them.
+    let mut bytes = labelled_region();
+    bytes[20..24].copy_from_slice(&256u32.to_ne_bytes());
+    let image = ByteImage::new(&bytes);
+    let view = RegionView::open(&image).unwrap();
+    assert!(matches!(
+        view.entry(0),
+        Err(EntryError::BadLabels { index: 0, .. })
+    ));
 }

@@ -23,6 +23,7 @@ pub fn seed_region() -> Vec<u8> {
             start_time: 5678,
             boot_id: 0x1122_3344_5566_7788,
             created_ns: 1_700_000_000_000_000_000,
+            labels: false,
         },
     )
     .expect("fits");

@@ -206,6 +206,7 @@ impl StatsFileBuilder {
             start_time: os::process_start_time(pid).unwrap_or(0),
             boot_id: os::boot_id(),
             created_ns: os::now_ns(),
+            labels: false,
         };
         let mut region = Region::create(words, &options).map_err(|source| CreateError::Region {
             path: path.clone(),
