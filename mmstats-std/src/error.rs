@@ -168,7 +168,8 @@ impl std::error::Error for CreateError {
 pub enum AddFieldError {
     /// The region refused it (see the inner error).
     Region(mmstats_nostd::AddFieldError),
-    /// A field with this full name exists already.
+    /// A live field with this full name and these labels exists already
+    /// (the text is the name followed by the labels, as readers show them).
     DuplicateName(String),
 }
 

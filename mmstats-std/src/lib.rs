@@ -125,7 +125,7 @@ pub use histogram::HistogramSnapshot;
 pub use histogram_timer::HistogramTimer;
 pub use liveness::Liveness;
 pub use map::{LiveWords, ReadMap};
-pub use mmstats_nostd::{FieldSpec, Kind, Padding, Unit};
+pub use mmstats_nostd::{FieldSpec, Kind, LabelError, LabelIter, Labels, Padding, Unit};
 pub use publish::{
     Average, Counter, Flag, FloatGauge, Gauge, Handle, Histogram, Location, MovingAverage,
     SharedCounter, SharedGauge, StatsFile, StatsFileBuilder, Text, Timestamp,

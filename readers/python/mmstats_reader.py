@@ -833,7 +833,10 @@ def read_file(path):
             fields = parse_legacy(data)
             pid = None
             for f in fields:
-                if f.name == "sys.pid" and f.kind in ("int", "uint"):
+                # `sys.pid`, or after a label prefix (`myapp.sys.pid`), as
+                # the original cleanstats recognised it.
+                is_pid = f.name == "sys.pid" or f.name.endswith(".sys.pid")
+                if is_pid and f.kind in ("int", "uint"):
                     pid = f.value if f.value >= 0 else None
                     break
             writer = "dead" if pid is not None and check_process(pid, 0, 0) == "gone" else "unknown"

@@ -85,11 +85,16 @@ fn read_legacy(path: &Path, file: &File, len: u64) -> Result<FileStats, ReadFile
     let got = read_prefix(file, &mut bytes).map_err(io_failure(path, "read"))?;
     bytes.truncate(got);
     let parsed = legacy::parse(&bytes).map_err(|e| failure(path, ReadFailure::Legacy(e)))?;
+    // The first integer field named as a pid; a negative one is no pid.
     let pid = parsed
         .iter()
-        .find_map(|f| match (f.name.as_str(), &f.value) {
-            ("sys.pid", FieldValue::Int(p)) => u64::try_from(*p).ok(),
-            ("sys.pid", FieldValue::UInt(p)) => Some(*p),
+        .find(|f| {
+            is_legacy_pid_name(&f.name)
+                && matches!(f.value, FieldValue::Int(_) | FieldValue::UInt(_))
+        })
+        .and_then(|f| match &f.value {
+            FieldValue::Int(p) => u64::try_from(*p).ok(),
+            FieldValue::UInt(p) => Some(*p),
             _ => None,
         });
     // A legacy file records no start time: a running pid may be a reuse.
@@ -107,6 +112,7 @@ fn read_legacy(path: &Path, file: &File, len: u64) -> Result<FileStats, ReadFile
             .into_iter()
             .map(|f| Field {
                 name: f.name,
+                labels: mmstats_nostd::Labels::new(),
                 unit: String::new(),
                 description: String::new(),
                 value: f.value,
@@ -114,4 +120,13 @@ fn read_legacy(path: &Path, file: &File, len: u64) -> Result<FileStats, ReadFile
             .collect(),
         problems: Vec::new(),
     })
+}
+
+/// Whether a legacy field of this name holds the writer's pid: `sys.pid`,
+/// or `sys.pid` after a label prefix (`myapp.sys.pid`), as the original
+/// cleanstats recognised it. The first such integer field in record
+/// order counts.
+#[must_use]
+fn is_legacy_pid_name(name: &str) -> bool {
+    name == "sys.pid" || name.ends_with(".sys.pid")
 }
