@@ -212,6 +212,26 @@ class Labels(unittest.TestCase):
         self.assertEqual(stats.problems, [
             'field 2 (c{conn="1"}) repeats field 0, which is shown instead'])
 
+    def test_the_labelled_worked_example_of_format_md(self):
+        doc = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "docs", "FORMAT.md"), encoding="utf-8").read()
+        block = doc.split("<!-- hex-labels:start -->")[1].split("<!-- hex-labels:end -->")[0]
+        lines = block.split("```text\n")[1].split("```")[0].splitlines()
+        data, fold = bytearray(), False
+        for line in lines:
+            if line == "*":
+                fold = True
+                continue
+            offset = int(line[:4], 16)
+            if fold:  # runs of zero lines were folded
+                data.extend(bytes(offset - len(data)))
+                fold = False
+            if len(line) > 4:
+                data.extend(bytes.fromhex(line[6:56].split("|")[0]))
+        stats = self.read(bytes(data))
+        self.assertEqual([(f.name, f.labels, f.value) for f in stats.fields],
+                         [("rx", [("conn", "1234")], 7)])
+
     def test_labels_escape_backslash_and_quote(self):
         self.assertEqual(mmstats_reader.labels_text([("k", 'a\\b"c')]), '{k="a\\\\b\\"c"}')
         self.assertEqual(mmstats_reader.labels_text([]), "")
