@@ -112,6 +112,11 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             "seed-every-kind-swapped".to_owned(),
             checks::swap_region(&region),
         ),
+        (
+            "region_reader",
+            "seed-labels".to_owned(),
+            checks::seed_labelled_region(),
+        ),
     ];
     let fixtures =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mmstats-std/tests/fixtures/legacy-v1");
