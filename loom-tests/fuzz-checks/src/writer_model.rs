@@ -860,7 +860,7 @@ fn place(
 
 fn padding_of(add: &AddField) -> Padding {
     match add.padding % 3 {
-        0 => Padding::None,
+        0 => Padding::Packed,
         1 => Padding::Line64,
         _ => Padding::Line128,
     }
@@ -979,7 +979,7 @@ fn predict(
 ) -> Result<(Expected, Placement), AddFieldError> {
     let expected = expect_valid(model, add)?;
     let align = match padding_of(add) {
-        Padding::None => 1,
+        Padding::Packed => 1,
         Padding::Line64 => 8,
         Padding::Line128 => 16,
     };
@@ -1002,7 +1002,7 @@ fn insert<'a>(
         | if expected.constant { FLAG_CONSTANT } else { 0 }
         | if now.is_some() { FLAG_DYNAMIC } else { 0 }
         | match padding_of(add) {
-            Padding::None => 0,
+            Padding::Packed => 0,
             Padding::Line64 => FLAG_PAD_64,
             Padding::Line128 => FLAG_PAD_128,
         };
