@@ -165,16 +165,15 @@ impl HistogramShape {
     /// The bucket `value` would have if the range had no top.
     #[inline]
     const fn unclamped_index(self, value: u64) -> usize {
+        // Without a branch: `value | 2^m` has its top bit at the octave
+        // exponent `e` of `value` (m for values below 2^m), so `shift = e - m`
+        // is 0 for those, and `(shift << m) + (value >> shift)` is `value`
+        // for them and `(e - m + 1)·2^m + (v >> (e - m)) - 2^m` (module docs)
+        // for the others.
         let m = self.precision as u32;
-        let sub = 1u64 << m;
-        let index = if value < sub {
-            value as usize
-        } else {
-            let exponent = 63 - value.leading_zeros();
-            let shift = exponent - m;
-            (((shift as usize) + 1) << m) + ((value >> shift) - sub) as usize
-        };
-        index
+        let exponent = 63 - (value | 1u64 << m).leading_zeros();
+        let shift = exponent - m;
+        ((shift as usize) << m) + (value >> shift) as usize
     }
 
     /// The smallest and largest value of bucket `index` (inclusive). The
