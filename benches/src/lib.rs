@@ -163,9 +163,10 @@ pub fn mmstats_write_cases(dir: &std::path::Path) -> Vec<Case> {
     // put it wherever the allocator did, and so the lines it touches).
     #[repr(C, align(128))]
     struct LatchCell([mmstats_nostd::Word; 1 + 3 * 4]);
-    let latch_cell: &'static LatchCell = Box::leak(Box::new(LatchCell(std::array::from_fn(|_| {
-        mmstats_nostd::Word::new(0)
-    }))));
+    let latch_cell: &'static LatchCell =
+        Box::leak(Box::new(LatchCell(std::array::from_fn(|_| {
+            mmstats_nostd::Word::new(0)
+        }))));
     let latch = mmstats_nostd::latch::LatchWriter::new(&latch_cell.0, 3, 4).unwrap();
     latch.init(&[0; 4]);
 

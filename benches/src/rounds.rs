@@ -185,7 +185,12 @@ impl fmt::Display for Machine {
 pub fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
-        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .filter(|text| !text.is_empty())
         .unwrap_or_else(|| "unknown".into())
 }

@@ -166,11 +166,7 @@ fn slots_of_another_size_are_reused_without_losing_value_words() {
         .unwrap();
     let big = region
         .dynamic(0, |r| {
-            r.text(
-                FieldSpec::new("big")
-                    .capacity(64)
-                    .padding(Padding::Packed),
-            )
+            r.text(FieldSpec::new("big").capacity(64).padding(Padding::Packed))
         })
         .unwrap();
     assert_eq!(big.slot().index(), 1);

@@ -59,7 +59,11 @@ fn packed_values_are_8_bytes_apart_and_line128_owns_128_bytes() {
     let offsets: Vec<usize> = packed.iter().map(|f| f.0).collect();
     let first = offsets[0];
     assert_eq!(offsets, [first, first + 8, first + 16, first + 72]);
-    assert!(packed.iter().all(|f| f.1 & (FLAG_PAD_64 | FLAG_PAD_128) == 0));
+    assert!(
+        packed
+            .iter()
+            .all(|f| f.1 & (FLAG_PAD_64 | FLAG_PAD_128) == 0)
+    );
 
     let memory = words(1024);
     let wide = region_with(&memory, Some(Padding::Line128));
@@ -67,5 +71,8 @@ fn packed_values_are_8_bytes_apart_and_line128_owns_128_bytes() {
     let first = offsets[0];
     assert_eq!(first % 128, 0);
     assert_eq!(offsets, [first, first + 128, first + 256, first + 384]);
-    assert!(wide.iter().all(|f| f.1 & (FLAG_PAD_64 | FLAG_PAD_128) == FLAG_PAD_128));
+    assert!(
+        wide.iter()
+            .all(|f| f.1 & (FLAG_PAD_64 | FLAG_PAD_128) == FLAG_PAD_128)
+    );
 }

@@ -10,7 +10,9 @@ mod support;
 use common::{Owned, Rng, read_all, to_bytes, words};
 use mmstats_nostd::layout::{BYTE_ORDER_MARK, MAGIC, MAJOR};
 use mmstats_nostd::scan::RegionScanner;
-use mmstats_nostd::{ByteImage, ByteOrder, FieldSpec, OpenError, Padding, Region, RegionOptions, Unit};
+use mmstats_nostd::{
+    ByteImage, ByteOrder, FieldSpec, OpenError, Padding, Region, RegionOptions, Unit,
+};
 use support::foreign;
 
 /// A region of `word_count` words with a few fields; `tag` goes into a

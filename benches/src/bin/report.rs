@@ -184,10 +184,7 @@ fn write_section(args: &Args, dir: &std::path::Path) -> Rounds {
 fn read_section(args: &Args, dir: &std::path::Path) -> Option<Spread> {
     let mut fields_of = Vec::new();
     let mut cases = Vec::new();
-    for (fields, case) in snapshot_cases(dir)
-        .into_iter()
-        .chain(prometheus_cases(dir))
-    {
+    for (fields, case) in snapshot_cases(dir).into_iter().chain(prometheus_cases(dir)) {
         fields_of.push((case.name.clone(), fields));
         cases.push(case);
     }
@@ -211,7 +208,9 @@ fn read_section(args: &Args, dir: &std::path::Path) -> Option<Spread> {
         }
         println!(
             "| {name:<38} | {:>30} | {:>20} |",
-            rounds.spread(name).map_or_else(|| "-".into(), |s| s.show(0)),
+            rounds
+                .spread(name)
+                .map_or_else(|| "-".into(), |s| s.show(0)),
             per_field.map_or_else(|| "-".into(), |s| s.show(2))
         );
     }
@@ -253,10 +252,7 @@ fn false_sharing_section(args: &Args, dir: &std::path::Path) -> Option<Spread> {
     eprint!("measuring {:<60}\r", "false sharing");
     let results = false_sharing_rounds(dir, args.budget, args.rounds);
     eprintln!("{:<70}", "");
-    let two_files = &results
-        .iter()
-        .find(|(p, _)| *p == Placement::TwoFiles)?
-        .1;
+    let two_files = &results.iter().find(|(p, _)| *p == Placement::TwoFiles)?.1;
     println!(
         "\n| {:<38} | {:>20} | {:>20} |",
         "two threads, each its own counter", "ns/incr", "x two files"
@@ -412,9 +408,7 @@ fn mmdump_end_to_end(budget: Duration) -> Result<f64, String> {
     let binary = mmdump_binary()?;
     let dir = bench_dir();
     let files: Vec<_> = (0..E2E_FILES)
-        .map(|i| {
-            mmstats_benches::region_with_counters(dir.path(), &format!("e2e{i}"), E2E_FIELDS)
-        })
+        .map(|i| mmstats_benches::region_with_counters(dir.path(), &format!("e2e{i}"), E2E_FIELDS))
         .collect();
     let mut samples = Vec::new();
     let end = std::time::Instant::now() + budget;

@@ -110,7 +110,9 @@ impl StatsFileBuilder {
         self
     }
 
-    /// Field-table capacity (default: one entry per 320 bytes of region).
+    /// Field-table capacity (default: one entry per 320 bytes of region, a
+    /// 256-byte entry and a 64-byte line of value per single-word field at
+    /// the default padding).
     #[must_use]
     pub const fn table_capacity(mut self, fields: usize) -> Self {
         self.table_capacity = fields;
