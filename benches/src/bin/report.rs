@@ -267,8 +267,9 @@ fn false_sharing_section(args: &Args, dir: &std::path::Path) -> Option<Spread> {
         );
     }
     println!(
-        "(default padding: {:?}; ns per increment and thread, both threads at once, pinned to CPUs 0 and 1 when allowed)",
-        mmstats::Padding::DEFAULT
+        "(default padding: {:?}; ns per increment and thread, both threads at once, pinned to CPUs 0 and 1 when allowed; each round the fastest of {} runs)",
+        mmstats::Padding::DEFAULT,
+        mmstats_benches::false_sharing::RUNS
     );
     let default = &results
         .iter()
