@@ -255,8 +255,8 @@ impl<'a> Histogram<'a> {
         }
         // The bucket of `value`, clamped to the last bucket: the words hold
         // exactly the shape's buckets (checked in `init`), so clamping to
-        // the slice is `index_of`'s clamp, and lets the compiler drop the
-        // bounds check.
+        // the slice is `index_of`'s clamp, without recomputing the bucket
+        // count from the shape on every record.
         let index = self
             .shape
             .unclamped_index(value)
