@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release -p mmdump --bin mmdump
-cargo run --release -p mmstats-benches --bin report -- --budget-ms 5
+cargo run --release -p mmstats-benches --bin report -- --budget-ms 5 --rounds 3

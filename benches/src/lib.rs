@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use mmstats::{FieldSpec, StatsFile};
 
+pub mod false_sharing;
 pub mod peers;
+pub mod rounds;
 
 /// One benchmarked operation.
 pub struct Case {
@@ -156,18 +158,20 @@ pub fn mmstats_write_cases(dir: &std::path::Path) -> Vec<Case> {
     let ring = file.event_ring(FieldSpec::new("ring").slots(1024)).unwrap();
 
     // A 4-word latch cell (3 buffers), written through the core's own
-    // LatchWriter on words of the same kind of mapping.
-    let latch_words: &'static [mmstats_nostd::Word] = Box::leak(
-        (0..1 + 3 * 4)
-            .map(|_| mmstats_nostd::Word::new(0))
-            .collect(),
-    );
-    let latch = mmstats_nostd::latch::LatchWriter::new(latch_words, 3, 4).unwrap();
+    // LatchWriter, on words placed as a field with the default padding
+    // places them: from the start of a 128-byte line (a heap vector would
+    // put it wherever the allocator did, and so the lines it touches).
+    #[repr(C, align(128))]
+    struct LatchCell([mmstats_nostd::Word; 1 + 3 * 4]);
+    let latch_cell: &'static LatchCell =
+        Box::leak(Box::new(LatchCell(std::array::from_fn(|_| {
+            mmstats_nostd::Word::new(0)
+        }))));
+    let latch = mmstats_nostd::latch::LatchWriter::new(&latch_cell.0, 3, 4).unwrap();
     latch.init(&[0; 4]);
 
     let s16 = "0123456789abcdef";
     let s200: String = "x".repeat(200);
-    let mut n = 0u64;
     vec![
         Case::each("write", "mmstats: counter incr", move || counter.incr()),
         Case::each("write", "mmstats: shared counter incr", move || {
@@ -191,14 +195,25 @@ pub fn mmstats_write_cases(dir: &std::path::Path) -> Vec<Case> {
         Case::each("write", "mmstats: timer record", move || {
             timer.record(black_box(Duration::from_nanos(1500)));
         }),
-        Case::each("write", "mmstats: histogram record", {
-            let mut v = 1u64;
-            move || {
-                // A spread of values so records hit many buckets.
-                v = v.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-                histogram.record(black_box(v >> 34));
-            }
-        }),
+        Case {
+            group: "write",
+            name: "mmstats: histogram record".into(),
+            run: Box::new({
+                let mut state = 1u64;
+                move |n| {
+                    // A spread of values so records hit many buckets: an LCG,
+                    // its state in a local for the batch (a captured variable
+                    // would be stored back to the closure after every record,
+                    // since the region's atomic stores might alias it).
+                    let mut v = state;
+                    for _ in 0..n {
+                        v = v.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                        histogram.record(black_box(v >> 34));
+                    }
+                    state = v;
+                }
+            }),
+        },
         Case::each("write", "mmstats: histogram timer record", move || {
             histogram_timer.record(black_box(Duration::from_nanos(1500)));
         }),
@@ -212,9 +227,9 @@ pub fn mmstats_write_cases(dir: &std::path::Path) -> Vec<Case> {
             ring.event(black_box(7), &[1, 2]);
         }),
         Case::each("write", "mmstats: 4-word latch write", move || {
-            n = n.wrapping_add(1);
-            let k = black_box(n);
-            latch.write(4, |i| k + i as u64);
+            // The same opaque value as the 4-store baseline.
+            let v = black_box(7u64);
+            latch.write(4, |i| v + i as u64);
         }),
     ]
 }
@@ -223,9 +238,10 @@ pub fn mmstats_write_cases(dir: &std::path::Path) -> Vec<Case> {
 pub const SNAPSHOT_SIZES: [usize; 3] = [10, 1_000, 100_000];
 
 /// A kept stats file with `fields` counters (plus the default fields),
-/// each with a value, for reader benchmarks.
+/// each with a value and the default padding, for reader benchmarks.
 pub fn region_with_counters(dir: &std::path::Path, name: &str, fields: usize) -> StatsFile {
-    let size = (fields + 16) * (256 + 8) + 64 * 1024;
+    // An entry and one 128-byte line (the widest padding) per field.
+    let size = (fields + 16) * (256 + 128) + 64 * 1024;
     let file = StatsFile::builder(name)
         .dir(dir)
         .size(size)
@@ -279,8 +295,8 @@ pub struct Paired {
     pub alone_ns: f64,
     /// Median over the rounds of the writer's median ns/op with the reader.
     pub with_reader_ns: f64,
-    /// Median over the rounds of (with reader / alone) of the same round.
-    pub ratio: f64,
+    /// (with reader / alone) of the same round, over the rounds.
+    pub ratios: rounds::Spread,
     /// Median over consecutive rounds of |alone / next alone - 1|: how far
     /// two measurements of the same thing differ here (the noise floor).
     pub noise: f64,
@@ -374,7 +390,11 @@ fn paired(
         with.push(measure(run, window).median_ns);
         rates.push(reader.stop());
     }
-    let mut ratios: Vec<f64> = with.iter().zip(&alone).map(|(w, a)| w / a).collect();
+    let ratios = rounds::Spread::of_ratios(&with, &alone).unwrap_or(rounds::Spread {
+        min: f64::NAN,
+        median: f64::NAN,
+        max: f64::NAN,
+    });
     let mut noise: Vec<f64> = alone
         .windows(2)
         .map(|p| (p[0] / p[1] - 1.0).abs())
@@ -382,7 +402,7 @@ fn paired(
     Paired {
         alone_ns: median(&mut alone),
         with_reader_ns: median(&mut with),
-        ratio: median(&mut ratios),
+        ratios,
         noise: if noise.is_empty() {
             0.0
         } else {

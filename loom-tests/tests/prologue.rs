@@ -13,7 +13,15 @@ use std::sync::Arc as StdArc;
 use loom::thread;
 use loom_tests::{Executions, builder, leaked_words};
 use mmstats_nostd::layout::{PROLOGUE_LEN, STATE_READY};
-use mmstats_nostd::{DEFAULT_MAX_TRIES, OpenError, Region, RegionOptions, RegionView, Value};
+use mmstats_nostd::{
+    DEFAULT_MAX_TRIES, FieldSpec, OpenError, Padding, Region, RegionOptions, RegionView, Value,
+};
+
+/// The one counter, packed: the model is about the prologue, and a packed
+/// value fits the few words these regions have.
+fn packed(name: &str) -> FieldSpec<'_> {
+    FieldSpec::new(name).padding(Padding::Packed)
+}
 
 const WORDS: usize = 32 + 32 + 4;
 
@@ -40,7 +48,7 @@ fn reader_never_trusts_a_region_before_it_is_ready() {
         let words = leaked_words(WORDS);
         let writer = thread::spawn(move || {
             let mut region = Region::create(words, &options()).unwrap();
-            region.counter("c").unwrap().add(3);
+            region.counter(packed("c")).unwrap().add(3);
         });
         let reader = thread::spawn(move || match RegionView::open(words) {
             Err(OpenError::BadMagic | OpenError::NotReady) => {}
@@ -86,7 +94,7 @@ fn recreation_is_noticed_by_still_valid() {
         // Generation 1: counter "c" = 42, opened by the reader beforehand.
         {
             let mut region = Region::create(words, &options()).unwrap();
-            region.counter("c").unwrap().add(42);
+            region.counter(packed("c")).unwrap().add(42);
         }
         let view = RegionView::open(words).unwrap();
         assert_eq!(view.prologue().generation, 1);
@@ -96,7 +104,7 @@ fn recreation_is_noticed_by_still_valid() {
         let writer = thread::spawn(move || {
             let mut region = Region::create(words, &options()).unwrap();
             assert_eq!(region.generation(), 2);
-            region.counter("c").unwrap().add(7);
+            region.counter(packed("c")).unwrap().add(7);
         });
         let reader = thread::spawn(move || {
             let mut scratch = [0u64; 1];

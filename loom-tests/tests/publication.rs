@@ -11,8 +11,8 @@ use std::sync::Arc as StdArc;
 use loom::thread;
 use loom_tests::{Executions, builder, leaked_words};
 use mmstats_nostd::{
-    DEFAULT_MAX_TRIES, FieldSpec, Kind, MAX_COPY_WORDS, Region, RegionOptions, RegionView, Unit,
-    Value,
+    DEFAULT_MAX_TRIES, FieldSpec, Kind, MAX_COPY_WORDS, Padding, Region, RegionOptions, RegionView,
+    Unit, Value,
 };
 
 #[test]
@@ -33,19 +33,30 @@ fn reader_never_sees_a_half_written_entry() {
             },
         )
         .unwrap();
-        region.counter("first").unwrap().add(5);
+        // Packed fields: the model is about publication, and packed values
+        // fit the 8 value words of this region.
+        region
+            .counter(FieldSpec::new("first").padding(Padding::Packed))
+            .unwrap()
+            .add(5);
 
         let writer = thread::spawn(move || {
             let late = region
                 .gauge(
                     FieldSpec::new("late")
                         .unit(Unit::Bytes)
-                        .describe("added later"),
+                        .describe("added later")
+                        .padding(Padding::Packed),
                 )
                 .unwrap();
             late.set(-9);
             let text = region
-                .text(FieldSpec::new("late.text").capacity(8).buffers(2))
+                .text(
+                    FieldSpec::new("late.text")
+                        .capacity(8)
+                        .buffers(2)
+                        .padding(Padding::Packed),
+                )
                 .unwrap();
             text.set("abc");
         });

@@ -7,7 +7,9 @@ use std::sync::Arc as StdArc;
 
 use loom::thread;
 use loom_tests::{Executions, builder, leaked_words};
-use mmstats_nostd::{DEFAULT_MAX_TRIES, Region, RegionOptions, RegionView, Value};
+use mmstats_nostd::{
+    DEFAULT_MAX_TRIES, FieldSpec, Padding, Region, RegionOptions, RegionView, Value,
+};
 
 const THREADS: u64 = 2;
 const EACH: u64 = 2;
@@ -27,8 +29,19 @@ fn shared_counter_loses_no_increment() {
             },
         )
         .unwrap();
-        let hits: &'static _ = Box::leak(Box::new(region.shared_counter("hits").unwrap()));
-        let level: &'static _ = Box::leak(Box::new(region.shared_gauge("level").unwrap()));
+        let hits: &'static _ = Box::leak(Box::new(
+            region
+                .shared_counter(
+                    // Packed: the model is about fetch_add; the region is small.
+                    FieldSpec::new("hits").padding(Padding::Packed),
+                )
+                .unwrap(),
+        ));
+        let level: &'static _ = Box::leak(Box::new(
+            region
+                .shared_gauge(FieldSpec::new("level").padding(Padding::Packed))
+                .unwrap(),
+        ));
         let workers: Vec<_> = (0..THREADS)
             .map(|_| {
                 thread::spawn(move || {

@@ -157,17 +157,23 @@ impl HistogramShape {
     #[inline]
     #[must_use]
     pub const fn index_of(self, value: u64) -> usize {
-        let m = self.precision as u32;
-        let sub = 1u64 << m;
-        let index = if value < sub {
-            value as usize
-        } else {
-            let exponent = 63 - value.leading_zeros();
-            let shift = exponent - m;
-            (((shift as usize) + 1) << m) + ((value >> shift) - sub) as usize
-        };
+        let index = self.unclamped_index(value);
         let last = self.buckets() - 1;
         if index > last { last } else { index }
+    }
+
+    /// The bucket `value` would have if the range had no top.
+    #[inline]
+    const fn unclamped_index(self, value: u64) -> usize {
+        // Without a branch: `value | 2^m` has its top bit at the octave
+        // exponent `e` of `value` (m for values below 2^m), so `shift = e - m`
+        // is 0 for those, and `(shift << m) + (value >> shift)` is `value`
+        // for them and `(e - m + 1)·2^m + (v >> (e - m)) - 2^m` (module docs)
+        // for the others.
+        let m = self.precision as u32;
+        let exponent = 63 - (value | 1u64 << m).leading_zeros();
+        let shift = exponent - m;
+        ((shift as usize) << m) + (value >> shift) as usize
     }
 
     /// The smallest and largest value of bucket `index` (inclusive). The
@@ -202,13 +208,9 @@ impl Default for HistogramShape {
 /// instruction, no allocation, no waiting.
 #[derive(Debug)]
 pub struct Histogram<'a> {
-    summary: &'a [Word],
+    summary: &'a [Word; SUMMARY_WORDS],
     buckets: &'a [Word],
     shape: HistogramShape,
-    count: Cell<u64>,
-    sum: Cell<u64>,
-    min: Cell<u64>,
-    max: Cell<u64>,
     _one_writer: PhantomData<Cell<()>>,
 }
 
@@ -220,7 +222,7 @@ impl<'a> Histogram<'a> {
         if words.len() != SUMMARY_WORDS + shape.buckets() {
             return None;
         }
-        let (summary, buckets) = words.split_at(SUMMARY_WORDS);
+        let (summary, buckets) = words.split_first_chunk::<SUMMARY_WORDS>()?;
         for (index, word) in words.iter().enumerate() {
             word.store(if index == 2 { u64::MAX } else { 0 }, Ordering::Relaxed);
         }
@@ -228,10 +230,6 @@ impl<'a> Histogram<'a> {
             summary,
             buckets,
             shape,
-            count: Cell::new(0),
-            sum: Cell::new(0),
-            min: Cell::new(u64::MAX),
-            max: Cell::new(0),
             _one_writer: PhantomData,
         })
     }
@@ -255,7 +253,14 @@ impl<'a> Histogram<'a> {
         if n == 0 {
             return;
         }
-        let index = self.shape.index_of(value);
+        // The bucket of `value`, clamped to the last bucket: the words hold
+        // exactly the shape's buckets (checked in `init`), so clamping to
+        // the slice is `index_of`'s clamp, without recomputing the bucket
+        // count from the shape on every record.
+        let index = self
+            .shape
+            .unclamped_index(value)
+            .min(self.buckets.len().saturating_sub(1));
         if let Some(bucket) = self.buckets.get(index) {
             // Relaxed load and store by the only writer: each word is an
             // independent value (module docs), so no ordering is needed and
@@ -263,41 +268,42 @@ impl<'a> Histogram<'a> {
             let current = bucket.load(Ordering::Relaxed);
             bucket.store(current.wrapping_add(n), Ordering::Relaxed);
         }
-        // The summary words come from local shadows: the writer never reads
-        // them back. Relaxed for the same reason as the bucket.
-        let count = self.count.get().wrapping_add(n);
-        self.count.set(count);
-        self.store(0, count);
-        let sum = self.sum.get().wrapping_add(value.wrapping_mul(n));
-        self.sum.set(sum);
-        self.store(1, sum);
-        if value < self.min.get() {
-            self.min.set(value);
+        // The summary words are loaded back from the region rather than
+        // kept in shadows: this writer is their only writer, so each load
+        // returns its own last store, and a shadow would cost a second store
+        // per word. Relaxed for the same reason as the bucket.
+        self.store(0, self.load(0).wrapping_add(n));
+        self.store(1, self.load(1).wrapping_add(value.wrapping_mul(n)));
+        if value < self.load(2) {
             self.store(2, value);
         }
-        if value > self.max.get() {
-            self.max.set(value);
+        if value > self.load(3) {
             self.store(3, value);
         }
     }
 
     #[inline]
+    fn load(&self, word: usize) -> u64 {
+        // Relaxed: this writer's own last store (see `record_n`).
+        self.summary[word].load(Ordering::Relaxed)
+    }
+
+    #[inline]
     fn store(&self, word: usize, value: u64) {
-        if let Some(word) = self.summary.get(word) {
-            word.store(value, Ordering::Relaxed);
-        }
+        // Relaxed: see `record_n`.
+        self.summary[word].store(value, Ordering::Relaxed);
     }
 
     /// Records made so far (this writer's count).
     #[must_use]
     pub fn count(&self) -> u64 {
-        self.count.get()
+        self.load(0)
     }
 
     /// Sum of the values recorded so far (wrapping).
     #[must_use]
     pub fn sum(&self) -> u64 {
-        self.sum.get()
+        self.load(1)
     }
 }
 

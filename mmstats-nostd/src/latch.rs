@@ -37,17 +37,21 @@ use crate::source::WordSource;
 use crate::sync::{Ordering, Word, fence};
 
 /// The writer's side of one latch cell. Not `Sync`: a latch has one writer.
+///
+/// The writer's only private state is where the next copy starts; the
+/// number of completed writes is the cell's own sequence word, which only
+/// this writer stores and so loads back unchanged. Keeping no shadow of it
+/// saves a store per write (a write is the copy's words plus two stores).
 #[derive(Debug)]
 pub struct LatchWriter<'a> {
     seq: &'a Word,
     copies: &'a [Word],
     buffers: usize,
     copy_words: usize,
-    /// Local shadow of `seq`: this writer is its only writer, so it never
-    /// needs to load it back from shared memory.
-    next_seq: Cell<u64>,
-    /// `next_seq % buffers`, kept incrementally to spare a division.
-    next_copy: Cell<usize>,
+    /// Word offset in `copies` of the copy the next write fills,
+    /// `(sequence + 1) % buffers * copy_words`, kept incrementally to spare
+    /// a division.
+    next_start: Cell<usize>,
 }
 
 /// Why a latch cell could not be set up over a slice of words.
@@ -76,13 +80,17 @@ impl<'a> LatchWriter<'a> {
             return Err(LatchShapeError);
         }
         let (seq, copies) = words.split_first().ok_or(LatchShapeError)?;
+        // Relaxed: the cell is not published yet, or this is its one
+        // writer; the next write continues the sequence the word holds, so
+        // that it fills the copy readers will look for.
+        let next = seq.load(Ordering::Relaxed).wrapping_add(1);
+        let next_copy = usize::try_from(next % buffers as u64).unwrap_or(0);
         Ok(Self {
             seq,
             copies,
             buffers,
             copy_words,
-            next_seq: Cell::new(1),
-            next_copy: Cell::new(1 % buffers),
+            next_start: Cell::new(next_copy * copy_words),
         })
     }
 
@@ -100,8 +108,8 @@ impl<'a> LatchWriter<'a> {
             };
             word.store(value, Ordering::Relaxed);
         }
-        self.next_seq.set(1);
-        self.next_copy.set(1 % self.buffers);
+        // buffers >= 2 (checked in `new`): write 1 fills copy 1.
+        self.next_start.set(self.copy_words);
     }
 
     /// Number of copies.
@@ -119,7 +127,9 @@ impl<'a> LatchWriter<'a> {
     /// Completed writes so far.
     #[must_use]
     pub fn sequence(&self) -> u64 {
-        self.next_seq.get().wrapping_sub(1)
+        // Relaxed: this writer is the only one storing `seq`, so the load
+        // returns its own last store; no other memory is inferred from it.
+        self.seq.load(Ordering::Relaxed)
     }
 
     /// Publishes a new value: words `0..n` of the next copy become
@@ -127,8 +137,14 @@ impl<'a> LatchWriter<'a> {
     /// past `n` keep stale contents, so a kind that writes fewer words must
     /// say in its first word how many count). Never waits.
     #[inline]
-    pub fn write(&self, n: usize, word_at: impl FnMut(usize) -> u64) {
-        self.write_words((0..n.min(self.copy_words)).map(word_at));
+    pub fn write(&self, n: usize, mut word_at: impl FnMut(usize) -> u64) {
+        self.write_with(|copy| {
+            for (index, slot) in copy.slots.iter().take(n).enumerate() {
+                // Relaxed: ordering comes from the fences around `fill` in
+                // `write_with`.
+                slot.store(word_at(index), Ordering::Relaxed);
+            }
+        });
     }
 
     /// Publishes a new value from the words `words` yields, in order (at
@@ -148,9 +164,10 @@ impl<'a> LatchWriter<'a> {
     /// Never waits. The fastest way to write many words.
     #[inline]
     pub fn write_with(&self, fill: impl FnOnce(&CopyWriter<'_>)) {
-        let next = self.next_seq.get();
-        let copy = self.next_copy.get();
-        let start = copy * self.copy_words;
+        // Relaxed: `seq` is stored by this writer only, so this is its own
+        // last store (coherence); nothing else is read on the strength of it.
+        let next = self.seq.load(Ordering::Relaxed).wrapping_add(1);
+        let start = self.next_start.get();
 
         // Release fence before the data stores: if a reader's (Relaxed)
         // load of any word below reads this write's value, this fence
@@ -169,11 +186,11 @@ impl<'a> LatchWriter<'a> {
         // sees every store above, i.e. the whole copy it is told to read.
         self.seq.store(next, Ordering::Release);
 
-        self.next_seq.set(next.wrapping_add(1));
-        self.next_copy.set(if copy + 1 == self.buffers {
+        let following = start + self.copy_words;
+        self.next_start.set(if following == self.copies.len() {
             0
         } else {
-            copy + 1
+            following
         });
     }
 }
@@ -384,6 +401,25 @@ mod tests {
                 assert_eq!(writer.sequence(), k);
             }
         }
+    }
+
+    #[test]
+    fn a_writer_continues_the_sequence_the_cell_holds() {
+        let words = cell(3, 1);
+        let first = LatchWriter::new(&words, 3, 1).unwrap();
+        first.init(&[0]);
+        for k in 1..=5 {
+            first.write(1, |_| k);
+        }
+        // A second writer over the same words (a handle made again) goes on
+        // from write 5: write 6 fills copy 6 % 3 = 0, where readers look.
+        let again = LatchWriter::new(&words, 3, 1).unwrap();
+        assert_eq!(again.sequence(), 5);
+        again.write(1, |_| 66);
+        let mut out = [0u64; 1];
+        let read = read_latch(&words[..], location(3, 1), 1, &mut out, |_| 1).unwrap();
+        assert_eq!((read.sequence, out[0]), (6, 66));
+        assert_eq!(words[1].load(Ordering::Relaxed), 66, "copy 0 holds write 6");
     }
 
     #[test]

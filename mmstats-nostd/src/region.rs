@@ -23,22 +23,36 @@ use crate::slot::{Dynamic, Slot, SlotWriter};
 use crate::sync::{Ordering, Word, fence};
 
 /// Where a value is placed in the value area.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+///
+/// The default, [`Padding::DEFAULT`], puts every value on cache lines of
+/// its own, so that fields whose handles go to different threads never
+/// share a line (no false sharing); [`Padding::Packed`] is the opt-out for
+/// firmware and for files with very many fields that one thread writes.
+/// Lines are counted from the start of the region: give a region created
+/// over your own buffer an alignment of 128 bytes (mapped files are
+/// page-aligned).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Padding {
-    /// Packed after the previous value, 8-byte aligned.
-    #[default]
-    None,
-    /// On its own 64-byte line(s): no false sharing on most CPUs.
+    /// Packed after the previous value, 8-byte aligned: no bytes beyond the
+    /// value, but values of different fields may share a cache line, so two
+    /// threads writing neighbouring fields slow each other down.
+    Packed,
+    /// On its own 64-byte line(s): no false sharing on most CPUs. Costs up
+    /// to 56 bytes per single-word value.
     Line64,
     /// On its own 128-byte pair of lines: no false sharing with adjacent-line
-    /// prefetch (Intel) or 128-byte lines (Apple M-series, POWER).
+    /// prefetch (Intel) or 128-byte lines (Apple M-series, POWER). Costs up
+    /// to 120 bytes per single-word value.
     Line128,
 }
 
 impl Padding {
+    /// The placement of a field that does not say otherwise.
+    pub const DEFAULT: Self = Self::Line64;
+
     const fn words(self) -> usize {
         match self {
-            Self::None => 1,
+            Self::Packed => 1,
             Self::Line64 => 8,
             Self::Line128 => 16,
         }
@@ -46,10 +60,16 @@ impl Padding {
 
     const fn flag(self) -> u32 {
         match self {
-            Self::None => 0,
+            Self::Packed => 0,
             Self::Line64 => layout::FLAG_PAD_64,
             Self::Line128 => layout::FLAG_PAD_128,
         }
+    }
+}
+
+impl Default for Padding {
+    fn default() -> Self {
+        Self::DEFAULT
     }
 }
 
@@ -117,7 +137,7 @@ impl<'s> FieldSpec<'s> {
             name,
             unit: Unit::None,
             description: "",
-            padding: Padding::None,
+            padding: Padding::DEFAULT,
             buffers: DEFAULT_BUFFERS,
             capacity: DEFAULT_STRING_CAPACITY,
             constant: false,

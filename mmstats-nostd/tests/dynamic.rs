@@ -159,16 +159,25 @@ fn dynamic_must_add_exactly_one_field() {
 fn slots_of_another_size_are_reused_without_losing_value_words() {
     let memory = words(4096);
     let mut region = Region::create(&memory, &options(3)).unwrap();
-    // One word first, so the next value does not start on a 64-byte line.
-    region.counter("first").unwrap();
+    // One packed word first, so the next (packed) value does not start on
+    // a 64-byte line.
+    region
+        .counter(FieldSpec::new("first").padding(Padding::Packed))
+        .unwrap();
     let big = region
-        .dynamic(0, |r| r.text(FieldSpec::new("big").capacity(64)))
+        .dynamic(0, |r| {
+            r.text(FieldSpec::new("big").capacity(64).padding(Padding::Packed))
+        })
         .unwrap();
     assert_eq!(big.slot().index(), 1);
     let used_after_big = memory[DATA_USED_WORD].load(Ordering::Relaxed);
     big.retire(0);
     // A counter fits in the string's words: no new value words.
-    let small = region.dynamic(0, |r| r.counter("small")).unwrap();
+    let small = region
+        .dynamic(0, |r| {
+            r.counter(FieldSpec::new("small").padding(Padding::Packed))
+        })
+        .unwrap();
     assert_eq!(small.slot().index(), 1);
     assert_eq!(
         memory[DATA_USED_WORD].load(Ordering::Relaxed),

@@ -5,10 +5,10 @@
 mod common;
 
 use common::{to_bytes, words};
-use mmstats_nostd::{FieldSpec, Region, RegionOptions, Unit};
+use mmstats_nostd::{FieldSpec, Padding, Region, RegionOptions, Unit};
 
-/// The example region: two fields, a counter and a 2-buffer string, in a
-/// table of capacity 2.
+/// The example region: two fields, a counter and a 2-buffer string, packed
+/// (the example predates padding by default), in a table of capacity 2.
 fn example() -> Vec<u8> {
     let memory = words(32 + 2 * 32 + 6);
     let mut region = Region::create(
@@ -28,11 +28,17 @@ fn example() -> Vec<u8> {
         .counter(
             FieldSpec::new("hits")
                 .unit(Unit::Events)
-                .describe("requests"),
+                .describe("requests")
+                .padding(Padding::Packed),
         )
         .unwrap();
     let version = region
-        .text(FieldSpec::new("ver").capacity(8).buffers(2))
+        .text(
+            FieldSpec::new("ver")
+                .capacity(8)
+                .buffers(2)
+                .padding(Padding::Packed),
+        )
         .unwrap();
     hits.add(42);
     version.set("v1.2");
@@ -54,7 +60,11 @@ fn labelled_example() -> Vec<u8> {
     )
     .unwrap();
     let rx = region
-        .counter(FieldSpec::new("rx").labels(&[("conn", "1234")]))
+        .counter(
+            FieldSpec::new("rx")
+                .labels(&[("conn", "1234")])
+                .padding(Padding::Packed),
+        )
         .unwrap();
     rx.add(7);
     to_bytes(&memory)

@@ -14,7 +14,7 @@ const ROUNDS: usize = if cfg!(miri) { 100 } else { 20_000 };
 
 /// A small region holding one field of every kind, as bytes.
 fn sample_region() -> Vec<u8> {
-    let memory = words(256);
+    let memory = words(512);
     let mut region = Region::create(
         &memory,
         &RegionOptions {

@@ -10,7 +10,9 @@ mod support;
 use common::{Owned, Rng, read_all, to_bytes, words};
 use mmstats_nostd::layout::{BYTE_ORDER_MARK, MAGIC, MAJOR};
 use mmstats_nostd::scan::RegionScanner;
-use mmstats_nostd::{ByteImage, ByteOrder, FieldSpec, OpenError, Region, RegionOptions, Unit};
+use mmstats_nostd::{
+    ByteImage, ByteOrder, FieldSpec, OpenError, Padding, Region, RegionOptions, Unit,
+};
 use support::foreign;
 
 /// A region of `word_count` words with a few fields; `tag` goes into a
@@ -96,18 +98,19 @@ fn a_region_at_offset_zero_and_back_to_back_regions() {
 #[test]
 fn the_magic_inside_a_region_is_data_not_a_second_region() {
     // A counter whose value is the magic and a gauge after it holding a
-    // byte-order mark: inside the region, so not a candidate.
+    // byte-order mark: inside the region, so not a candidate. Packed, so
+    // that the two values are adjacent like a prologue's first words.
     let memory = words(256);
     let mut region = Region::create(&memory, &RegionOptions::default()).unwrap();
     region
-        .counter("looks_like_magic")
+        .counter(FieldSpec::new("looks_like_magic").padding(Padding::Packed))
         .unwrap()
         .add(u64::from_ne_bytes(MAGIC));
     let mut mark = [0u8; 8];
     mark[..4].copy_from_slice(&BYTE_ORDER_MARK.to_ne_bytes());
     mark[4..6].copy_from_slice(&MAJOR.to_ne_bytes());
     region
-        .gauge("looks_like_mark")
+        .gauge(FieldSpec::new("looks_like_mark").padding(Padding::Packed))
         .unwrap()
         .set(i64::from_ne_bytes(mark));
     let image = to_bytes(&memory);

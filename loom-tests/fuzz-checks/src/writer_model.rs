@@ -891,7 +891,7 @@ fn labels_of(add: &AddField) -> &'static [(&'static str, &'static str)] {
 
 fn padding_of(add: &AddField) -> Padding {
     match add.padding % 3 {
-        0 => Padding::None,
+        0 => Padding::Packed,
         1 => Padding::Line64,
         _ => Padding::Line128,
     }
@@ -1015,7 +1015,7 @@ fn predict(
 ) -> Result<(Expected, Placement), AddFieldError> {
     let expected = expect_valid(model, add)?;
     let align = match padding_of(add) {
-        Padding::None => 1,
+        Padding::Packed => 1,
         Padding::Line64 => 8,
         Padding::Line128 => 16,
     };
@@ -1038,7 +1038,7 @@ fn insert<'a>(
         | if expected.constant { FLAG_CONSTANT } else { 0 }
         | if now.is_some() { FLAG_DYNAMIC } else { 0 }
         | match padding_of(add) {
-            Padding::None => 0,
+            Padding::Packed => 0,
             Padding::Line64 => FLAG_PAD_64,
             Padding::Line128 => FLAG_PAD_128,
         };

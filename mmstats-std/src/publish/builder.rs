@@ -120,8 +120,10 @@ impl StatsFileBuilder {
         self
     }
 
-    /// Field-table capacity (default: one entry per 448 bytes of region,
-    /// 320 without [labels](StatsFileBuilder::labels)).
+    /// Field-table capacity (default: one entry per 448 bytes of region, a
+    /// 384-byte entry and a 64-byte line of value per single-word field at
+    /// the default padding; 320 bytes without
+    /// [labels](StatsFileBuilder::labels)).
     #[must_use]
     pub const fn table_capacity(mut self, fields: usize) -> Self {
         self.table_capacity = fields;
