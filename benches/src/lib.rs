@@ -21,6 +21,7 @@ use mmstats::{FieldSpec, StatsFile};
 pub mod false_sharing;
 pub mod peers;
 pub mod rounds;
+pub mod serve_report;
 
 /// One benchmarked operation.
 pub struct Case {
@@ -240,8 +241,9 @@ pub const SNAPSHOT_SIZES: [usize; 3] = [10, 1_000, 100_000];
 /// A kept stats file with `fields` counters (plus the default fields),
 /// each with a value and the default padding, for reader benchmarks.
 pub fn region_with_counters(dir: &std::path::Path, name: &str, fields: usize) -> StatsFile {
-    // An entry and one 128-byte line (the widest padding) per field.
-    let size = (fields + 16) * (256 + 128) + 64 * 1024;
+    // An entry with room for labels and one 128-byte line (the widest
+    // padding) per field.
+    let size = (fields + 16) * (mmstats_nostd::layout::ENTRY_LEN_LABELS + 128) + 64 * 1024;
     let file = StatsFile::builder(name)
         .dir(dir)
         .size(size)

@@ -793,6 +793,47 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
         Ok(None)
     }
 
+    /// The name bytes entry `index` holds now, read without the checks of
+    /// [`RegionView::entry`]: no slot check, no validation, no copy of the
+    /// rest of the entry. A hint for a reader that looks for a few names
+    /// among many (`mmdump get NAME` in 100,000 fields): it reads in full,
+    /// with [`RegionView::entry`], only the entries whose hint it wants,
+    /// and those are checked as always. A slot rewritten while the hint is
+    /// taken may give a torn name, which at worst makes the reader skip a
+    /// field that was being replaced anyway. `None` when the entry's words
+    /// are out of bounds or its name length is not 1 to [`NAME_MAX`].
+    pub fn entry_name_hint<'b>(
+        &self,
+        index: usize,
+        buf: &'b mut [u8; NAME_MAX],
+    ) -> Option<&'b [u8]> {
+        const LEN_BYTE: usize = core::mem::offset_of!(EntryRecord, name_len);
+        const NAME_BYTE: usize = core::mem::offset_of!(EntryRecord, name);
+        const _: () = assert!(LEN_BYTE % 8 + 2 <= 8 && NAME_BYTE.is_multiple_of(8));
+        let entry_word = self.base.checked_add(self.entry_word(index).ok()?)?;
+        let word = self.source.load(entry_word + LEN_BYTE / 8)?.to_ne_bytes();
+        let at = LEN_BYTE % 8;
+        let raw = u16::from_ne_bytes([word[at], word[at + 1]]);
+        let len = usize::from(match self.order {
+            ByteOrder::Native => raw,
+            ByteOrder::Swapped => raw.swap_bytes(),
+        });
+        if len == 0 || len > NAME_MAX {
+            return None;
+        }
+        for w in 0..len.div_ceil(8) {
+            // Names are bytes in memory order, never swapped.
+            let bytes = self
+                .source
+                .load(entry_word + NAME_BYTE / 8 + w)?
+                .to_ne_bytes();
+            let from = w * 8;
+            let n = (len - from).min(8);
+            buf[from..from + n].copy_from_slice(&bytes[..n]);
+        }
+        Some(&buf[..len])
+    }
+
     /// The entry's `labels_len`, in this machine's order.
     fn labels_len(&self, words: &[u64; ENTRY_WORDS + LABEL_WORDS]) -> usize {
         // Word 5 holds desc_len, labels_len and copy_words; decoding the

@@ -91,6 +91,7 @@ fn main() {
         let per_field_100k = read_section(&args, dir.path());
         let false_sharing = false_sharing_section(&args, dir.path());
         interference_section(&args, dir.path(), &mut goals);
+        mmstats_benches::serve_report::print(args.budget);
         goals.splice(
             0..0,
             [
