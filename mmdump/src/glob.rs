@@ -163,6 +163,9 @@ impl NamePattern {
     /// Whether `name` matches the pattern as a whole.
     #[must_use]
     pub fn matches(&self, name: &str) -> bool {
+        if let Some(hit) = self.literal_hit(name, false) {
+            return hit;
+        }
         let row = self.table(name);
         row.last().copied().unwrap_or(false)
     }
@@ -171,7 +174,34 @@ impl NamePattern {
     /// `a.b.c`) matches: the pattern names `name`'s subtree.
     #[must_use]
     pub fn selects(&self, name: &str) -> bool {
+        if let Some(hit) = self.literal_hit(name, true) {
+            return hit;
+        }
         self.table(name).iter().skip(1).any(|&hit| hit)
+    }
+
+    /// For a pattern without wildcards, whether it names `name` (or, with
+    /// `subtree`, a name above it) by comparing levels in place: no
+    /// allocation, which matters for `mmdump get NAME` among 100,000
+    /// fields. `None` for a pattern with wildcards.
+    fn literal_hit(&self, name: &str, subtree: bool) -> Option<bool> {
+        let mut levels = self.levels.iter();
+        let mut parts = name.split('.');
+        loop {
+            match (levels.next(), parts.next()) {
+                (None, None) => return Some(true),
+                (None, Some(_)) => return Some(subtree),
+                (Some(Level::Glob(glob)), part) if !has_wildcard(glob) => {
+                    if part != Some(glob.as_str()) {
+                        // Finish checking the pattern is literal first.
+                        return levels
+                            .all(|l| matches!(l, Level::Glob(g) if !has_wildcard(g)))
+                            .then_some(false);
+                    }
+                }
+                _ => return None,
+            }
+        }
     }
 
     /// Dynamic programming over levels: returns, for each `j`, whether the
@@ -204,6 +234,32 @@ impl std::fmt::Display for NamePattern {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn literal_patterns_agree_with_the_level_table() {
+        let names = [
+            "a", "a.b", "a.b.c", "ab", "a.bc", "b.a", "", "a..b", "x.a.b",
+        ];
+        for pattern in [
+            "a", "a.b", "a.b.c", "ab", "b", "a..b", "a.b*", "**.b", "a.*",
+        ] {
+            let p = NamePattern::new(pattern);
+            for name in names {
+                let table = p.table(name);
+                assert_eq!(
+                    p.selects(name),
+                    table.iter().skip(1).any(|&hit| hit),
+                    "{pattern} selects {name}"
+                );
+                assert_eq!(
+                    p.matches(name),
+                    table.last().copied().unwrap_or(false),
+                    "{pattern} matches {name}"
+                );
+            }
+        }
+    }
+
     use super::*;
 
     #[test]
