@@ -109,7 +109,7 @@ pub struct StoreSize {
     pub used_bytes: u64,
 }
 
-/// What [`TrendStore::maintain`] did.
+/// What [`TrendStore::maintain`](super::TrendStore::maintain) did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Maintenance {
     /// Raw samples folded into minutes.

@@ -153,7 +153,7 @@ impl SpanDuration {
     }
 }
 
-/// What a [`Follower`] reports.
+/// What a [`Follower`](super::Follower) reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TailEvent {
     /// A record.
