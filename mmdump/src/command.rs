@@ -82,9 +82,8 @@ pub(crate) enum UsageError {
     #[cfg(feature = "serve")]
     /// `trend` asked for a PNG on a terminal.
     PngOnTerminal,
-    /// A munin command or plugin name the munin module refused (its
-    /// message).
-    Munin(String),
+    /// A munin command, plugin name or setting the munin module refused.
+    Munin(mmdump::dump::munin::MuninError),
 }
 
 impl fmt::Display for UsageError {
@@ -110,7 +109,7 @@ impl fmt::Display for UsageError {
             }
             #[cfg(feature = "serve")]
             Self::PngOnTerminal => f.write_str("a PNG is not for the terminal: give -o FILE.png"),
-            Self::Munin(message) => f.write_str(message),
+            Self::Munin(error) => error.fmt(f),
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod tree;
 pub mod watch;
 
 use std::ffi::{OsStr, OsString};
+use std::fmt;
 use std::fs;
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
@@ -25,31 +26,92 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use serde_json::{Value as Json, json};
-
 use crate::glob;
 use mmstats::trust::{self, DirTrustError};
 use mmstats::{DEFAULT_DIR, DIR_ENV, EXTENSION, SHM_PREFIX, default_dir};
 use mmstats::{
-    Field, FieldValue, FileStats, Liveness, ReadFileError, open_for_reading, open_for_reading_at,
-    read_open_file,
+    Field, FieldValue, FileStats, Liveness, ReadFailure, ReadFileError, open_for_reading,
+    open_for_reading_at, read_open_file,
 };
 
 use self::aggregate::Aggregate;
 use self::select::Selection;
 use self::style::{Paint, Style};
 
-/// Version of the JSON document `mmdump --json` writes. Keys may be added
-/// within a version; none is removed or renamed.
-pub const JSON_SCHEMA: u64 = 1;
+pub use self::json::{JSON_SCHEMA, aggregate_json, json_field, json_value_of, list_json, to_json};
 
 /// Files read and files that failed.
 #[derive(Debug, Default)]
 pub struct Report {
     /// Files read (possibly with per-field problems).
     pub files: Vec<FileStats>,
-    /// Files that could not be read, with the reason.
-    pub errors: Vec<(PathBuf, String)>,
+    /// Files (or directories) that could not be read, with the reason.
+    pub errors: Vec<(PathBuf, FileError)>,
+}
+
+/// Why a file or directory named (or listed) could not be read at all; the
+/// path goes beside it (`Report::errors`), and `{path}: {error}` is the
+/// line users see.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FileError {
+    /// Nothing by that name.
+    Missing,
+    /// A name with wildcards that matched no file.
+    NoMatch,
+    /// Asking what the path is failed (permission denied on a parent,
+    /// say: not "no such file").
+    Inspect(io::Error),
+    /// The directory was opened but could not be listed.
+    CannotList(rustix::io::Errno),
+    /// The directory could not be opened by the rules of
+    /// [`mmstats::trust`], or (`refused`) it was not trusted and the
+    /// command refuses to work in it.
+    Directory {
+        /// The directory asked for (the error may name one of its parents).
+        asked: PathBuf,
+        /// Why.
+        error: DirTrustError,
+        /// Whether the command refuses untrusted directories (`clean`).
+        refused: bool,
+    },
+    /// The file could not be opened or read.
+    Read(ReadFailure),
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing => f.write_str("no such file or directory"),
+            Self::NoMatch => f.write_str("no file matches this pattern"),
+            Self::Inspect(error) => error.fmt(f),
+            Self::CannotList(error) => write!(f, "cannot list it: {error}"),
+            Self::Directory {
+                asked,
+                error,
+                refused,
+            } => {
+                let reason = error.reason_for(asked);
+                if *refused {
+                    write!(f, "refusing to work in this directory: {reason}")
+                } else {
+                    f.write_str(&reason)
+                }
+            }
+            Self::Read(reason) => reason.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for FileError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Inspect(error) => Some(error),
+            Self::CannotList(error) => Some(error),
+            Self::Directory { error, .. } => Some(error),
+            Self::Read(_) | Self::Missing | Self::NoMatch => None,
+        }
+    }
 }
 
 impl Report {
@@ -68,7 +130,7 @@ impl Report {
 /// write to without the sticky bit, is read on, with a warning on
 /// standard error (once per process): see [`mmstats::trust`].
 #[must_use]
-pub fn discover(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
+pub fn discover(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, FileError)>) {
     let (found, errors) = find(inputs, DirPolicy::Warn);
     (found.into_iter().map(|f| f.path).collect(), errors)
 }
@@ -133,7 +195,10 @@ impl Listing<'_> {
 }
 
 /// [`discover`], keeping the directory each file was listed in.
-pub(crate) fn find(inputs: &[PathBuf], policy: DirPolicy) -> (Vec<Found>, Vec<(PathBuf, String)>) {
+pub(crate) fn find(
+    inputs: &[PathBuf],
+    policy: DirPolicy,
+) -> (Vec<Found>, Vec<(PathBuf, FileError)>) {
     let mut found = Vec::new();
     let mut errors = Vec::new();
     let list = |dir: &Path,
@@ -183,7 +248,7 @@ pub(crate) fn find(inputs: &[PathBuf], policy: DirPolicy) -> (Vec<Found>, Vec<(P
                 }),
                 (Err(error), _) => errors.push(error),
                 (Ok(None), _) | (_, None) => {
-                    errors.push((input.clone(), "no such file or directory".into()));
+                    errors.push((input.clone(), FileError::Missing));
                 }
             },
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
@@ -198,14 +263,14 @@ pub(crate) fn find(inputs: &[PathBuf], policy: DirPolicy) -> (Vec<Found>, Vec<(P
                             &mut errors,
                         );
                         if found.len() == before {
-                            errors.push((input.clone(), "no file matches this pattern".into()));
+                            errors.push((input.clone(), FileError::NoMatch));
                         }
                     }
-                    None => errors.push((input.clone(), "no such file or directory".into())),
+                    None => errors.push((input.clone(), FileError::Missing)),
                 }
             }
             // Permission denied on a parent, say: not "no such file".
-            Err(error) => errors.push((input.clone(), error.to_string())),
+            Err(error) => errors.push((input.clone(), FileError::Inspect(error))),
         }
     }
     found.dedup_by(|a, b| a.path == b.path);
@@ -221,11 +286,11 @@ fn list_dir(
     policy: DirPolicy,
     missing_ok: bool,
     found: &mut Vec<Found>,
-) -> Result<(), (PathBuf, String)> {
+) -> Result<(), (PathBuf, FileError)> {
     let Some(fd) = open_dir(dir, policy, missing_ok)? else {
         return Ok(());
     };
-    let cannot_list = |e: rustix::io::Errno| (dir.to_owned(), format!("cannot list it: {e}"));
+    let cannot_list = |e: rustix::io::Errno| (dir.to_owned(), FileError::CannotList(e));
     let mut names = Vec::new();
     // The entries there really are: bounded by the directory, not by
     // anything a file claims.
@@ -250,7 +315,7 @@ fn open_dir(
     dir: &Path,
     policy: DirPolicy,
     missing_ok: bool,
-) -> Result<Option<Rc<OwnedFd>>, (PathBuf, String)> {
+) -> Result<Option<Rc<OwnedFd>>, (PathBuf, FileError)> {
     let opened = match policy {
         DirPolicy::Refuse => trust::open_trusted_dir(dir, None),
         DirPolicy::Warn => trust::open_dir_for_reading(dir).map(|(fd, noted)| {
@@ -263,16 +328,14 @@ fn open_dir(
     match opened {
         Ok(fd) => Ok(Some(Rc::new(fd))),
         Err(DirTrustError::Missing { .. }) if missing_ok => Ok(None),
-        Err(error) => {
-            let reason = error.reason_for(dir);
-            Err((
-                dir.to_owned(),
-                match policy {
-                    DirPolicy::Refuse => format!("refusing to work in this directory: {reason}"),
-                    DirPolicy::Warn => reason,
-                },
-            ))
-        }
+        Err(error) => Err((
+            dir.to_owned(),
+            FileError::Directory {
+                asked: dir.to_owned(),
+                error,
+                refused: policy == DirPolicy::Refuse,
+            },
+        )),
     }
 }
 
@@ -293,7 +356,9 @@ pub fn collect_selected(inputs: &[PathBuf], selection: &Selection) -> Report {
     for file in found.iter().filter(|f| selection.path_selected(&f.path)) {
         match file.read() {
             Ok(stats) => report.files.push(stats),
-            Err(error) => report.errors.push((error.path, error.reason.to_string())),
+            Err(error) => report
+                .errors
+                .push((error.path, FileError::Read(error.reason))),
         }
     }
     selection.apply(&mut report);
@@ -533,131 +598,6 @@ pub fn raw_value(value: &FieldValue) -> String {
     }
 }
 
-/// A float as JSON: a number, or "NaN", "+Inf", "-Inf" (JSON has none).
-fn json_float(value: f64) -> Json {
-    if value.is_nan() {
-        json!("NaN")
-    } else if value.is_infinite() {
-        json!(if value > 0.0 { "+Inf" } else { "-Inf" })
-    } else {
-        json!(value)
-    }
-}
-
-fn json_value(value: &FieldValue) -> Json {
-    match value {
-        FieldValue::Counter(v) | FieldValue::UInt(v) | FieldValue::Timestamp(v) => json!(v),
-        FieldValue::Gauge(v) | FieldValue::Int(v) => json!(v),
-        FieldValue::Float(v) => json_float(*v),
-        FieldValue::Bool(v) => json!(v),
-        FieldValue::Text(v) => json!(v),
-        FieldValue::Average { sum, count } => json_float(if *count == 0 {
-            0.0
-        } else {
-            sum / *count as f64
-        }),
-        // Format-2.1 kinds: see crate::summary.
-        other => crate::summary::json_value(other).unwrap_or(Json::Null),
-    }
-}
-
-/// A field as schema-1 JSON.
-#[must_use]
-pub fn json_field(f: &Field) -> Json {
-    let mut field = json!({
-        "name": f.name,
-        "kind": f.value.kind_name(),
-        "value": json_value(&f.value),
-    });
-    let object = field.as_object_mut().expect("a JSON object");
-    if !f.unit.is_empty() {
-        object.insert("unit".into(), json!(f.unit));
-    }
-    if !f.description.is_empty() {
-        object.insert("description".into(), json!(f.description));
-    }
-    if let FieldValue::Average { sum, count } = f.value {
-        object.insert("sum".into(), json_float(sum));
-        object.insert("count".into(), json!(count));
-    }
-    // Format-2.1 kinds: histogram statistics and `buckets`, window and
-    // moving-average parts, ring geometry.
-    crate::summary::json_extra(&f.value, object);
-    field
-}
-
-/// The `"aggregate"` object added to schema-1 documents by
-/// `--aggregate`: `{"mode", "file_count", "paths", "fields": [field +
-/// "files"]}`.
-#[must_use]
-pub fn aggregate_json(aggregate: &Aggregate, paths: &[&Path]) -> Json {
-    let fields: Vec<Json> = aggregate
-        .fields
-        .iter()
-        .map(|f| {
-            let mut field = json_field(&f.field);
-            field
-                .as_object_mut()
-                .expect("a JSON object")
-                .insert("files".into(), json!(f.files));
-            field
-        })
-        .collect();
-    json!({
-        "mode": aggregate.mode.name(),
-        "file_count": aggregate.file_count,
-        "paths": paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        "fields": fields,
-    })
-}
-
-/// A JSON value as `mmdump` writes it (see docs/FORMAT.md §13).
-#[must_use]
-pub fn json_value_of(value: &FieldValue) -> Json {
-    json_value(value)
-}
-
-fn json_file(file: &FileStats) -> Json {
-    let fields: Vec<Json> = file.fields.iter().map(json_field).collect();
-    let mut out = json!({
-        "path": file.path.display().to_string(),
-        "format": file.format.name(),
-        "pid": file.pid,
-        "writer": file.liveness.name(),
-        "fields": fields,
-    });
-    if let Some(region) = &file.region {
-        let object = out.as_object_mut().expect("a JSON object");
-        object.insert("generation".into(), json!(region.generation));
-        object.insert("created_ns".into(), json!(region.created_ns));
-        object.insert("heartbeat_ns".into(), json!(region.heartbeat_ns));
-    }
-    out
-}
-
-/// The JSON document of `mmdump --json` (schema 1):
-/// `{"schema": 1, "files": [...], "errors": [...]}`.
-#[must_use]
-pub fn to_json(report: &Report) -> Json {
-    let mut errors: Vec<Json> = report
-        .errors
-        .iter()
-        .map(|(path, error)| json!({"path": path.display().to_string(), "error": error}))
-        .collect();
-    for file in &report.files {
-        for problem in &file.problems {
-            errors.push(
-                json!({"path": file.path.display().to_string(), "error": problem.to_string()}),
-            );
-        }
-    }
-    json!({
-        "schema": JSON_SCHEMA,
-        "files": report.files.iter().map(json_file).collect::<Vec<_>>(),
-        "errors": errors,
-    })
-}
-
 /// Seconds since the file's creation, if known.
 fn age_secs(file: &FileStats, now_ns: u64) -> Option<u64> {
     let created = match &file.region {
@@ -711,33 +651,6 @@ pub fn write_list(out: &mut impl Write, report: &Report) -> io::Result<()> {
     Ok(())
 }
 
-/// The JSON document of `mmdump list --json`.
-#[must_use]
-pub fn list_json(report: &Report) -> Json {
-    let now = mmstats::os::now_ns();
-    let files: Vec<Json> = report
-        .files
-        .iter()
-        .map(|f| {
-            json!({
-                "path": f.path.display().to_string(),
-                "format": f.format.name(),
-                "pid": f.pid,
-                "writer": f.liveness.name(),
-                "alive": f.liveness == Liveness::Alive,
-                "age_seconds": age_secs(f, now),
-                "field_count": f.fields.len(),
-            })
-        })
-        .collect();
-    let errors: Vec<Json> = report
-        .errors
-        .iter()
-        .map(|(path, error)| json!({"path": path.display().to_string(), "error": error}))
-        .collect();
-    json!({"schema": JSON_SCHEMA, "files": files, "errors": errors})
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -767,12 +680,5 @@ mod tests {
         assert_eq!(format_age(303), "5m3s");
         assert_eq!(format_age(7260), "2h1m");
         assert_eq!(format_age(90_000), "1d1h");
-    }
-
-    #[test]
-    fn floats_that_json_cannot_hold_become_strings() {
-        assert_eq!(json_float(f64::NAN), json!("NaN"));
-        assert_eq!(json_float(f64::NEG_INFINITY), json!("-Inf"));
-        assert_eq!(json_float(0.5), json!(0.5));
     }
 }

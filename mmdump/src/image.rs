@@ -78,8 +78,29 @@ pub struct DamagedRegion {
     /// Byte offset of the magic in the image.
     pub offset: u64,
     /// Why it was not read.
-    pub reason: String,
+    pub reason: DamageReason,
 }
+
+/// Why a candidate region was not read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DamageReason {
+    /// Its prologue or table is not a valid format-2 region.
+    Format(mmstats_nostd::OpenError),
+    /// It changed under every read attempt (an image being rewritten).
+    Unstable,
+}
+
+impl fmt::Display for DamageReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Format(error) => write!(f, "format 2: {error}"),
+            Self::Unstable => f.write_str("region was re-initialised during every read attempt"),
+        }
+    }
+}
+
+impl std::error::Error for DamageReason {}
 
 impl ImageScan {
     /// The address in the target's memory of byte `offset` of the image:
@@ -179,8 +200,29 @@ impl fmt::Display for ImageError {
 
 impl std::error::Error for ImageError {}
 
+/// An `--base` that is no address: hexadecimal with 0x, or decimal, up to
+/// 64 bits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AddressError {
+    /// The text given.
+    pub text: String,
+}
+
+impl fmt::Display for AddressError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` is not an address (hexadecimal with 0x, or decimal, up to 64 bits)",
+            self.text
+        )
+    }
+}
+
+impl std::error::Error for AddressError {}
+
 /// Parses an address: `0x2000_0000`, `0X20000000` or decimal `536870912`.
-pub fn parse_address(text: &str) -> Result<u64, String> {
+pub fn parse_address(text: &str) -> Result<u64, AddressError> {
     let digits = text.trim().replace('_', "");
     let parsed = match digits
         .strip_prefix("0x")
@@ -189,9 +231,7 @@ pub fn parse_address(text: &str) -> Result<u64, String> {
         Some(hex) => u64::from_str_radix(hex, 16),
         None => digits.parse::<u64>(),
     };
-    parsed.map_err(|_| {
-        format!("`{text}` is not an address (hexadecimal with 0x, or decimal, up to 64 bits)")
-    })
+    parsed.map_err(|_| AddressError { text: text.into() })
 }
 
 /// Scans the image at `path` (`-`: standard input) for regions and decodes
@@ -374,7 +414,7 @@ fn scan_found<S: WordSource + ?Sized>(
             },
             Err(error) => scan.damaged.push(DamagedRegion {
                 offset,
-                reason: format!("format 2: {error}"),
+                reason: DamageReason::Format(error),
             }),
         }
     }
@@ -386,9 +426,9 @@ fn decode<S: WordSource + ?Sized>(
     view: &RegionView<'_, S>,
     path: &Path,
     scratch: &mut [u64],
-) -> Result<FileStats, String> {
+) -> Result<FileStats, DamageReason> {
     for _ in 0..READ_ATTEMPTS {
-        let count = view.field_count().map_err(|e| format!("format 2: {e}"))?;
+        let count = view.field_count().map_err(DamageReason::Format)?;
         // Grown as entries validate, never sized from the claimed count.
         let mut fields = Vec::new();
         let mut problems = Vec::new();
@@ -398,13 +438,10 @@ fn decode<S: WordSource + ?Sized>(
                 Ok(None) => continue,
                 // A hole below the count: a forged count; the walk ends.
                 Err(mmstats_nostd::EntryError::Empty { index }) => {
-                    return Err(format!(
-                        "format 2: {}",
-                        mmstats_nostd::OpenError::EmptyEntry {
-                            index,
-                            count: count as u64
-                        }
-                    ));
+                    return Err(DamageReason::Format(mmstats_nostd::OpenError::EmptyEntry {
+                        index,
+                        count: count as u64,
+                    }));
                 }
                 Err(error) => {
                     problems.push(mmstats::FieldProblem::Entry(error));
@@ -463,7 +500,7 @@ fn decode<S: WordSource + ?Sized>(
             problems,
         });
     }
-    Err("region was re-initialised during every read attempt".into())
+    Err(DamageReason::Unstable)
 }
 
 /// The images named, scanned; the ones that could not be read at all.
@@ -507,7 +544,7 @@ impl ImageReport {
                 lines.push(format!(
                     "{path}: candidate at {}: {}",
                     scan.locate(damaged.offset),
-                    dump::printable(&damaged.reason)
+                    dump::printable(&damaged.reason.to_string())
                 ));
             }
             if scan.regions.is_empty() && scan.damaged.is_empty() {
@@ -661,7 +698,7 @@ pub fn to_json(report: &ImageReport) -> Json {
         for damaged in &scan.damaged {
             errors.push(json!({
                 "path": path,
-                "error": damaged.reason,
+                "error": damaged.reason.to_string(),
                 "offset": damaged.offset,
                 "address": scan.address(damaged.offset),
             }));

@@ -1538,9 +1538,59 @@ impl Recorder {
     }
 }
 
+/// Why a duration or a size option was refused (the text is as given,
+/// trimmed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum QuantityError {
+    /// No number where a duration was expected.
+    NotADuration {
+        /// The text given.
+        text: String,
+    },
+    /// No number where a size was expected.
+    NotASize {
+        /// The text given.
+        text: String,
+    },
+    /// A duration unit other than ms, s, m, h, d, w.
+    UnknownDurationUnit {
+        /// The unit given.
+        unit: String,
+    },
+    /// A size unit other than K, M, G.
+    UnknownSizeUnit {
+        /// The unit given (upper-cased, without `B`/`iB`).
+        unit: String,
+    },
+    /// Negative, or beyond 1e10 seconds or 1e15 bytes.
+    OutOfRange {
+        /// The text given.
+        text: String,
+    },
+}
+
+impl fmt::Display for QuantityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotADuration { text } => {
+                write!(f, "{text:?} is not a duration (such as 30s, 5m, 2h, 8d)")
+            }
+            Self::NotASize { text } => write!(f, "{text:?} is not a size (such as 512K, 64M, 1G)"),
+            Self::UnknownDurationUnit { unit } => {
+                write!(f, "unknown duration unit {unit:?} (ms, s, m, h, d, w)")
+            }
+            Self::UnknownSizeUnit { unit } => write!(f, "unknown size unit {unit:?} (K, M, G)"),
+            Self::OutOfRange { text } => write!(f, "{text:?} is out of range"),
+        }
+    }
+}
+
+impl std::error::Error for QuantityError {}
+
 /// Parses a duration: a number with `ms`, `s`, `m`, `h`, `d` or `w`
 /// (`500ms`, `30s`, `5m`, `2h`, `8d`, `1w`); a bare number is seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, QuantityError> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -1548,7 +1598,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = text.split_at(split);
     let value: f64 = number
         .parse()
-        .map_err(|_| format!("{text:?} is not a duration (such as 30s, 5m, 2h, 8d)"))?;
+        .map_err(|_| QuantityError::NotADuration { text: text.into() })?;
     let seconds = match unit.trim() {
         "ms" => value / 1000.0,
         "" | "s" => value,
@@ -1557,20 +1607,18 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "d" => value * 86_400.0,
         "w" => value * 7.0 * 86_400.0,
         other => {
-            return Err(format!(
-                "unknown duration unit {other:?} (ms, s, m, h, d, w)"
-            ));
+            return Err(QuantityError::UnknownDurationUnit { unit: other.into() });
         }
     };
     if !seconds.is_finite() || !(0.0..=1e10).contains(&seconds) {
-        return Err(format!("{text:?} is out of range"));
+        return Err(QuantityError::OutOfRange { text: text.into() });
     }
     Ok(Duration::from_secs_f64(seconds))
 }
 
 /// Parses a size: a number with `K`, `M` or `G` (powers of 1024,
 /// optionally followed by `B` or `iB`); a bare number is bytes.
-pub fn parse_size(text: &str) -> Result<u64, String> {
+pub fn parse_size(text: &str) -> Result<u64, QuantityError> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -1578,7 +1626,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     let (number, unit) = text.split_at(split);
     let value: f64 = number
         .parse()
-        .map_err(|_| format!("{text:?} is not a size (such as 512K, 64M, 1G)"))?;
+        .map_err(|_| QuantityError::NotASize { text: text.into() })?;
     let unit = unit.trim().to_ascii_uppercase();
     let unit = unit.trim_end_matches("IB").trim_end_matches('B');
     let factor = match unit {
@@ -1586,11 +1634,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "K" => 1024.0,
         "M" => 1024.0 * 1024.0,
         "G" => 1024.0 * 1024.0 * 1024.0,
-        other => return Err(format!("unknown size unit {other:?} (K, M, G)")),
+        other => return Err(QuantityError::UnknownSizeUnit { unit: other.into() }),
     };
     let bytes = value * factor;
     if !bytes.is_finite() || !(0.0..=1e15).contains(&bytes) {
-        return Err(format!("{text:?} is out of range"));
+        return Err(QuantityError::OutOfRange { text: text.into() });
     }
     Ok(bytes as u64)
 }

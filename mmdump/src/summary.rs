@@ -1,7 +1,7 @@
 //! How `mmdump` shows the kinds of format 2.1: a histogram as its count,
 //! rate and quantiles (and, in JSON, its buckets); moving and window
-//! averages as their mean; an event ring as how far it got. Text and JSON
-//! (schema 1, keys added as `docs/FORMAT.md` §13 lists).
+//! averages as their mean; an event ring as how far it got, as text (the
+//! JSON of these kinds is in `dump::json`).
 //!
 //! ```
 //! use mmdump::summary::{format_count, format_quantity};
@@ -9,8 +9,6 @@
 //! assert_eq!(format_quantity(2048.0, "bytes"), "2KiB");
 //! assert_eq!(format_count(1_048_576), "1,048,576");
 //! ```
-
-use serde_json::{Map, Value as Json, json};
 
 use mmstats::histogram::{HistogramSnapshot, SHOWN_QUANTILES};
 use mmstats::{FieldValue, FileStats};
@@ -193,119 +191,6 @@ pub fn value_text(value: &FieldValue, unit: &str, elapsed_secs: Option<f64>) -> 
     })
 }
 
-/// A float as JSON: a number, or "NaN", "+Inf", "-Inf".
-fn json_float(value: f64) -> Json {
-    if value.is_nan() {
-        json!("NaN")
-    } else if value.is_infinite() {
-        json!(if value > 0.0 { "+Inf" } else { "-Inf" })
-    } else {
-        json!(value)
-    }
-}
-
-fn mean(sum: f64, count: u64) -> f64 {
-    if count == 0 { 0.0 } else { sum / count as f64 }
-}
-
-/// The JSON `value` of a 2.1 kind (`None` for the other kinds): a
-/// histogram's count, an average's mean, a ring's records appended.
-#[must_use]
-pub fn json_value(value: &FieldValue) -> Option<Json> {
-    Some(match value {
-        FieldValue::Histogram(histogram) => json!(histogram.count),
-        FieldValue::MovingAverage { sum, count, .. }
-        | FieldValue::WindowAverage { sum, count, .. } => json_float(mean(*sum, *count)),
-        FieldValue::EventRing { appended, .. } => json!(appended),
-        _ => return None,
-    })
-}
-
-/// The JSON of a histogram's statistics and buckets (the keys of
-/// `docs/FORMAT.md` §13).
-#[must_use]
-pub fn histogram_json(histogram: &HistogramSnapshot) -> Map<String, Json> {
-    let mut object = Map::new();
-    object.insert("count".into(), json!(histogram.count));
-    object.insert("sum".into(), json!(histogram.sum));
-    object.insert("min".into(), json!(histogram.min_value()));
-    object.insert("max".into(), json!(histogram.max_value()));
-    object.insert(
-        "mean".into(),
-        histogram.mean().map_or(Json::Null, json_float),
-    );
-    let quantiles: Map<String, Json> = SHOWN_QUANTILES
-        .iter()
-        .map(|(name, q)| ((*name).to_owned(), json!(histogram.quantile(*q))))
-        .collect();
-    object.insert(
-        "quantiles".into(),
-        if histogram.total() == 0 {
-            Json::Null
-        } else {
-            Json::Object(quantiles)
-        },
-    );
-    object.insert("precision".into(), json!(histogram.shape.precision()));
-    object.insert("highest".into(), json!(histogram.shape.highest()));
-    object.insert(
-        "relative_error".into(),
-        json!(histogram.shape.relative_error()),
-    );
-    object.insert(
-        "buckets".into(),
-        json!(
-            histogram
-                .nonzero_buckets()
-                .into_iter()
-                .map(|(lower, upper, count)| json!([lower, upper, count]))
-                .collect::<Vec<_>>()
-        ),
-    );
-    object
-}
-
-/// Adds the keys of a 2.1 kind to a field's JSON object (nothing for the
-/// other kinds).
-pub fn json_extra(value: &FieldValue, object: &mut Map<String, Json>) {
-    match value {
-        FieldValue::Histogram(histogram) => object.extend(histogram_json(histogram)),
-        FieldValue::MovingAverage {
-            sum,
-            count,
-            total,
-            window,
-        } => {
-            object.insert("sum".into(), json_float(*sum));
-            object.insert("count".into(), json!(count));
-            object.insert("total".into(), json!(total));
-            object.insert("window".into(), json!(window));
-        }
-        FieldValue::WindowAverage {
-            sum,
-            count,
-            total,
-            as_of,
-            window,
-        } => {
-            object.insert("sum".into(), json_float(*sum));
-            object.insert("count".into(), json!(count));
-            object.insert("total".into(), json!(total));
-            object.insert("window".into(), json!(window));
-            object.insert("as_of".into(), json!(as_of));
-        }
-        FieldValue::EventRing {
-            capacity,
-            payload_words,
-            ..
-        } => {
-            object.insert("capacity".into(), json!(capacity));
-            object.insert("payload_words".into(), json!(payload_words));
-        }
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use mmstats_nostd::HistogramShape;
@@ -363,26 +248,7 @@ mod tests {
     }
 
     #[test]
-    fn histogram_json_has_statistics_and_buckets() {
-        let json = histogram_json(&histogram(&[10, 10, 2000]));
-        assert_eq!(json["count"], 3);
-        assert_eq!(json["min"], 10);
-        assert_eq!(json["max"], 2000);
-        assert_eq!(json["quantiles"]["p50"], 10);
-        assert_eq!(json["precision"], 5);
-        let buckets = json["buckets"].as_array().unwrap();
-        assert_eq!(buckets.len(), 2);
-        assert_eq!(buckets[0], json!([10, 10, 2]));
-        assert_eq!(buckets[1][2], 1);
-        assert!(buckets[1][0].as_u64().unwrap() <= 2000);
-        assert!(buckets[1][1].as_u64().unwrap() >= 2000);
-        let empty = histogram_json(&histogram(&[]));
-        assert_eq!(empty["quantiles"], Json::Null);
-        assert_eq!(empty["min"], Json::Null);
-    }
-
-    #[test]
-    fn other_new_kinds_have_text_and_json() {
+    fn other_new_kinds_have_text() {
         let ring = FieldValue::EventRing {
             appended: 2048,
             capacity: 1024,
@@ -393,7 +259,6 @@ mod tests {
                 .unwrap()
                 .starts_with("2,048 events")
         );
-        assert_eq!(json_value(&ring), Some(json!(2048)));
         let moving = FieldValue::MovingAverage {
             sum: 30.0,
             count: 3,
@@ -404,11 +269,6 @@ mod tests {
             value_text(&moving, "milliseconds", None).unwrap(),
             "10ms (mean of the last 3 of 3)"
         );
-        let mut object = Map::new();
-        json_extra(&moving, &mut object);
-        assert_eq!(object["total"], 9);
-        assert_eq!(json_value(&moving), Some(json!(10.0)));
-        assert_eq!(json_value(&FieldValue::Counter(1)), None);
         assert_eq!(value_text(&FieldValue::Counter(1), "", None), None);
         let window = FieldValue::WindowAverage {
             sum: 0.0,

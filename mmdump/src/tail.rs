@@ -400,7 +400,10 @@ impl Follower {
         errors.retain(|(path, _)| self.options.selection.path_selected(path));
         for (path, message) in errors {
             if self.reported.insert(path.clone()) {
-                sink(TailEvent::Problem { path, message });
+                sink(TailEvent::Problem {
+                    path,
+                    message: message.to_string(),
+                });
             }
         }
         let found: BTreeSet<&PathBuf> = paths.iter().collect();

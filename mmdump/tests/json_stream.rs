@@ -1,12 +1,16 @@
 //! `dump::json::write_json` (the streaming writer mmdump uses) writes the
-//! same bytes as the tree builder `dump::to_json`, for every kind, legacy
-//! files, errors, field problems and the aggregate object.
+//! same bytes as the tree `dump::to_json` gives (`serve`'s `/api`, `image
+//! --json`), and both match a document built here, independently of the
+//! streaming serializer, from the per-field tree builder `dump::json_field`
+//! and docs/FORMAT.md §13: for every kind, legacy files, errors, field
+//! problems and the aggregate object.
 
 use std::path::{Path, PathBuf};
 
 use mmdump::dump::aggregate::{AggregateMode, aggregate};
 use mmdump::dump::{self, json::write_json};
-use mmstats::{FieldSpec, StatsFile, Unit};
+use mmstats::{FieldSpec, FileStats, StatsFile, Unit};
+use serde_json::{Value as Json, json};
 
 fn report_with_everything(dir: &Path) -> dump::Report {
     let file = StatsFile::builder("all")
@@ -55,6 +59,46 @@ fn report_with_everything(dir: &Path) -> dump::Report {
     report
 }
 
+/// The schema-1 document as FORMAT.md §13 describes it, built from
+/// `json_field` trees (not from the streaming serializer).
+fn reference_document(report: &dump::Report) -> Json {
+    let mut errors: Vec<Json> = report
+        .errors
+        .iter()
+        .map(
+            |(path, error)| json!({"path": path.display().to_string(), "error": error.to_string()}),
+        )
+        .collect();
+    for file in &report.files {
+        for problem in &file.problems {
+            errors.push(
+                json!({"path": file.path.display().to_string(), "error": problem.to_string()}),
+            );
+        }
+    }
+    let file_json = |file: &FileStats| {
+        let mut out = json!({
+            "path": file.path.display().to_string(),
+            "format": file.format.name(),
+            "pid": file.pid,
+            "writer": file.liveness.name(),
+            "fields": file.fields.iter().map(dump::json_field).collect::<Vec<_>>(),
+        });
+        if let Some(region) = &file.region {
+            let object = out.as_object_mut().unwrap();
+            object.insert("generation".into(), json!(region.generation));
+            object.insert("created_ns".into(), json!(region.created_ns));
+            object.insert("heartbeat_ns".into(), json!(region.heartbeat_ns));
+        }
+        out
+    };
+    json!({
+        "schema": dump::JSON_SCHEMA,
+        "files": report.files.iter().map(file_json).collect::<Vec<_>>(),
+        "errors": errors,
+    })
+}
+
 #[test]
 fn streaming_json_matches_the_tree_builder() {
     let dir = tempfile::tempdir().unwrap();
@@ -63,17 +107,16 @@ fn streaming_json_matches_the_tree_builder() {
 
     let mut streamed = Vec::new();
     write_json(&mut streamed, &report, None).unwrap();
-    assert_eq!(
-        String::from_utf8(streamed).unwrap(),
-        format!("{}\n", dump::to_json(&report))
-    );
+    let streamed = String::from_utf8(streamed).unwrap();
+    assert_eq!(streamed, format!("{}\n", dump::to_json(&report)));
+    assert_eq!(streamed, format!("{}\n", reference_document(&report)));
 
     let files: Vec<_> = report.files.iter().collect();
     let paths: Vec<&Path> = files.iter().map(|f| f.path.as_path()).collect();
     let combined = aggregate(&files, AggregateMode::Sum, &Default::default());
     let mut streamed = Vec::new();
     write_json(&mut streamed, &report, Some((&combined, &paths))).unwrap();
-    let mut tree = dump::to_json(&report);
+    let mut tree = reference_document(&report);
     tree.as_object_mut()
         .unwrap()
         .insert("aggregate".into(), dump::aggregate_json(&combined, &paths));

@@ -33,7 +33,7 @@ pub(crate) fn clean(args: &CleanArgs) -> Result<(), MmdumpError> {
             .collect();
         let errors: Vec<_> = errors
             .iter()
-            .map(|(p, e)| json!({"path": p.display().to_string(), "error": e}))
+            .map(|(p, e)| json!({"path": p.display().to_string(), "error": e.to_string()}))
             .collect();
         writeln!(
             out,

@@ -12,11 +12,11 @@ use crate::cli::FilterArgs;
 pub(crate) fn munin(plugin: &str, command: &str, filter: &FilterArgs) -> Result<(), MmdumpError> {
     let command: MuninCommand = match command.parse() {
         Ok(command) => command,
-        Err(message) => return Err(UsageError::Munin(message).into()),
+        Err(error) => return Err(UsageError::Munin(error).into()),
     };
     let mut plugin = match MuninPlugin::new(plugin, |name| std::env::var(name).ok()) {
         Ok(plugin) => plugin,
-        Err(message) => return Err(UsageError::Munin(message).into()),
+        Err(error) => return Err(UsageError::Munin(error).into()),
     };
     let extra = filter.selection();
     plugin.selection.include.extend(extra.include);

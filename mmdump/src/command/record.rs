@@ -75,7 +75,7 @@ pub(crate) fn record(args: &RecordArgs) -> Result<(), MmdumpError> {
         }
         samples += 1;
         for (path, error) in &frame.errors {
-            if reported.insert((path.clone(), error.clone())) {
+            if reported.insert((path.clone(), error.to_string())) {
                 eprintln!(
                     "mmdump: {}: {}",
                     dump::printable(&path.display().to_string()),

@@ -62,7 +62,7 @@ pub(crate) fn watch(args: &WatchArgs) -> Result<(), MmdumpError> {
         }
         out.flush()?;
         for (path, error) in &frame.errors {
-            if reported.insert((path.clone(), error.clone())) {
+            if reported.insert((path.clone(), error.to_string())) {
                 eprintln!(
                     "mmdump: {}: {}",
                     dump::printable(&path.display().to_string()),

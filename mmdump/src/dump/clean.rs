@@ -51,6 +51,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::FileError;
 use mmstats_nostd::layout::MAGIC;
 use mmstats_nostd::{RegionState, RegionView};
 use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags, RenameFlags, Stat};
@@ -122,7 +123,7 @@ pub fn clean(
     inputs: &[PathBuf],
     selection: &Selection,
     options: &CleanOptions,
-) -> (Vec<Outcome>, Vec<(PathBuf, String)>) {
+) -> (Vec<Outcome>, Vec<(PathBuf, FileError)>) {
     let (found, errors) = find(inputs, DirPolicy::Refuse);
     let outcomes = found
         .iter()

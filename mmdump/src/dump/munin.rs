@@ -29,6 +29,7 @@
 //! it saw of a vanished file stay in the sums.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -54,8 +55,56 @@ pub enum MuninCommand {
     Suggest,
 }
 
+/// Why munin's command or the plugin's name and settings were refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MuninError {
+    /// A command other than config, autoconf, suggest or none.
+    UnknownCommand {
+        /// The command given.
+        command: String,
+    },
+    /// `include` names nothing under the plugin name's subtree.
+    IncludeOutsideSubtree {
+        /// The `include` setting.
+        include: String,
+        /// The subtree the plugin's name selects.
+        subtree: String,
+    },
+    /// An `aggregate` setting that names no mode.
+    UnknownAggregation {
+        /// The setting.
+        text: String,
+    },
+    /// `aggregate per-file`: munin wants a fixed set of fields.
+    PerFile,
+}
+
+impl fmt::Display for MuninError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownCommand { command } => write!(
+                f,
+                "unknown munin command {command:?} (config, autoconf, suggest, or none to fetch)"
+            ),
+            Self::IncludeOutsideSubtree { include, subtree } => {
+                write!(f, "include ({include}) selects nothing under {subtree}")
+            }
+            Self::UnknownAggregation { text } => write!(
+                f,
+                "unknown aggregation {text:?} (sum, avg, min, max, per-file)"
+            ),
+            Self::PerFile => f.write_str(
+                "aggregate per-file does not suit munin (files come and go); use sum, avg, min or max",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for MuninError {}
+
 impl std::str::FromStr for MuninCommand {
-    type Err = String;
+    type Err = MuninError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text {
@@ -63,9 +112,9 @@ impl std::str::FromStr for MuninCommand {
             "config" => Ok(Self::Config),
             "autoconf" => Ok(Self::Autoconf),
             "suggest" => Ok(Self::Suggest),
-            other => Err(format!(
-                "unknown munin command {other:?} (config, autoconf, suggest, or none to fetch)"
-            )),
+            other => Err(MuninError::UnknownCommand {
+                command: other.to_owned(),
+            }),
         }
     }
 }
@@ -112,7 +161,7 @@ pub fn selector_of(subtree: &str) -> String {
 impl MuninPlugin {
     /// The plugin called `name`, configured from the environment `env`
     /// gives (see the module docs).
-    pub fn new(name: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+    pub fn new(name: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self, MuninError> {
         let subtree = subtree_of(name);
         let words = |var: &str| -> Vec<String> {
             env(var)
@@ -154,22 +203,21 @@ impl MuninPlugin {
                     })
                     .collect();
                 if selection.include.is_empty() {
-                    return Err(format!(
-                        "include ({}) selects nothing under {subtree}",
-                        words("include").join(" ")
-                    ));
+                    return Err(MuninError::IncludeOutsideSubtree {
+                        include: words("include").join(" "),
+                        subtree: subtree.clone(),
+                    });
                 }
             }
         }
         let mode = match env("aggregate") {
-            Some(text) => text.parse::<AggregateMode>()?,
+            Some(text) => text
+                .parse::<AggregateMode>()
+                .map_err(|_| MuninError::UnknownAggregation { text })?,
             None => AggregateMode::Sum,
         };
         if mode == AggregateMode::PerFile {
-            return Err(
-                "aggregate per-file does not suit munin (files come and go); use sum, avg, min or max"
-                    .into(),
-            );
+            return Err(MuninError::PerFile);
         }
         let inputs: Vec<PathBuf> = words("paths").into_iter().map(PathBuf::from).collect();
         Ok(Self {
@@ -426,7 +474,7 @@ fn save_state(path: &Path, ledger: &CounterLedger) -> io::Result<()> {
 mod tests {
     use super::*;
 
-    fn plugin(name: &str, env: &[(&str, &str)]) -> Result<MuninPlugin, String> {
+    fn plugin(name: &str, env: &[(&str, &str)]) -> Result<MuninPlugin, MuninError> {
         let env: HashMap<String, String> = env
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -464,9 +512,25 @@ mod tests {
         assert!(!p.selection.name_selected("worker.requests"));
         assert!(!p.selection.name_selected("web.x"));
         assert_eq!(p.mode, AggregateMode::Max);
-        assert!(plugin("mmstats_worker", &[("include", "web")]).is_err());
-        assert!(plugin("mmstats_", &[("aggregate", "per-file")]).is_err());
-        assert!(plugin("mmstats_", &[("aggregate", "median")]).is_err());
+        let outside = plugin("mmstats_worker", &[("include", "web")]).unwrap_err();
+        assert_eq!(
+            outside.to_string(),
+            "include (web) selects nothing under worker"
+        );
+        assert_eq!(
+            plugin("mmstats_", &[("aggregate", "per-file")]).unwrap_err(),
+            MuninError::PerFile
+        );
+        assert_eq!(
+            plugin("mmstats_", &[("aggregate", "median")]).unwrap_err(),
+            MuninError::UnknownAggregation {
+                text: "median".into()
+            }
+        );
+        assert!(matches!(
+            "fletch".parse::<MuninCommand>(),
+            Err(MuninError::UnknownCommand { .. })
+        ));
     }
 
     #[test]

@@ -349,7 +349,7 @@ fn lines(frame: &Frame, state: &ViewState, style: &Style, width: usize) -> Vec<(
             format!(
                 "!! {}: {}",
                 printable(&path.display().to_string()),
-                printable(error)
+                printable(&error.to_string())
             ),
             Look::Warning,
         ));

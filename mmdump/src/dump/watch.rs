@@ -27,12 +27,14 @@ use std::time::{Duration, Instant};
 use serde_json::{Value as Json, json};
 
 use mmstats::os;
-use mmstats::{Field, FieldValue, FileStats, Format, Liveness, RegionReader, read_file};
+use mmstats::{
+    Field, FieldValue, FileStats, Format, Liveness, ReadFailure, RegionReader, read_file,
+};
 
 use super::aggregate::{AggregateMode, CounterLedger, aggregate, created_ns, file_identity};
 use super::rates::{CounterTrack, LONG_WINDOW, RateSeries, SHORT_WINDOW, format_rate};
 use super::select::Selection;
-use super::{JSON_SCHEMA, discover, format_unix_ns, json_value_of, printable};
+use super::{FileError, JSON_SCHEMA, discover, format_unix_ns, json_value_of, printable};
 
 /// How often a writer's liveness is judged (a lock probe and a look at the
 /// process table) while watching.
@@ -159,7 +161,7 @@ pub struct Row {
 }
 
 /// Everything one read of the watched files gave.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug)]
 pub struct Frame {
     /// Wall-clock time of the read, ns since the Unix epoch.
     pub time_ns: u64,
@@ -177,7 +179,7 @@ pub struct Frame {
     /// Per file, or one aggregate group.
     pub groups: Vec<Group>,
     /// Files that could not be read at all.
-    pub errors: Vec<(PathBuf, String)>,
+    pub errors: Vec<(PathBuf, FileError)>,
 }
 
 /// Reads the watched files again and again.
@@ -270,7 +272,7 @@ impl Watcher {
 
     /// Finds files, drops vanished and replaced ones, opens new ones and
     /// reads them all; returns the files that could not be opened.
-    fn refresh_sources(&mut self, now: Instant) -> Vec<(PathBuf, String)> {
+    fn refresh_sources(&mut self, now: Instant) -> Vec<(PathBuf, FileError)> {
         let (paths, mut errors) = discover(&self.config.inputs);
         let wanted: Vec<PathBuf> = paths
             .into_iter()
@@ -292,8 +294,8 @@ impl Watcher {
                     Ok(source) => {
                         self.sources.insert(path.clone(), source);
                     }
-                    Err(error) => {
-                        errors.push((path.clone(), error));
+                    Err(reason) => {
+                        errors.push((path.clone(), FileError::Read(reason)));
                         continue;
                     }
                 }
@@ -328,11 +330,10 @@ impl Watcher {
                     source.last_failure = None;
                 }
                 Err(error) => {
-                    let reason = error.reason.to_string();
                     if source.stats.is_none() {
-                        errors.push((path.clone(), reason));
+                        errors.push((path.clone(), FileError::Read(error.reason)));
                     } else {
-                        source.last_failure = Some(format!("last read failed: {reason}"));
+                        source.last_failure = Some(format!("last read failed: {}", error.reason));
                     }
                 }
             }
@@ -490,12 +491,12 @@ fn row(field: &Field, track: &Track, age: Option<f64>, files: usize) -> Row {
     }
 }
 
-fn open_source(path: &Path) -> Result<Source, String> {
-    let first = read_file(path).map_err(|e| e.reason.to_string())?;
+/// Opens `path` to be read again and again; `Err` says why it could not
+/// be read at all.
+fn open_source(path: &Path) -> Result<Source, ReadFailure> {
+    let first = read_file(path).map_err(|e| e.reason)?;
     let reader = match first.format {
-        Format::Mmstats2 => {
-            Reader::Region(RegionReader::open(path).map_err(|e| e.reason.to_string())?)
-        }
+        Format::Mmstats2 => Reader::Region(RegionReader::open(path).map_err(|e| e.reason)?),
         Format::LegacyV1 => Reader::Legacy,
     };
     let file_id = match &reader {
@@ -786,7 +787,7 @@ pub fn frame_json(frame: &Frame) -> Json {
         "errors": frame
             .errors
             .iter()
-            .map(|(path, error)| json!({"path": path.display().to_string(), "error": error}))
+            .map(|(path, error)| json!({"path": path.display().to_string(), "error": error.to_string()}))
             .collect::<Vec<_>>(),
     })
 }

@@ -149,7 +149,7 @@ fn time_range(params: &Params) -> Result<(i64, i64), QueryError> {
         let text = params.one(key)?.unwrap_or(default);
         let duration = parse_duration(text).map_err(|reason| QueryError::Invalid {
             key: key.to_owned(),
-            reason,
+            reason: reason.to_string(),
         })?;
         Ok(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX))
     };

@@ -235,7 +235,11 @@ impl Exporter {
             files += 1;
             grouped.entry(labels).or_default().push(file);
         }
-        let mut errors = report.errors;
+        let mut errors: Vec<(PathBuf, String)> = report
+            .errors
+            .into_iter()
+            .map(|(path, error)| (path, error.to_string()))
+            .collect();
         for group in grouped.values() {
             for file in group {
                 for problem in &file.problems {
