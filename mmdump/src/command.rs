@@ -8,7 +8,7 @@ use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mmdump::dump::{Report, printable};
+use mmdump::dump::{Report, printable, problem_text};
 
 pub(crate) mod clean;
 pub(crate) mod demo;
@@ -211,7 +211,7 @@ pub(crate) fn report_errors(report: &Report) {
             eprintln!(
                 "mmdump: {}: {}",
                 printable(&file.path.display().to_string()),
-                printable(&problem.to_string())
+                problem_text(problem)
             );
         }
     }

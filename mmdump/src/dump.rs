@@ -30,7 +30,7 @@ use crate::glob;
 use mmstats::trust::{self, DirTrustError};
 use mmstats::{DEFAULT_DIR, DIR_ENV, EXTENSION, SHM_PREFIX, default_dir};
 use mmstats::{
-    Field, FieldValue, FileStats, Liveness, ReadFailure, ReadFileError, open_for_reading,
+    Field, FieldProblem, FieldValue, FileStats, Labels, Liveness, ReadFailure, ReadFileError, open_for_reading,
     open_for_reading_at, read_open_file,
 };
 
@@ -388,22 +388,88 @@ pub(crate) fn warn_untrusted_once(dir: &Path, problem: &DirTrustError) {
     }
 }
 
-/// Text that is safe to print on a terminal: control characters (escape
-/// sequences a hostile file could carry) are shown escaped.
+/// Text that is safe to print on a terminal, and unambiguous: control
+/// characters (escape sequences a hostile file could carry) are shown
+/// escaped (`\n`, `\t`, `\u{1b}`), and so is the backslash itself (`\\`),
+/// so that a name holding a backslash and an `n` never reads as one
+/// holding a newline. This is the one escaping rule of text output: names,
+/// strings, units, paths and messages go through it, and label values
+/// through it too ([`display_labels`], which also escapes `"`).
 #[must_use]
 pub fn printable(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
+    if !text.chars().any(|c| c == '\\' || c.is_control()) {
         return text.to_owned();
     }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    let mut shown = String::with_capacity(text.len() + 8);
+    push_escaped(&mut shown, text, false);
+    shown
+}
+
+/// Appends `text` to `out` escaped as [`printable`] says, and `"` as `\"`
+/// too when `quote` (inside a quoted label value).
+fn push_escaped(out: &mut String, text: &str, quote: bool) {
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' if quote => out.push_str("\\\""),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A label set as text output shows it: `{conn="1234",dir="in"}`, keys in
+/// their stored (sorted) order, values quoted and escaped as [`printable`]
+/// does, plus `"` as `\"`; nothing for no labels. For the values a writer
+/// can store (no control characters) this is exactly the library's
+/// `Display` of [`Labels`], the Prometheus form.
+#[must_use]
+pub fn display_labels(labels: &Labels) -> String {
+    if labels.is_empty() {
+        return String::new();
+    }
+    let mut shown = String::from("{");
+    for (n, (key, value)) in labels.iter().enumerate() {
+        if n > 0 {
+            shown.push(',');
+        }
+        // Keys are `[A-Za-z_][A-Za-z0-9_]*`: nothing to escape.
+        shown.push_str(key);
+        shown.push_str("=\"");
+        push_escaped(&mut shown, value, true);
+        shown.push('"');
+    }
+    shown.push('}');
+    shown
+}
+
+/// A field's name with its labels, as text output shows it:
+/// `web.conn.bytes_in{conn="1234"}` (just the name, escaped, when it has
+/// none).
+#[must_use]
+pub fn display_name(name: &str, labels: &Labels) -> String {
+    let mut shown = printable(name);
+    shown.push_str(&display_labels(labels));
+    shown
+}
+
+/// A field problem as text output shows it, escaped as [`printable`] says:
+/// a duplicate names its field as [`display_name`] does (not escaped
+/// twice).
+#[must_use]
+pub fn problem_text(problem: &FieldProblem) -> String {
+    match problem {
+        FieldProblem::Duplicate {
+            index,
+            name,
+            labels,
+            first,
+        } => format!(
+            "field {index} ({}) repeats field {first}, which is shown instead",
+            display_name(name, labels)
+        ),
+        other => printable(&other.to_string()),
+    }
 }
 
 /// A value as `mmdump` prints it.
@@ -492,7 +558,7 @@ fn write_field_rows<'f>(
     let rows: Vec<[String; 5]> = fields
         .map(|(f, files)| {
             [
-                printable(&f.name),
+                display_name(&f.name, &f.labels),
                 crate::summary::value_text(&f.value, &f.unit, age_secs)
                     .unwrap_or_else(|| display_value(&f.value)),
                 f.value.kind_name().to_owned(),
@@ -541,7 +607,7 @@ pub fn write_text_styled(out: &mut impl Write, report: &Report, style: &Style) -
                 "{}",
                 style.paint(
                     Paint::Red,
-                    &format!("!! {}", printable(&problem.to_string()))
+                    &format!("!! {}", problem_text(problem))
                 )
             )?;
         }
@@ -672,6 +738,40 @@ mod tests {
     fn control_characters_are_escaped() {
         assert_eq!(printable("ok"), "ok");
         assert_eq!(printable("a\x1b[31mb\n"), "a\\u{1b}[31mb\\n");
+    }
+
+    #[test]
+    fn a_backslash_is_escaped_so_no_name_reads_as_another() {
+        // A name holding `\` and `n` and one holding a newline differ.
+        assert_eq!(printable("a\\nb"), "a\\\\nb");
+        assert_eq!(printable("a\nb"), "a\\nb");
+        assert_ne!(printable("a\\nb"), printable("a\nb"));
+        assert_eq!(printable("tab\there"), "tab\\there");
+        assert_eq!(printable("C:\\x"), "C:\\\\x");
+    }
+
+    #[test]
+    fn labels_are_shown_quoted_and_escaped() {
+        let labels = Labels::from_pairs(&[("conn", "1234"), ("app", "a\"b\\c")]).unwrap();
+        assert_eq!(display_labels(&labels), r#"{app="a\"b\\c",conn="1234"}"#);
+        // The same text as the library's own form, for every storable value.
+        assert_eq!(display_labels(&labels), labels.to_string());
+        assert_eq!(display_labels(&Labels::new()), "");
+        assert_eq!(
+            display_name("web.conn.bytes_in", &labels),
+            r#"web.conn.bytes_in{app="a\"b\\c",conn="1234"}"#
+        );
+        assert_eq!(display_name("a\nb", &Labels::new()), "a\\nb");
+        let duplicate = FieldProblem::Duplicate {
+            index: 3,
+            name: "x\\y".into(),
+            labels: Labels::from_pairs(&[("k", "v\\w")]).unwrap(),
+            first: 1,
+        };
+        assert_eq!(
+            problem_text(&duplicate),
+            r#"field 3 (x\\y{k="v\\w"}) repeats field 1, which is shown instead"#
+        );
     }
 
     #[test]

@@ -451,6 +451,7 @@ fn decode<S: WordSource + ?Sized>(
             match view.read(&info, scratch, DEFAULT_MAX_TRIES) {
                 Ok(value) => fields.push(Field {
                     name: info.name.to_string(),
+                    labels: info.labels.clone(),
                     unit: unit_name(&info),
                     description: info.description.to_string(),
                     value: FieldValue::from_value(value),
@@ -536,7 +537,7 @@ impl ImageReport {
                     lines.push(format!(
                         "{path}: region at {}: {}",
                         scan.locate(region.offset),
-                        dump::printable(&problem.to_string())
+                        dump::problem_text(problem)
                     ));
                 }
             }
