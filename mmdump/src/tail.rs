@@ -569,7 +569,7 @@ fn poll_file<S: mmstats_nostd::WordSource + ?Sized>(
                         .ring
                         .as_deref()
                         .is_none_or(|pattern| crate::glob::matches(pattern, &info.name))
-                    && options.selection.name_selected(&info.name)
+                    && options.selection.field_selected(&info.name, &info.labels)
                 {
                     file.rings.push(FollowedRing {
                         index,
