@@ -38,7 +38,9 @@ use self::aggregate::Aggregate;
 use self::select::Selection;
 use self::style::{Paint, Style};
 
-pub use self::json::{JSON_SCHEMA, aggregate_json, json_field, json_value_of, list_json, to_json};
+pub use self::json::{
+    JSON_SCHEMA, aggregate_json, json_field, json_labels, json_value_of, list_json, to_json,
+};
 
 /// Files read and files that failed.
 #[derive(Debug, Default)]
