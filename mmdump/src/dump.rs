@@ -30,7 +30,7 @@ use crate::glob;
 use mmstats::trust::{self, DirTrustError};
 use mmstats::{DEFAULT_DIR, DIR_ENV, EXTENSION, SHM_PREFIX, default_dir};
 use mmstats::{
-    Field, FieldProblem, FieldValue, FileStats, Labels, Liveness, ReadFailure, ReadFileError, open_for_reading,
+    Field, FieldProblem, FieldValue, FileStats, Format, Labels, Liveness, ReadFailure, ReadFileError, open_for_reading,
     open_for_reading_at, read_open_file,
 };
 
@@ -357,7 +357,10 @@ pub fn collect_selected(inputs: &[PathBuf], selection: &Selection) -> Report {
     let mut report = Report::default();
     for file in found.iter().filter(|f| selection.path_selected(&f.path)) {
         match file.read() {
-            Ok(stats) => report.files.push(stats),
+            Ok(mut stats) => {
+                keep_first_of_duplicates(&mut stats);
+                report.files.push(stats);
+            }
             Err(error) => report
                 .errors
                 .push((error.path, FileError::Read(error.reason))),
@@ -368,6 +371,42 @@ pub fn collect_selected(inputs: &[PathBuf], selection: &Selection) -> Report {
     // error stays, whatever the selection (else the reader is blind).
     report.errors.splice(0..0, unlisted);
     report
+}
+
+/// Applies the duplicate rule of format 2 (FORMAT.md §4.1: of fields with
+/// the same name and labels, the lowest slot is shown, each other is a
+/// [`FieldProblem::Duplicate`]) to a legacy file, whose reader keeps
+/// every record: every subcommand then shows the same single field. A
+/// format-2 file has had the rule applied by its reader already and is
+/// left alone.
+pub fn keep_first_of_duplicates(file: &mut FileStats) {
+    if file.format != Format::LegacyV1 {
+        return;
+    }
+    let mut first: std::collections::HashMap<(String, Labels), usize> =
+        std::collections::HashMap::new();
+    let mut index = 0usize;
+    let mut problems = Vec::new();
+    file.fields.retain(|field| {
+        let at = index;
+        index += 1;
+        match first.entry((field.name.clone(), field.labels.clone())) {
+            std::collections::hash_map::Entry::Occupied(lowest) => {
+                problems.push(FieldProblem::Duplicate {
+                    index: at,
+                    name: field.name.clone(),
+                    labels: field.labels.clone(),
+                    first: *lowest.get(),
+                });
+                false
+            }
+            std::collections::hash_map::Entry::Vacant(free) => {
+                free.insert(at);
+                true
+            }
+        }
+    });
+    file.problems.extend(problems);
 }
 
 /// Prints `problem` (found in `dir`, by `open_dir_for_reading`) on

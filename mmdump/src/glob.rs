@@ -219,6 +219,8 @@ fn parse_labels(text: &str) -> Option<Vec<LabelCondition>> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NamePattern {
     text: String,
+    /// The text before the label part (all of `text` without one).
+    name: String,
     levels: Vec<Level>,
     /// The label part's conditions (none: labels are not looked at).
     labels: Vec<LabelCondition>,
@@ -242,6 +244,7 @@ impl NamePattern {
         }
         Self {
             text: pattern.to_owned(),
+            name: name.to_owned(),
             levels,
             labels,
         }
@@ -257,6 +260,12 @@ impl NamePattern {
     #[must_use]
     pub fn is_literal(&self) -> bool {
         !has_wildcard(&self.text)
+    }
+
+    /// The pattern's name part: all of it but the label part.
+    #[must_use]
+    pub fn name_part(&self) -> &str {
+        &self.name
     }
 
     /// Whether the pattern has a label part (`{conn="1"}`).
@@ -374,6 +383,7 @@ mod tests {
             |pairs: &[(&str, &str)]| mmstats::Labels::from_pairs(pairs).unwrap();
         let p = NamePattern::new(r#"web.conn.*{conn="12*"}"#);
         assert!(p.has_labels());
+        assert_eq!(p.name_part(), "web.conn.*");
         assert!(p.matches_field("web.conn.bytes_in", &labels(&[("conn", "1234")])));
         assert!(p.matches_field(
             "web.conn.bytes_in",

@@ -36,7 +36,7 @@ use super::rates::{CounterTrack, LONG_WINDOW, RateSeries, SHORT_WINDOW, format_r
 use super::select::Selection;
 use super::{
     FileError, JSON_SCHEMA, discover, display_name, format_unix_ns, json_labels, json_value_of,
-    printable,
+    keep_first_of_duplicates, printable,
 };
 
 /// How often a writer's liveness is judged (a lock probe and a look at the
@@ -319,7 +319,10 @@ impl Watcher {
                     stats.liveness = source.liveness;
                     stats
                 }),
-                Reader::Legacy => read_file(path),
+                Reader::Legacy => read_file(path).map(|mut stats| {
+                    keep_first_of_duplicates(&mut stats);
+                    stats
+                }),
             };
             match read {
                 Ok(mut stats) => {
