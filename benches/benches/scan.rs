@@ -6,9 +6,9 @@
 
 use std::hint::black_box;
 
+use core::sync::atomic::Ordering;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mmstats_nostd::scan::RegionScanner;
-use mmstats_nostd::sync::Ordering;
 use mmstats_nostd::{ByteImage, Region, RegionOptions, Word};
 
 const IMAGE_LEN: usize = 64 << 20;

@@ -13,11 +13,11 @@
 
 use std::sync::Arc as StdArc;
 
+use core::sync::atomic::Ordering::SeqCst;
 use loom::sync::Arc;
 use loom::thread;
 use loom_tests::{Executions, builder};
 use mmstats_nostd::Word;
-use mmstats_nostd::sync::Ordering::SeqCst;
 
 /// Word `i` of write `k`.
 fn pattern(k: u64, i: usize) -> u64 {

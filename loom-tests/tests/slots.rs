@@ -5,12 +5,12 @@
 //! reuses its slot.
 #![cfg(loom)]
 
+use core::sync::atomic::Ordering;
 use loom::sync::Arc;
 use loom::thread;
 use mmstats_nostd::Word;
 use mmstats_nostd::layout::{ByteOrder, EntryState};
 use mmstats_nostd::slot::{SlotRead, SlotWriter, read_slot};
-use mmstats_nostd::sync::Ordering;
 
 /// Word 0 state, 1 id, 2 "name" (the entry body), 3 the value.
 const NAME: usize = 2;

@@ -214,6 +214,14 @@ pub(crate) struct FilterArgs {
     pub(crate) files: FileFilterArgs,
 }
 
+/// Whether output is coloured (`dump`, `tree`, `watch`).
+#[derive(Args, Debug, Clone, Copy)]
+pub(crate) struct ColorArgs {
+    /// Colour: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long = "color", value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub(crate) choice: ColorChoice,
+}
+
 /// Filters on files.
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct FileFilterArgs {
@@ -288,9 +296,8 @@ pub(crate) struct DumpArgs {
     /// per-file (the default).
     #[arg(short = 'a', long, value_name = "MODE", default_value_t = AggregateMode::PerFile)]
     pub(crate) aggregate: AggregateMode,
-    /// Colour: auto (on a terminal, unless NO_COLOR is set), always, never.
-    #[arg(long, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
-    pub(crate) color: ColorChoice,
+    #[command(flatten)]
+    pub(crate) color: ColorArgs,
 }
 
 #[derive(Args, Debug)]
@@ -319,9 +326,8 @@ pub(crate) struct TreeArgs {
     /// default: a tree per file).
     #[arg(short = 'a', long, value_name = "MODE", default_value_t = AggregateMode::PerFile)]
     pub(crate) aggregate: AggregateMode,
-    /// Colour: auto, always, never.
-    #[arg(long, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
-    pub(crate) color: ColorChoice,
+    #[command(flatten)]
+    pub(crate) color: ColorArgs,
 }
 
 #[derive(Args, Debug)]
@@ -384,9 +390,8 @@ pub(crate) struct WatchArgs {
     /// Terminal view: start with fields that never changed hidden.
     #[arg(long)]
     pub(crate) hide_unchanged: bool,
-    /// Colour: auto, always, never.
-    #[arg(long, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
-    pub(crate) color: ColorChoice,
+    #[command(flatten)]
+    pub(crate) color: ColorArgs,
 }
 
 #[derive(Args, Debug)]

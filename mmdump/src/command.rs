@@ -2,13 +2,14 @@
 //! type `main` turns into a message and an exit code, and the reporting
 //! of files that could not be read.
 
+use std::collections::HashSet;
 use std::error::Error;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mmdump::dump::{Report, printable, problem_text};
+use mmdump::dump::{FileError, Report, printable, problem_text};
 
 pub(crate) mod clean;
 pub(crate) mod demo;
@@ -192,6 +193,26 @@ impl MmdumpError {
             #[cfg(feature = "serve")]
             Self::Chart(mmdump::trend::ChartError::Options(_)) => 2,
             _ => 1,
+        }
+    }
+}
+
+/// The file failures of a watch or record loop already said, so that each
+/// distinct one is said once, not at every read.
+#[derive(Default)]
+pub(crate) struct ReportedFailures(HashSet<(PathBuf, String)>);
+
+impl ReportedFailures {
+    /// Says on standard error the failures in `errors` not said before.
+    pub(crate) fn say_new(&mut self, errors: &[(PathBuf, FileError)]) {
+        for (path, error) in errors {
+            if self.0.insert((path.clone(), error.to_string())) {
+                eprintln!(
+                    "mmdump: {}: {}",
+                    printable(&path.display().to_string()),
+                    error
+                );
+            }
         }
     }
 }

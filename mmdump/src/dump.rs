@@ -600,7 +600,7 @@ fn write_field_rows<'f>(
         .map(|(f, files)| {
             [
                 display_name(&f.name, &f.labels),
-                crate::summary::value_text(&f.value, &f.unit, age_secs)
+                crate::value_text::value_text(&f.value, &f.unit, age_secs)
                     .unwrap_or_else(|| display_value(&f.value)),
                 f.value.kind_name().to_owned(),
                 printable(&f.unit),
@@ -639,8 +639,8 @@ pub fn write_text_styled(out: &mut impl Write, report: &Report, style: &Style) -
         writeln!(out, "{}", header(file, style))?;
         // Format-2.1 kinds (histograms with their rate over the file's age,
         // moving and window averages, event rings) are shown by
-        // crate::summary.
-        let age = crate::summary::file_age_secs(file);
+        // crate::value_text.
+        let age = crate::value_text::file_age_secs(file);
         write_field_rows(out, file.fields.iter().map(|f| (f, None)), age)?;
         for problem in &file.problems {
             writeln!(
@@ -707,20 +707,7 @@ pub fn raw_value(value: &FieldValue) -> String {
 
 /// Seconds since the file's creation, if known.
 fn age_secs(file: &FileStats, now_ns: u64) -> Option<u64> {
-    let created = match &file.region {
-        Some(region) => region.created_ns,
-        None => file
-            .fields
-            .iter()
-            .find_map(|f| match (f.name.as_str(), &f.value) {
-                ("sys.created", FieldValue::Float(secs)) if *secs > 0.0 => {
-                    Some((*secs * 1e9) as u64)
-                }
-                ("sys.created", FieldValue::UInt(secs)) => Some(secs.saturating_mul(1_000_000_000)),
-                _ => None,
-            })?,
-    };
-    (created != 0).then(|| now_ns.saturating_sub(created) / 1_000_000_000)
+    aggregate::created_ns(file).map(|created| now_ns.saturating_sub(created) / 1_000_000_000)
 }
 
 /// Writes `mmdump list`: one line per file.

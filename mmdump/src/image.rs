@@ -252,14 +252,15 @@ pub fn scan_image(path: &Path, base: Option<u64>) -> Result<ImageScan, ImageErro
         ignored_magic: 0,
         elapsed: Duration::ZERO,
     };
+    let stream_fail = |error| match error {
+        StreamError::Io(source) => fail(ImageFailure::Io {
+            operation: "read",
+            source,
+        }),
+        StreamError::TooLarge => fail(ImageFailure::StreamTooLarge),
+    };
     if path == Path::new("-") {
-        let bytes = read_stream(io::stdin().lock()).map_err(|e| match e {
-            StreamError::Io(source) => fail(ImageFailure::Io {
-                operation: "read",
-                source,
-            }),
-            StreamError::TooLarge => fail(ImageFailure::StreamTooLarge),
-        })?;
+        let bytes = read_stream(io::stdin().lock()).map_err(stream_fail)?;
         scan_bytes(&mut scan, &bytes).map_err(fail)?;
     } else {
         // The user named this file: symbolic links are followed (a core
@@ -270,13 +271,7 @@ pub fn scan_image(path: &Path, base: Option<u64>) -> Result<ImageScan, ImageErro
         if kind.is_file() {
             scan_file(&mut scan, &file, meta.len()).map_err(fail)?;
         } else if kind.is_fifo() || (kind.is_char_device() && is_stdin_like(path)) {
-            let bytes = read_stream(file).map_err(|e| match e {
-                StreamError::Io(source) => fail(ImageFailure::Io {
-                    operation: "read",
-                    source,
-                }),
-                StreamError::TooLarge => fail(ImageFailure::StreamTooLarge),
-            })?;
+            let bytes = read_stream(file).map_err(stream_fail)?;
             scan_bytes(&mut scan, &bytes).map_err(fail)?;
         } else {
             return Err(fail(ImageFailure::NotAnImage));
@@ -469,12 +464,13 @@ fn decode<S: WordSource + ?Sized>(
         if !view.still_valid() {
             continue;
         }
-        let p = *view.prologue();
-        let state = view.state();
+        let region = RegionInfo::from_view(view, count);
+        let state = region.state;
+        let pid = view.prologue().pid;
         return Ok(FileStats {
             path: path.to_owned(),
             format: Format::Mmstats2,
-            pid: (p.pid != 0).then_some(p.pid),
+            pid: (pid != 0).then_some(pid),
             // The writer ran elsewhere (another machine, a dead process):
             // only a region it closed says anything about it.
             liveness: if state == RegionState::Closed {
@@ -482,21 +478,7 @@ fn decode<S: WordSource + ?Sized>(
             } else {
                 Liveness::Unknown
             },
-            region: Some(RegionInfo {
-                version: (p.major, p.minor),
-                little_endian: view.byte_order().region_is_little_endian(),
-                state,
-                generation: p.generation,
-                start_time: p.start_time,
-                boot_id: p.boot_id,
-                created_ns: p.created_ns,
-                heartbeat_ns: view.heartbeat_ns(),
-                field_count: count,
-                table_capacity: p.table_capacity,
-                region_len: p.region_len,
-                data_used: p.data_used,
-                data_len: p.data_len,
-            }),
+            region: Some(region),
             fields,
             problems,
         });

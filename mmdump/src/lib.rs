@@ -20,7 +20,7 @@ pub mod record;
 pub mod serve;
 #[allow(unsafe_code)]
 pub mod signals;
-pub mod summary;
 pub mod tail;
 #[cfg(feature = "serve")]
 pub mod trend;
+pub mod value_text;

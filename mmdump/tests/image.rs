@@ -12,9 +12,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use core::sync::atomic::Ordering;
 use mmstats::{StatsFile, Unit};
 use mmstats_nostd::layout::{BYTE_ORDER_MARK, MAGIC};
-use mmstats_nostd::sync::Ordering;
 use mmstats_nostd::{FieldSpec, Region, RegionOptions, Word};
 use serde_json::Value;
 

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use core::sync::atomic::Ordering;
 use mmstats::{FieldSpec, StatsFile, Unit};
-use mmstats_nostd::sync::Ordering;
 use mmstats_nostd::{ByteImage, Kind, Region, RegionOptions, RegionView, Word};
 use serde_json::Value;
 

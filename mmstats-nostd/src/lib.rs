@@ -75,7 +75,7 @@
 //!
 //! ## Targets
 //!
-//! All shared words are [`sync::Word`]s: `core`'s `AtomicU64` where the
+//! All shared words are [`Word`]s: `core`'s `AtomicU64` where the
 //! target has 64-bit atomics, `portable-atomic`'s elsewhere (thumbv6m/7m/7em,
 //! riscv32), and loom's under `--cfg loom`. On those targets the firmware
 //! chooses how portable-atomic makes 64-bit accesses atomic, with the
@@ -106,7 +106,11 @@ pub mod ring;
 pub mod scan;
 pub mod slot;
 mod source;
-pub mod sync;
+// The one source of atomics (core's, portable-atomic's, or loom's under
+// `--cfg loom`): crate-private, so no other crate can reach around it.
+// What others need of it is public: `Word`; an `Ordering` is core's (loom
+// and portable-atomic re-export the same type).
+mod sync;
 
 pub use averages::{MovingAverage, WindowAverage};
 #[cfg(not(loom))]

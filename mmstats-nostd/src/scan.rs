@@ -36,7 +36,7 @@
 //! // A "RAM image": 4 KiB of other bytes, then the region's bytes.
 //! let mut ram = [0xA5u8; 4096 + 1024];
 //! for (index, word) in STATS.words().iter().enumerate() {
-//!     let value = word.load(mmstats_nostd::sync::Ordering::Relaxed);
+//!     let value = word.load(core::sync::atomic::Ordering::Relaxed);
 //!     ram[4096 + index * 8..4096 + index * 8 + 8].copy_from_slice(&value.to_ne_bytes());
 //! }
 //! let image = ByteImage::new(&ram);

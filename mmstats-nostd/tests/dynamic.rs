@@ -5,8 +5,8 @@
 mod common;
 
 use common::{Owned, read_all, words};
+use core::sync::atomic::Ordering;
 use mmstats_nostd::layout::{DATA_USED_WORD, EntryState, FLAG_DYNAMIC};
-use mmstats_nostd::sync::Ordering;
 use mmstats_nostd::{
     AddFieldError, DEFAULT_MAX_TRIES, FieldSpec, MAX_COPY_WORDS, Padding, ReadError, Region,
     RegionOptions, RegionView, Value,

@@ -5,8 +5,8 @@
 mod common;
 
 use common::{Rng, read_all, to_bytes, words};
+use core::sync::atomic::Ordering;
 use mmstats_nostd::layout::{BYTE_ORDER_MARK, MAGIC, STATE_INITIALISING, STATE_WORD};
-use mmstats_nostd::sync::Ordering;
 use mmstats_nostd::{ByteImage, FieldSpec, OpenError, Region, RegionOptions, RegionView};
 
 /// Random rounds per test: fewer under miri, which interprets every load.

@@ -201,7 +201,7 @@ impl WordSource for LiveWords<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mmstats_nostd::sync::Ordering;
+    use core::sync::atomic::Ordering;
 
     #[test]
     fn anonymous_map_is_zeroed_words() {

@@ -74,7 +74,7 @@
 //! loads and stores on memory that is never freed, `mmap(2)`,
 //! `sigaction(2)` and `raise(3)`. The atomics here are process-local (no
 //! byte of this table is shared with another process), so they are the
-//! standard library's, not the `mmstats_nostd::sync` ones that shared
+//! standard library's, not the `mmstats_nostd::Word`s that shared
 //! memory goes through.
 
 use core::ptr;

@@ -1,8 +1,8 @@
 //! Seed inputs for the corpus: a region with every kind, its byte-swapped
 //! twin, and deterministic bytes for the structured targets.
 
+use core::sync::atomic::Ordering;
 use mmstats_nostd::layout::{ENTRY_LEN, EntryRecord, Prologue};
-use mmstats_nostd::sync::Ordering;
 use mmstats_nostd::{
     ByteImage, FieldSpec, Kind, Padding, Region, RegionOptions, RegionView, Unit, Word,
 };

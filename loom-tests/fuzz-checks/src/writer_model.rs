@@ -1,11 +1,11 @@
 //! Writer operations against a model ([`writer_ops`], [`run_scenario`]).
 
 use arbitrary::{Arbitrary, Unstructured};
+use core::sync::atomic::Ordering;
 use mmstats_nostd::layout::{
     ENTRY_LEN, ENTRY_LEN_LABELS, FLAG_CONSTANT, FLAG_DYNAMIC, FLAG_PAD_64, FLAG_PAD_128,
     FLAG_SHARED, PROLOGUE_WORDS,
 };
-use mmstats_nostd::sync::Ordering;
 use mmstats_nostd::{
     AddFieldError, Average, ByteImage, Counter, CreateError, EventRing, FieldInfo, FieldSpec, Flag,
     FloatGauge, Gauge, Histogram, Kind, Labels, MAX_COPY_WORDS, MAX_STRING_CAPACITY, MovingAverage,

@@ -14,7 +14,7 @@ use crate::cli::DumpArgs;
 /// `mmdump [dump]`: every field of every file.
 pub(crate) fn dump(args: &DumpArgs) -> Result<(), MmdumpError> {
     let report = dump::collect_selected(&args.paths, &args.filter.selection());
-    let style = Style::detect(args.color, io::stdout().is_terminal());
+    let style = Style::detect(args.color.choice, io::stdout().is_terminal());
     let mut out = BufWriter::new(io::stdout().lock());
     let files: Vec<_> = report.files.iter().collect();
     match (args.aggregate, args.json) {

@@ -3,11 +3,10 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use mmdump::dump;
 use mmdump::dump::aggregate::AggregateMode;
 use mmdump::dump::watch::{WatchConfig, Watcher};
 
-use super::{MmdumpError, UsageError};
+use super::{MmdumpError, ReportedFailures, UsageError};
 use crate::cli::RecordArgs;
 
 /// `mmdump record`.
@@ -34,7 +33,8 @@ pub(crate) fn record(args: &RecordArgs) -> Result<(), MmdumpError> {
     let mut last_maintenance = Instant::now();
     let mut samples = 0u64;
     let mut rows = 0usize;
-    let mut reported = std::collections::HashSet::new();
+    // Each distinct failure is reported once, not at every sample.
+    let mut reported = ReportedFailures::default();
     // A failing database (a full disk, an I/O error) is logged at most
     // once per LOG_EVERY, and recording goes on.
     let mut errors = LogLimiter::new(LOG_EVERY);
@@ -74,15 +74,7 @@ pub(crate) fn record(args: &RecordArgs) -> Result<(), MmdumpError> {
             }
         }
         samples += 1;
-        for (path, error) in &frame.errors {
-            if reported.insert((path.clone(), error.to_string())) {
-                eprintln!(
-                    "mmdump: {}: {}",
-                    dump::printable(&path.display().to_string()),
-                    error
-                );
-            }
-        }
+        reported.say_new(&frame.errors);
         if samples == 1 || last_maintenance.elapsed() >= MAINTAIN_EVERY {
             if let Err(error) = store.maintain((frame.time_ns / 1_000_000) as i64) {
                 log_error(&error);

@@ -25,7 +25,7 @@ pub(crate) fn tree(mut args: TreeArgs) -> Result<(), MmdumpError> {
         selection.include.push(NamePattern::new(query));
     }
     let report = dump::collect_selected(&args.paths, &selection);
-    let style = Style::detect(args.color, io::stdout().is_terminal());
+    let style = Style::detect(args.color.choice, io::stdout().is_terminal());
     let mut out = BufWriter::new(io::stdout().lock());
     if args.aggregate == AggregateMode::PerFile {
         for (index, file) in report.files.iter().enumerate() {

@@ -5,12 +5,11 @@ use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use mmdump::dump;
 use mmdump::dump::screen::{self, ScreenOptions};
 use mmdump::dump::style::Style;
 use mmdump::dump::watch::{LineOptions, LineWriter, WatchConfig, Watcher, frame_json};
 
-use super::{MmdumpError, UsageError};
+use super::{MmdumpError, ReportedFailures, UsageError};
 use crate::cli::WatchArgs;
 
 /// `mmdump watch`.
@@ -36,7 +35,7 @@ pub(crate) fn watch(args: &WatchArgs) -> Result<(), MmdumpError> {
                 interval,
                 count: args.count,
                 hide_unchanged: args.hide_unchanged,
-                style: Style::detect(args.color, true),
+                style: Style::detect(args.color.choice, true),
             },
             stop,
         )?;
@@ -51,7 +50,7 @@ pub(crate) fn watch(args: &WatchArgs) -> Result<(), MmdumpError> {
     let started = Instant::now();
     let mut reads = 0u64;
     // Each distinct failure is reported once, not at every read.
-    let mut reported = std::collections::HashSet::new();
+    let mut reported = ReportedFailures::default();
     loop {
         let frame = watcher.tick();
         reads += 1;
@@ -61,15 +60,7 @@ pub(crate) fn watch(args: &WatchArgs) -> Result<(), MmdumpError> {
             lines.write(&mut out, &frame)?;
         }
         out.flush()?;
-        for (path, error) in &frame.errors {
-            if reported.insert((path.clone(), error.to_string())) {
-                eprintln!(
-                    "mmdump: {}: {}",
-                    dump::printable(&path.display().to_string()),
-                    error
-                );
-            }
-        }
+        reported.say_new(&frame.errors);
         if args.count.is_some_and(|count| reads >= count) {
             return Ok(());
         }

@@ -3,7 +3,7 @@
 //! to the output, without building a `serde_json::Value` tree first (a
 //! fraction of the allocations), and [`to_json`] gives the same document as a
 //! tree (for `serve`'s `/api` and `image --json`) by serializing the same
-//! [`Document`]: one definition, two sinks. Keys come out in byte order. A
+//! `Document`: one definition, two sinks. Keys come out in byte order. A
 //! format-2.1 value and the `aggregate` object, which are rarer, go through
 //! the tree builders below ([`json_field`], [`aggregate_json`]).
 
@@ -479,22 +479,8 @@ pub fn json_extra(value: &FieldValue, object: &mut Map<String, Json>) {
 
 #[cfg(test)]
 mod tests {
-    use mmstats_nostd::HistogramShape;
-
     use super::*;
-
-    fn histogram(values: &[u64]) -> HistogramSnapshot {
-        let shape = HistogramShape::new(5, 1 << 40).unwrap();
-        let mut h = HistogramSnapshot::empty(shape);
-        for &v in values {
-            h.buckets[shape.index_of(v)] += 1;
-            h.count += 1;
-            h.sum += v;
-            h.min = h.min.min(v);
-            h.max = h.max.max(v);
-        }
-        h
-    }
+    use crate::value_text::test_histogram as histogram;
 
     #[test]
     fn histogram_json_has_statistics_and_buckets() {

@@ -14,7 +14,7 @@ use super::{
 };
 
 /// What a file that is not a regular file is, in words.
-pub(super) fn kind_of(file_type: std::fs::FileType) -> Option<&'static str> {
+fn kind_of(file_type: std::fs::FileType) -> Option<&'static str> {
     if file_type.is_file() {
         None
     } else if file_type.is_symlink() {
@@ -34,7 +34,7 @@ pub(super) fn kind_of(file_type: std::fs::FileType) -> Option<&'static str> {
     }
 }
 
-pub(super) fn caller_uid() -> u32 {
+fn caller_uid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
@@ -187,7 +187,7 @@ pub(super) fn lock_database(file: &File, path: &Path) -> Result<(), StoreError> 
 
 /// The process holding a `flock` on `file`, from `/proc/locks` (read at
 /// most 1 MiB of it).
-pub(super) fn lock_holder(file: &File) -> Option<LockHolder> {
+fn lock_holder(file: &File) -> Option<LockHolder> {
     let meta = file.metadata().ok()?;
     let dev = meta.dev();
     let id = format!(

@@ -54,14 +54,21 @@ impl fmt::Display for QuantityError {
 
 impl std::error::Error for QuantityError {}
 
-/// Parses a duration: a number with `ms`, `s`, `m`, `h`, `d` or `w`
-/// (`500ms`, `30s`, `5m`, `2h`, `8d`, `1w`); a bare number is seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, QuantityError> {
+/// `text` trimmed, and split into its number (digits and dots) and the
+/// unit after it.
+fn split_quantity(text: &str) -> (&str, &str, &str) {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
+    (text, number, unit)
+}
+
+/// Parses a duration: a number with `ms`, `s`, `m`, `h`, `d` or `w`
+/// (`500ms`, `30s`, `5m`, `2h`, `8d`, `1w`); a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, QuantityError> {
+    let (text, number, unit) = split_quantity(text);
     let value: f64 = number
         .parse()
         .map_err(|_| QuantityError::NotADuration { text: text.into() })?;
@@ -85,11 +92,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, QuantityError> {
 /// Parses a size: a number with `K`, `M` or `G` (powers of 1024,
 /// optionally followed by `B` or `iB`); a bare number is bytes.
 pub fn parse_size(text: &str) -> Result<u64, QuantityError> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
+    let (text, number, unit) = split_quantity(text);
     let value: f64 = number
         .parse()
         .map_err(|_| QuantityError::NotASize { text: text.into() })?;

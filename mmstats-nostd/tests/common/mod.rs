@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use mmstats_nostd::sync::Ordering;
+use core::sync::atomic::Ordering;
 use mmstats_nostd::{
     DEFAULT_MAX_TRIES, MAX_COPY_WORDS, ReadError, RegionView, Value, Word, WordSource,
 };

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use mmstats_nostd::RegionState;
+use mmstats_nostd::{RegionState, RegionView, WordSource};
 
 use crate::liveness::Liveness;
 use crate::value::{Field, FieldProblem, Format};
@@ -37,6 +37,30 @@ pub struct RegionInfo {
     pub data_used: u64,
     /// Value-area bytes in all.
     pub data_len: u64,
+}
+
+impl RegionInfo {
+    /// The facts of the region `view` reads: its prologue, its state and
+    /// heartbeat now, and `field_count`, the fields the read walked.
+    #[must_use]
+    pub fn from_view<S: WordSource + ?Sized>(view: &RegionView<'_, S>, field_count: usize) -> Self {
+        let p = view.prologue();
+        Self {
+            version: (p.major, p.minor),
+            little_endian: view.byte_order().region_is_little_endian(),
+            state: view.state(),
+            generation: p.generation,
+            start_time: p.start_time,
+            boot_id: p.boot_id,
+            created_ns: p.created_ns,
+            heartbeat_ns: view.heartbeat_ns(),
+            field_count,
+            table_capacity: p.table_capacity,
+            region_len: p.region_len,
+            data_used: p.data_used,
+            data_len: p.data_len,
+        }
+    }
 }
 
 /// Everything read from one stats file.

@@ -406,7 +406,8 @@ impl RegionReader {
         if !view.still_valid() {
             return Err(ReadFailure::Unstable);
         }
-        let state = view.state();
+        let region = RegionInfo::from_view(&view, count);
+        let state = region.state;
         let liveness = if judge_liveness {
             liveness::judge(
                 state,
@@ -421,21 +422,7 @@ impl RegionReader {
             format: Format::Mmstats2,
             pid: (p.pid != 0).then_some(p.pid),
             liveness,
-            region: Some(RegionInfo {
-                version: (p.major, p.minor),
-                little_endian: view.byte_order().region_is_little_endian(),
-                state,
-                generation: p.generation,
-                start_time: p.start_time,
-                boot_id: p.boot_id,
-                created_ns: p.created_ns,
-                heartbeat_ns: view.heartbeat_ns(),
-                field_count: count,
-                table_capacity: p.table_capacity,
-                region_len: p.region_len,
-                data_used: p.data_used,
-                data_len: p.data_len,
-            }),
+            region: Some(region),
             fields,
             problems,
         })

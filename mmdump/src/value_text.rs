@@ -1,10 +1,11 @@
-//! How `mmdump` shows the kinds of format 2.1: a histogram as its count,
-//! rate and quantiles (and, in JSON, its buckets); moving and window
-//! averages as their mean; an event ring as how far it got, as text (the
-//! JSON of these kinds is in `dump::json`).
+//! Values as text: counts with separators, quantities scaled to their unit,
+//! and the kinds that take more than a number to show (format 2.1): a
+//! histogram as its count, rate and quantiles, moving and window averages
+//! as their mean, an event ring as how far it got. (Their JSON is in
+//! `dump::json`.)
 //!
 //! ```
-//! use mmdump::summary::{format_count, format_quantity};
+//! use mmdump::value_text::{format_count, format_quantity};
 //! assert_eq!(format_quantity(1_234_567.0, "nanoseconds"), "1.23ms");
 //! assert_eq!(format_quantity(2048.0, "bytes"), "2KiB");
 //! assert_eq!(format_count(1_048_576), "1,048,576");
@@ -191,10 +192,23 @@ pub fn value_text(value: &FieldValue, unit: &str, elapsed_secs: Option<f64>) -> 
     })
 }
 
+/// A histogram of `values` (precision 5), for tests.
+#[cfg(test)]
+pub(crate) fn test_histogram(values: &[u64]) -> HistogramSnapshot {
+    let shape = mmstats_nostd::HistogramShape::new(5, 1 << 40).unwrap();
+    let mut h = HistogramSnapshot::empty(shape);
+    for &v in values {
+        h.buckets[shape.index_of(v)] += 1;
+        h.count += 1;
+        h.sum += v;
+        h.min = h.min.min(v);
+        h.max = h.max.max(v);
+    }
+    h
+}
+
 #[cfg(test)]
 mod tests {
-    use mmstats_nostd::HistogramShape;
-
     use super::*;
 
     #[test]
@@ -221,34 +235,21 @@ mod tests {
         assert_eq!(format_quantity(f64::NAN, ""), "NaN");
     }
 
-    fn histogram(values: &[u64]) -> HistogramSnapshot {
-        let shape = HistogramShape::new(5, 1 << 40).unwrap();
-        let mut h = HistogramSnapshot::empty(shape);
-        for &v in values {
-            h.buckets[shape.index_of(v)] += 1;
-            h.count += 1;
-            h.sum += v;
-            h.min = h.min.min(v);
-            h.max = h.max.max(v);
-        }
-        h
-    }
-
     #[test]
     fn histograms_show_count_rate_and_quantiles() {
         let values: Vec<u64> = (1..=1000).map(|i| i * 1000).collect();
-        let text = histogram_text(&histogram(&values), "nanoseconds", Some(10.0));
+        let text = histogram_text(&test_histogram(&values), "nanoseconds", Some(10.0));
         assert!(
             text.starts_with("n=1,000 (100/s) mean=500µs min=1µs p50="),
             "{text}"
         );
         assert!(text.contains(" p99.9="), "{text}");
         assert!(text.ends_with(" max=1ms"), "{text}");
-        assert_eq!(histogram_text(&histogram(&[]), "", None), "n=0");
+        assert_eq!(histogram_text(&test_histogram(&[]), "", None), "n=0");
     }
 
     #[test]
-    fn other_new_kinds_have_text() {
+    fn rings_and_averages_have_text() {
         let ring = FieldValue::EventRing {
             appended: 2048,
             capacity: 1024,

@@ -117,7 +117,7 @@ fn ring_records<S: WordSource + ?Sized>(view: &RegionView<'_, S>) -> Vec<Seen> {
 }
 
 #[test]
-fn new_kinds_round_trip_live_and_from_an_image() {
+fn histograms_averages_and_rings_round_trip_live_and_from_an_image() {
     let bytes = sample_region();
     let image = ByteImage::new(&bytes);
     let view = RegionView::open(&image).unwrap();
