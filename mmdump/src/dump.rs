@@ -30,8 +30,8 @@ use crate::glob;
 use mmstats::trust::{self, DirTrustError};
 use mmstats::{DEFAULT_DIR, DIR_ENV, EXTENSION, SHM_PREFIX, default_dir};
 use mmstats::{
-    Field, FieldProblem, FieldValue, FileStats, Format, Labels, Liveness, ReadFailure, ReadFileError, open_for_reading,
-    open_for_reading_at, read_open_file,
+    Field, FieldProblem, FieldValue, FileStats, Format, Labels, Liveness, ReadFailure,
+    ReadFileError, open_for_reading, open_for_reading_at, read_open_file,
 };
 
 use self::aggregate::Aggregate;
@@ -646,10 +646,7 @@ pub fn write_text_styled(out: &mut impl Write, report: &Report, style: &Style) -
             writeln!(
                 out,
                 "{}",
-                style.paint(
-                    Paint::Red,
-                    &format!("!! {}", problem_text(problem))
-                )
+                style.paint(Paint::Red, &format!("!! {}", problem_text(problem)))
             )?;
         }
     }

@@ -19,7 +19,7 @@
 //! must hold for the field (the key present, its value matching the
 //! wildcard as a file name would); labels the pattern does not mention
 //! may be anything, and a pattern without a label part ignores labels.
-//! Values are quoted with `\\`, `\"` and `\n` escaped as in the output,
+//! `{}` selects only fields without labels. Values are quoted with `\\`, `\"` and `\n` escaped as in the output,
 //! or bare when they hold no `,`, `}`, `"` or `\\` (`{conn=12*}`).
 
 use mmstats::Labels;
@@ -222,15 +222,19 @@ pub struct NamePattern {
     /// The text before the label part (all of `text` without one).
     name: String,
     levels: Vec<Level>,
-    /// The label part's conditions (none: labels are not looked at).
-    labels: Vec<LabelCondition>,
+    /// The label part's conditions: `None` without a label part (labels
+    /// are not looked at), empty for `{}` (only fields without labels).
+    labels: Option<Vec<LabelCondition>>,
 }
 
 impl NamePattern {
     /// Compiles `pattern`.
     #[must_use]
     pub fn new(pattern: &str) -> Self {
-        let (name, labels) = split_labels(pattern).unwrap_or((pattern, Vec::new()));
+        let (name, labels) = match split_labels(pattern) {
+            Some((name, labels)) => (name, Some(labels)),
+            None => (pattern, None),
+        };
         let mut levels: Vec<Level> = Vec::new();
         for level in name.split('.') {
             if level == "**" {
@@ -268,20 +272,25 @@ impl NamePattern {
         &self.name
     }
 
-    /// Whether the pattern has a label part (`{conn="1"}`).
+    /// Whether the pattern has a label part (`{conn="1"}`, or `{}`).
     #[must_use]
     pub fn has_labels(&self) -> bool {
-        !self.labels.is_empty()
+        self.labels.is_some()
     }
 
-    /// Whether `labels` meet every condition of the label part.
+    /// Whether `labels` meet the label part: every condition of it, or
+    /// none at all for `{}`; anything without a label part.
     #[must_use]
     pub fn labels_match(&self, labels: &Labels) -> bool {
-        self.labels.iter().all(|condition| {
-            labels
-                .get(&condition.key)
-                .is_some_and(|value| matches(&condition.value, value))
-        })
+        match &self.labels {
+            None => true,
+            Some(conditions) if conditions.is_empty() => labels.is_empty(),
+            Some(conditions) => conditions.iter().all(|condition| {
+                labels
+                    .get(&condition.key)
+                    .is_some_and(|value| matches(&condition.value, value))
+            }),
+        }
     }
 
     /// Whether `name`, without labels, matches the pattern as a whole
@@ -379,8 +388,7 @@ mod tests {
 
     #[test]
     fn label_parts_select_label_values() {
-        let labels =
-            |pairs: &[(&str, &str)]| mmstats::Labels::from_pairs(pairs).unwrap();
+        let labels = |pairs: &[(&str, &str)]| mmstats::Labels::from_pairs(pairs).unwrap();
         let p = NamePattern::new(r#"web.conn.*{conn="12*"}"#);
         assert!(p.has_labels());
         assert_eq!(p.name_part(), "web.conn.*");
@@ -406,12 +414,26 @@ mod tests {
         assert!(two.matches_field("x", &labels(&[("a", "q\"\\"), ("b", "z")])));
         assert!(!two.matches_field("x", &labels(&[("a", "q\"\\")])));
         // Not a label part: all name.
-        for text in ["a{b", "a{}x", "a{=1}", "a{b=\"1}", "a{b=1,}", "a{1b=2}", r#"a{b="\q"}"#] {
+        // `{}`: no labels at all.
+        let none = NamePattern::new("web.conn{}");
+        assert!(none.has_labels());
+        assert!(none.selects("web.conn.bytes_in"));
+        assert!(!none.selects_field("web.conn.bytes_in", &labels(&[("conn", "1")])));
+        for text in [
+            "a{b",
+            "a{}x",
+            "a{=1}",
+            "a{b=\"1}",
+            "a{b=1,}",
+            "a{1b=2}",
+            r#"a{b="\q"}"#,
+        ] {
             let p = NamePattern::new(text);
             assert!(!p.has_labels(), "{text}");
             assert!(p.matches(text), "{text}");
         }
         assert!(NamePattern::new("a{}").matches("a"));
+        assert_eq!(NamePattern::new("a{}").name_part(), "a");
     }
 
     #[test]

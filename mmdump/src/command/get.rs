@@ -3,8 +3,8 @@
 //! `--aggregate per-file`).
 //!
 //! A NAME is an exact field name, optionally with a label part as name
-//! patterns take it (`web.conn.bytes_in{conn="1234"}`, see
-//! [`mmdump::glob`]). Files are combined by `--aggregate` (sum by
+//! patterns take it (`web.conn.bytes_in{conn="1234"}`, or `{}` for the
+//! field without labels; see [`mmdump::glob`]). Files are combined by `--aggregate` (sum by
 //! default), each label set on its own; a NAME that still has several
 //! label sets is refused, unless `--aggregate` was given, which then
 //! combines the label sets too (`get -a sum web.conn.bytes_in`: the bytes
@@ -24,6 +24,16 @@ use crate::cli::GetArgs;
 
 /// Label sets a refusal names (the count says how many there are).
 const LABEL_SETS_SHOWN: usize = 3;
+
+/// A label set in a message: as text output shows it, `{}` for none (the
+/// form a NAME takes to ask for the field without labels).
+fn shown_labels(labels: &Labels) -> String {
+    if labels.is_empty() {
+        "{}".to_owned()
+    } else {
+        dump::display_labels(labels)
+    }
+}
 
 /// `mmdump get`.
 pub(crate) fn get(args: &GetArgs) -> Result<(), MmdumpError> {
@@ -181,7 +191,7 @@ fn write_one<'a>(
                 some: label_sets
                     .iter()
                     .take(LABEL_SETS_SHOWN)
-                    .map(|labels| dump::display_labels(labels))
+                    .map(|labels| shown_labels(labels))
                     .collect(),
             }));
         }

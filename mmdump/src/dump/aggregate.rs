@@ -149,10 +149,7 @@ pub fn counter_key(name: &str, labels: &Labels) -> String {
         return name.to_owned();
     }
     // Label bytes are UTF-8 (ASCII keys, UTF-8 values, NUL separators).
-    format!(
-        "{name}\0{}",
-        String::from_utf8_lossy(labels.as_bytes())
-    )
+    format!("{name}\0{}", String::from_utf8_lossy(labels.as_bytes()))
 }
 
 /// The name and labels a [`counter_key`] was made of (a key whose tail is

@@ -98,7 +98,8 @@ impl Selection {
     /// Keeps the selected fields of a file (the file itself is not judged).
     pub fn filter_fields(&self, file: &mut FileStats) {
         if self.filters_names() {
-            file.fields.retain(|f| self.field_selected(&f.name, &f.labels));
+            file.fields
+                .retain(|f| self.field_selected(&f.name, &f.labels));
         }
     }
 
