@@ -800,6 +800,50 @@ mod tests {
     }
 
     #[test]
+    fn legacy_duplicates_keep_the_first_record() {
+        let field = |name: &str, value: u64| Field {
+            name: name.into(),
+            labels: Labels::new(),
+            unit: String::new(),
+            description: String::new(),
+            value: FieldValue::UInt(value),
+        };
+        let mut file = FileStats {
+            path: PathBuf::from("/x"),
+            format: Format::LegacyV1,
+            pid: None,
+            liveness: mmstats::Liveness::Unknown,
+            region: None,
+            fields: vec![field("a", 1), field("b", 2), field("a", 3), field("a", 4)],
+            problems: Vec::new(),
+        };
+        keep_first_of_duplicates(&mut file);
+        let kept: Vec<(&str, &FieldValue)> = file
+            .fields
+            .iter()
+            .map(|f| (f.name.as_str(), &f.value))
+            .collect();
+        assert_eq!(
+            kept,
+            [("a", &FieldValue::UInt(1)), ("b", &FieldValue::UInt(2))]
+        );
+        let problems: Vec<String> = file.problems.iter().map(problem_text).collect();
+        assert_eq!(
+            problems,
+            [
+                "field 2 (a) repeats field 0, which is shown instead",
+                "field 3 (a) repeats field 0, which is shown instead"
+            ]
+        );
+        // A format-2 file is its reader's business: left alone.
+        let mut region = file.clone();
+        region.format = Format::Mmstats2;
+        region.fields.push(field("a", 5));
+        keep_first_of_duplicates(&mut region);
+        assert_eq!(region.fields.len(), 3);
+    }
+
+    #[test]
     fn ages_read_well() {
         assert_eq!(format_age(5), "5s");
         assert_eq!(format_age(303), "5m3s");
