@@ -34,12 +34,14 @@ mod error;
 mod file_stats;
 mod open;
 mod region_reader;
+mod repeats;
 
 pub use error::{ReadFailure, ReadFileError};
 use error::{failure, io_failure};
 pub use file_stats::{FileStats, RegionInfo};
 pub use open::{open_for_reading, open_for_reading_at};
 pub use region_reader::{RegionReader, Sample, Snapshot, SnapshotValue, unit_name};
+pub use repeats::RepeatFilter;
 
 /// Largest legacy file read (they are a few pages in practice).
 const LEGACY_MAX_BYTES: u64 = 64 << 20;
