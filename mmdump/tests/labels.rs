@@ -298,7 +298,7 @@ fn a_repeated_name_is_one_field_in_every_subcommand() {
     let (_, out, err) = mmdump_in(dir.path(), &["get", "c", file]);
     assert_eq!(out, "");
     assert!(
-        err.contains("c has 2 label sets ({}, {conn=\"1\"}); name one (c{})"),
+        err.contains("c has 2 label sets ({}, {conn=\"1\"}); name one (get 'c{}')"),
         "{err}"
     );
     let (_, out, _) = mmdump_in(dir.path(), &["get", "-a", "sum", "c", file]);

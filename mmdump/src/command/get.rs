@@ -114,8 +114,8 @@ impl std::fmt::Display for NoValue<'_> {
             ),
             Self::LabelSets { name, count, some } => write!(
                 f,
-                "{} has {count} label sets ({}{}); name one ({}{}) or combine them \
-                 with --aggregate sum (or avg, min, max, per-file)",
+                "{} has {count} label sets ({}{}); name one (get '{}{}') or combine \
+                 them with --aggregate sum (or avg, min, max, per-file)",
                 dump::printable(name),
                 some.join(", "),
                 if *count > some.len() { ", ..." } else { "" },
