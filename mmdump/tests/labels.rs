@@ -218,6 +218,10 @@ fn every_reader_shows_labels() {
             .count(),
         2
     );
+    // munin: label values are aggregated, one munin field per name.
+    let (_, out, err) = mmdump_in(dir.path(), &["munin", "fetch"]);
+    let conn_lines: Vec<&str> = out.lines().filter(|l| l.contains("conn")).collect();
+    assert_eq!(conn_lines, ["web_conn_bytes_in.value 620"], "{out}{err}");
     drop(files);
 }
 
