@@ -519,6 +519,34 @@ mod tests {
     }
 
     #[test]
+    fn rows_show_their_labels_and_keep_them_when_cut() {
+        let row = Row {
+            name: "web.conn.bytes_in".into(),
+            labels: mmstats::Labels::from_pairs(&[("conn", "1234")]).unwrap(),
+            unit: String::new(),
+            value: FieldValue::Counter(512),
+            rated: false,
+            rate: None,
+            average: None,
+            short: None,
+            long: None,
+            history: Vec::new(),
+            changed: false,
+            files: 1,
+        };
+        let wide = layout(160, 40);
+        let line = row_line(&row, &wide, &Style::plain());
+        assert!(
+            line.starts_with(r#"web.conn.bytes_in{conn="1234"} "#),
+            "{line}"
+        );
+        let mut cut = layout(160, 40);
+        cut.name = 20;
+        let line = row_line(&row, &cut, &Style::plain());
+        assert!(line.starts_with(r#"~tes_in{conn="1234"} "#), "{line}");
+    }
+
+    #[test]
     fn narrow_terminals_drop_rate_columns_first() {
         let wide = layout(160, 20);
         assert_eq!(wide.rates, 4);
