@@ -75,7 +75,9 @@ pub(crate) enum Command {
     ///
     /// Several files with the field are combined (--aggregate, default
     /// sum: counters summed); --aggregate per-file prints "value TAB path"
-    /// lines.
+    /// lines. A name with several label sets needs one named
+    /// ('web.conn.bytes_in{conn="1234"}') or an explicit --aggregate,
+    /// which combines the label sets too.
     Get(GetArgs),
     /// Show values and rates live, refreshed every interval.
     ///
@@ -249,8 +251,14 @@ impl GetArgs {
         let mut names = Vec::new();
         let mut paths = Vec::new();
         for (index, arg) in self.args.iter().enumerate() {
-            let is_path =
-                index > 0 && (arg.as_encoded_bytes().contains(&b'/') || Path::new(arg).exists());
+            // A '/' inside a label part (`x{path="/a"}`) does not make a
+            // path.
+            let labelled = arg
+                .to_str()
+                .is_some_and(|text| NamePattern::new(text).has_labels());
+            let is_path = index > 0
+                && ((arg.as_encoded_bytes().contains(&b'/') && !labelled)
+                    || Path::new(arg).exists());
             match arg.to_str() {
                 Some(name) if !is_path => names.push(name.to_owned()),
                 // The first is a name, even one no field can have.
@@ -331,10 +339,12 @@ pub(crate) struct GetArgs {
     pub(crate) args: Vec<OsString>,
     #[command(flatten)]
     pub(crate) filter: FileFilterArgs,
-    /// How several files' values are combined: sum, avg, min, max, or
-    /// per-file ("value TAB path" lines).
-    #[arg(short = 'a', long, value_name = "MODE", default_value_t = AggregateMode::Sum)]
-    pub(crate) aggregate: AggregateMode,
+    /// How several files' values are combined: sum (the default), avg,
+    /// min, max, or per-file ("value TAB path" lines, then TAB and the
+    /// labels for a labelled field). Given explicitly, it also combines
+    /// the label sets of a name.
+    #[arg(short = 'a', long, value_name = "MODE")]
+    pub(crate) aggregate: Option<AggregateMode>,
     /// Print the value as JSON (strings quoted, exact integers).
     #[arg(long)]
     pub(crate) json: bool,

@@ -9,7 +9,7 @@ use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mmdump::dump::{FileError, Report, printable};
+use mmdump::dump::{FileError, Report, printable, problem_text};
 
 pub(crate) mod clean;
 pub(crate) mod demo;
@@ -232,7 +232,7 @@ pub(crate) fn report_errors(report: &Report) {
             eprintln!(
                 "mmdump: {}: {}",
                 printable(&file.path.display().to_string()),
-                printable(&problem.to_string())
+                problem_text(problem)
             );
         }
     }

@@ -30,15 +30,17 @@ use crate::glob;
 use mmstats::trust::{self, DirTrustError};
 use mmstats::{DEFAULT_DIR, DIR_ENV, EXTENSION, SHM_PREFIX, default_dir};
 use mmstats::{
-    Field, FieldValue, FileStats, Liveness, ReadFailure, ReadFileError, open_for_reading,
-    open_for_reading_at, read_open_file, read_open_file_matching,
+    Field, FieldProblem, FieldValue, FileStats, Format, Labels, Liveness, ReadFailure,
+    ReadFileError, open_for_reading, open_for_reading_at, read_open_file, read_open_file_matching,
 };
 
 use self::aggregate::Aggregate;
 use self::select::Selection;
 use self::style::{Paint, Style};
 
-pub use self::json::{JSON_SCHEMA, aggregate_json, json_field, json_value_of, list_json, to_json};
+pub use self::json::{
+    JSON_SCHEMA, aggregate_json, json_field, json_labels, json_value_of, list_json, to_json,
+};
 
 /// Files read and files that failed.
 #[derive(Debug, Default)]
@@ -363,7 +365,7 @@ pub fn collect_selected(inputs: &[PathBuf], selection: &Selection) -> Report {
     // Fields the selection leaves out are never copied out of the file
     // (`mmdump get NAME` of one field among 100,000); `apply` below then
     // finds them gone already.
-    let keep = |name: &str| selection.name_selected(name);
+    let keep = |name: &str| selection.name_may_be_selected(name);
     for file in found.iter().filter(|f| selection.path_selected(&f.path)) {
         let read = if selection.filters_names() {
             file.read_matching(&keep)
@@ -371,7 +373,10 @@ pub fn collect_selected(inputs: &[PathBuf], selection: &Selection) -> Report {
             file.read()
         };
         match read {
-            Ok(stats) => report.files.push(stats),
+            Ok(mut stats) => {
+                keep_first_of_duplicates(&mut stats);
+                report.files.push(stats);
+            }
             Err(error) => report
                 .errors
                 .push((error.path, FileError::Read(error.reason))),
@@ -382,6 +387,42 @@ pub fn collect_selected(inputs: &[PathBuf], selection: &Selection) -> Report {
     // error stays, whatever the selection (else the reader is blind).
     report.errors.splice(0..0, unlisted);
     report
+}
+
+/// Applies the duplicate rule of format 2 (FORMAT.md §4.1: of fields with
+/// the same name and labels, the lowest slot is shown, each other is a
+/// [`FieldProblem::Duplicate`]) to a legacy file, whose reader keeps
+/// every record: every subcommand then shows the same single field. A
+/// format-2 file has had the rule applied by its reader already and is
+/// left alone.
+pub fn keep_first_of_duplicates(file: &mut FileStats) {
+    if file.format != Format::LegacyV1 {
+        return;
+    }
+    let mut first: std::collections::HashMap<(String, Labels), usize> =
+        std::collections::HashMap::new();
+    let mut index = 0usize;
+    let mut problems = Vec::new();
+    file.fields.retain(|field| {
+        let at = index;
+        index += 1;
+        match first.entry((field.name.clone(), field.labels.clone())) {
+            std::collections::hash_map::Entry::Occupied(lowest) => {
+                problems.push(FieldProblem::Duplicate {
+                    index: at,
+                    name: field.name.clone(),
+                    labels: field.labels.clone(),
+                    first: *lowest.get(),
+                });
+                false
+            }
+            std::collections::hash_map::Entry::Vacant(free) => {
+                free.insert(at);
+                true
+            }
+        }
+    });
+    file.problems.extend(problems);
 }
 
 /// Prints `problem` (found in `dir`, by `open_dir_for_reading`) on
@@ -404,22 +445,88 @@ pub(crate) fn warn_untrusted_once(dir: &Path, problem: &DirTrustError) {
     }
 }
 
-/// Text that is safe to print on a terminal: control characters (escape
-/// sequences a hostile file could carry) are shown escaped.
+/// Text that is safe to print on a terminal, and unambiguous: control
+/// characters (escape sequences a hostile file could carry) are shown
+/// escaped (`\n`, `\t`, `\u{1b}`), and so is the backslash itself (`\\`),
+/// so that a name holding a backslash and an `n` never reads as one
+/// holding a newline. This is the one escaping rule of text output: names,
+/// strings, units, paths and messages go through it, and label values
+/// through it too ([`display_labels`], which also escapes `"`).
 #[must_use]
 pub fn printable(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
+    if !text.chars().any(|c| c == '\\' || c.is_control()) {
         return text.to_owned();
     }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    let mut shown = String::with_capacity(text.len() + 8);
+    push_escaped(&mut shown, text, false);
+    shown
+}
+
+/// Appends `text` to `out` escaped as [`printable`] says, and `"` as `\"`
+/// too when `quote` (inside a quoted label value).
+fn push_escaped(out: &mut String, text: &str, quote: bool) {
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' if quote => out.push_str("\\\""),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A label set as text output shows it: `{conn="1234",dir="in"}`, keys in
+/// their stored (sorted) order, values quoted and escaped as [`printable`]
+/// does, plus `"` as `\"`; nothing for no labels. For the values a writer
+/// can store (no control characters) this is exactly the library's
+/// `Display` of [`Labels`], the Prometheus form.
+#[must_use]
+pub fn display_labels(labels: &Labels) -> String {
+    if labels.is_empty() {
+        return String::new();
+    }
+    let mut shown = String::from("{");
+    for (n, (key, value)) in labels.iter().enumerate() {
+        if n > 0 {
+            shown.push(',');
+        }
+        // Keys are `[A-Za-z_][A-Za-z0-9_]*`: nothing to escape.
+        shown.push_str(key);
+        shown.push_str("=\"");
+        push_escaped(&mut shown, value, true);
+        shown.push('"');
+    }
+    shown.push('}');
+    shown
+}
+
+/// A field's name with its labels, as text output shows it:
+/// `web.conn.bytes_in{conn="1234"}` (just the name, escaped, when it has
+/// none).
+#[must_use]
+pub fn display_name(name: &str, labels: &Labels) -> String {
+    let mut shown = printable(name);
+    shown.push_str(&display_labels(labels));
+    shown
+}
+
+/// A field problem as text output shows it, escaped as [`printable`] says:
+/// a duplicate names its field as [`display_name`] does (not escaped
+/// twice).
+#[must_use]
+pub fn problem_text(problem: &FieldProblem) -> String {
+    match problem {
+        FieldProblem::Duplicate {
+            index,
+            name,
+            labels,
+            first,
+        } => format!(
+            "field {index} ({}) repeats field {first}, which is shown instead",
+            display_name(name, labels)
+        ),
+        other => printable(&other.to_string()),
+    }
 }
 
 /// A value as `mmdump` prints it.
@@ -508,7 +615,7 @@ fn write_field_rows<'f>(
     let rows: Vec<[String; 5]> = fields
         .map(|(f, files)| {
             [
-                printable(&f.name),
+                display_name(&f.name, &f.labels),
                 crate::value_text::value_text(&f.value, &f.unit, age_secs)
                     .unwrap_or_else(|| display_value(&f.value)),
                 f.value.kind_name().to_owned(),
@@ -555,10 +662,7 @@ pub fn write_text_styled(out: &mut impl Write, report: &Report, style: &Style) -
             writeln!(
                 out,
                 "{}",
-                style.paint(
-                    Paint::Red,
-                    &format!("!! {}", printable(&problem.to_string()))
-                )
+                style.paint(Paint::Red, &format!("!! {}", problem_text(problem)))
             )?;
         }
     }
@@ -675,6 +779,84 @@ mod tests {
     fn control_characters_are_escaped() {
         assert_eq!(printable("ok"), "ok");
         assert_eq!(printable("a\x1b[31mb\n"), "a\\u{1b}[31mb\\n");
+    }
+
+    #[test]
+    fn a_backslash_is_escaped_so_no_name_reads_as_another() {
+        // A name holding `\` and `n` and one holding a newline differ.
+        assert_eq!(printable("a\\nb"), "a\\\\nb");
+        assert_eq!(printable("a\nb"), "a\\nb");
+        assert_ne!(printable("a\\nb"), printable("a\nb"));
+        assert_eq!(printable("tab\there"), "tab\\there");
+        assert_eq!(printable("C:\\x"), "C:\\\\x");
+    }
+
+    #[test]
+    fn labels_are_shown_quoted_and_escaped() {
+        let labels = Labels::from_pairs(&[("conn", "1234"), ("app", "a\"b\\c")]).unwrap();
+        assert_eq!(display_labels(&labels), r#"{app="a\"b\\c",conn="1234"}"#);
+        // The same text as the library's own form, for every storable value.
+        assert_eq!(display_labels(&labels), labels.to_string());
+        assert_eq!(display_labels(&Labels::new()), "");
+        assert_eq!(
+            display_name("web.conn.bytes_in", &labels),
+            r#"web.conn.bytes_in{app="a\"b\\c",conn="1234"}"#
+        );
+        assert_eq!(display_name("a\nb", &Labels::new()), "a\\nb");
+        let duplicate = FieldProblem::Duplicate {
+            index: 3,
+            name: "x\\y".into(),
+            labels: Labels::from_pairs(&[("k", "v\\w")]).unwrap(),
+            first: 1,
+        };
+        assert_eq!(
+            problem_text(&duplicate),
+            r#"field 3 (x\\y{k="v\\w"}) repeats field 1, which is shown instead"#
+        );
+    }
+
+    #[test]
+    fn legacy_duplicates_keep_the_first_record() {
+        let field = |name: &str, value: u64| Field {
+            name: name.into(),
+            labels: Labels::new(),
+            unit: String::new(),
+            description: String::new(),
+            value: FieldValue::UInt(value),
+        };
+        let mut file = FileStats {
+            path: PathBuf::from("/x"),
+            format: Format::LegacyV1,
+            pid: None,
+            liveness: mmstats::Liveness::Unknown,
+            region: None,
+            fields: vec![field("a", 1), field("b", 2), field("a", 3), field("a", 4)],
+            problems: Vec::new(),
+        };
+        keep_first_of_duplicates(&mut file);
+        let kept: Vec<(&str, &FieldValue)> = file
+            .fields
+            .iter()
+            .map(|f| (f.name.as_str(), &f.value))
+            .collect();
+        assert_eq!(
+            kept,
+            [("a", &FieldValue::UInt(1)), ("b", &FieldValue::UInt(2))]
+        );
+        let problems: Vec<String> = file.problems.iter().map(problem_text).collect();
+        assert_eq!(
+            problems,
+            [
+                "field 2 (a) repeats field 0, which is shown instead",
+                "field 3 (a) repeats field 0, which is shown instead"
+            ]
+        );
+        // A format-2 file is its reader's business: left alone.
+        let mut region = file.clone();
+        region.format = Format::Mmstats2;
+        region.fields.push(field("a", 5));
+        keep_first_of_duplicates(&mut region);
+        assert_eq!(region.fields.len(), 3);
     }
 
     #[test]

@@ -13,6 +13,16 @@
 //! exactly `**` matches any number of levels, none included.
 //! `web.*.status.*` matches `web.stats.status.2XX`; `**.errors` matches
 //! `errors`, `db.errors` and `web.pool.errors`.
+//!
+//! A field-name pattern may end in a label part written as text output
+//! shows labels: `web.conn.*{conn="12*"}`. Each `key="wildcard"` in it
+//! must hold for the field (the key present, its value matching the
+//! wildcard as a file name would); labels the pattern does not mention
+//! may be anything, and a pattern without a label part ignores labels.
+//! `{}` selects only fields without labels. Values are quoted with `\\`, `\"` and `\n` escaped as in the output,
+//! or bare when they hold no `,`, `}`, `"` or `\\` (`{conn=12*}`).
+
+use mmstats::Labels;
 
 /// Whether `text` matches the wildcard `pattern`.
 #[must_use]
@@ -109,7 +119,86 @@ enum Level {
     Glob(String),
 }
 
-/// A compiled pattern over dotted field names (see the module docs).
+/// One condition of a pattern's label part: the label `key` is present
+/// and its value matches the wildcard `value`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct LabelCondition {
+    key: String,
+    value: String,
+}
+
+/// Splits `pattern` into its name part and its label part, when it ends
+/// in one that parses (`name{k="v",...}`); the first `{` that starts a
+/// well-formed label part wins, so a legacy name holding braces that do
+/// not is all name.
+fn split_labels(pattern: &str) -> Option<(&str, Vec<LabelCondition>)> {
+    if !pattern.ends_with('}') {
+        return None;
+    }
+    pattern
+        .match_indices('{')
+        .find_map(|(at, _)| parse_labels(&pattern[at + 1..]).map(|labels| (&pattern[..at], labels)))
+}
+
+/// Parses `key="value",...}` (the text after `{`, through the closing
+/// `}` that ends it); `None` if it is not exactly that.
+fn parse_labels(text: &str) -> Option<Vec<LabelCondition>> {
+    let mut conditions = Vec::new();
+    let mut chars = text.chars().peekable();
+    if chars.peek() == Some(&'}') {
+        chars.next();
+        return chars.next().is_none().then_some(conditions);
+    }
+    loop {
+        let mut key = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' {
+                break;
+            }
+            key.push(c);
+            chars.next();
+        }
+        if chars.next() != Some('=') || !mmstats_nostd::labels::is_valid_key(&key) {
+            return None;
+        }
+        let mut value = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next()? {
+                    '"' => break,
+                    '\\' => value.push(match chars.next()? {
+                        '\\' => '\\',
+                        '"' => '"',
+                        'n' => '\n',
+                        _ => return None,
+                    }),
+                    c => value.push(c),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if matches!(c, ',' | '}') {
+                    break;
+                }
+                if matches!(c, '"' | '\\') {
+                    return None;
+                }
+                value.push(c);
+                chars.next();
+            }
+        }
+        conditions.push(LabelCondition { key, value });
+        match chars.next()? {
+            ',' => {}
+            '}' => return chars.next().is_none().then_some(conditions),
+            _ => return None,
+        }
+    }
+}
+
+/// A compiled pattern over dotted field names, with an optional label
+/// part (see the module docs).
 ///
 /// ```
 /// use mmdump::glob::NamePattern;
@@ -120,19 +209,34 @@ enum Level {
 /// // `selects` also accepts a name below a match: the whole subtree.
 /// assert!(NamePattern::new("web.stats").selects("web.stats.status.2XX"));
 /// assert!(NamePattern::new("**.errors").matches("web.pool.errors"));
+/// // A label part: only fields whose `conn` label matches `12*`.
+/// let conns = NamePattern::new(r#"web.conn.*{conn="12*"}"#);
+/// let conn = |value| mmstats::Labels::from_pairs(&[("conn", value)]).unwrap();
+/// assert!(conns.selects_field("web.conn.bytes_in", &conn("1234")));
+/// assert!(!conns.selects_field("web.conn.bytes_in", &conn("99")));
+/// assert!(!conns.selects("web.conn.bytes_in"), "no labels, no match");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NamePattern {
     text: String,
+    /// The text before the label part (all of `text` without one).
+    name: String,
     levels: Vec<Level>,
+    /// The label part's conditions: `None` without a label part (labels
+    /// are not looked at), empty for `{}` (only fields without labels).
+    labels: Option<Vec<LabelCondition>>,
 }
 
 impl NamePattern {
     /// Compiles `pattern`.
     #[must_use]
     pub fn new(pattern: &str) -> Self {
+        let (name, labels) = match split_labels(pattern) {
+            Some((name, labels)) => (name, Some(labels)),
+            None => (pattern, None),
+        };
         let mut levels: Vec<Level> = Vec::new();
-        for level in pattern.split('.') {
+        for level in name.split('.') {
             if level == "**" {
                 // `**.**` is the same as `**`; collapsing keeps the table small.
                 if levels.last() != Some(&Level::AnyLevels) {
@@ -144,7 +248,9 @@ impl NamePattern {
         }
         Self {
             text: pattern.to_owned(),
+            name: name.to_owned(),
             levels,
+            labels,
         }
     }
 
@@ -160,24 +266,70 @@ impl NamePattern {
         !has_wildcard(&self.text)
     }
 
-    /// Whether `name` matches the pattern as a whole.
+    /// The pattern's name part: all of it but the label part.
     #[must_use]
-    pub fn matches(&self, name: &str) -> bool {
-        if let Some(hit) = self.literal_hit(name, false) {
-            return hit;
-        }
-        let row = self.table(name);
-        row.last().copied().unwrap_or(false)
+    pub fn name_part(&self) -> &str {
+        &self.name
     }
 
-    /// Whether `name` or one of the names above it (`a` and `a.b` for
-    /// `a.b.c`) matches: the pattern names `name`'s subtree.
+    /// Whether the pattern has a label part (`{conn="1"}`, or `{}`).
+    #[must_use]
+    pub fn has_labels(&self) -> bool {
+        self.labels.is_some()
+    }
+
+    /// Whether `labels` meet the label part: every condition of it, or
+    /// none at all for `{}`; anything without a label part.
+    #[must_use]
+    pub fn labels_match(&self, labels: &Labels) -> bool {
+        match &self.labels {
+            None => true,
+            Some(conditions) if conditions.is_empty() => labels.is_empty(),
+            Some(conditions) => conditions.iter().all(|condition| {
+                labels
+                    .get(&condition.key)
+                    .is_some_and(|value| matches(&condition.value, value))
+            }),
+        }
+    }
+
+    /// Whether `name`, without labels, matches the pattern as a whole
+    /// (a pattern with a label part matches no field without labels).
+    #[must_use]
+    pub fn matches(&self, name: &str) -> bool {
+        self.matches_field(name, &Labels::new())
+    }
+
+    /// Whether the field `name` with `labels` matches the pattern as a
+    /// whole.
+    #[must_use]
+    pub fn matches_field(&self, name: &str, labels: &Labels) -> bool {
+        self.labels_match(labels)
+            && self
+                .literal_hit(name, false)
+                .unwrap_or_else(|| self.table(name).last().copied().unwrap_or(false))
+    }
+
+    /// Whether `name` (without labels) or one of the names above it (`a`
+    /// and `a.b` for `a.b.c`) matches: the pattern names `name`'s subtree.
     #[must_use]
     pub fn selects(&self, name: &str) -> bool {
-        if let Some(hit) = self.literal_hit(name, true) {
-            return hit;
-        }
-        self.table(name).iter().skip(1).any(|&hit| hit)
+        self.selects_field(name, &Labels::new())
+    }
+
+    /// Whether the field `name` with `labels` is in the subtree the
+    /// pattern names, and its labels meet the label part.
+    #[must_use]
+    pub fn selects_field(&self, name: &str, labels: &Labels) -> bool {
+        self.labels_match(labels) && self.selects_name(name)
+    }
+
+    /// Whether `name` is in the subtree the name part names, whatever the
+    /// label part says: a field of that name may be selected.
+    #[must_use]
+    pub fn selects_name(&self, name: &str) -> bool {
+        self.literal_hit(name, true)
+            .unwrap_or_else(|| self.table(name).iter().skip(1).any(|&hit| hit))
     }
 
     /// For a pattern without wildcards, whether it names `name` (or, with
@@ -293,6 +445,56 @@ mod tests {
         assert!(!NamePattern::new("sys").selects("system.pid"));
         assert!(NamePattern::new("web.requests").is_literal());
         assert!(!NamePattern::new("web.*").is_literal());
+    }
+
+    #[test]
+    fn label_parts_select_label_values() {
+        let labels = |pairs: &[(&str, &str)]| mmstats::Labels::from_pairs(pairs).unwrap();
+        let p = NamePattern::new(r#"web.conn.*{conn="12*"}"#);
+        assert!(p.has_labels());
+        assert_eq!(p.name_part(), "web.conn.*");
+        assert!(p.matches_field("web.conn.bytes_in", &labels(&[("conn", "1234")])));
+        assert!(p.matches_field(
+            "web.conn.bytes_in",
+            &labels(&[("conn", "12"), ("dir", "in")])
+        ));
+        assert!(!p.matches_field("web.conn.bytes_in", &labels(&[("conn", "99")])));
+        assert!(!p.matches_field("web.conn.bytes_in", &labels(&[("peer", "12")])));
+        assert!(!p.matches("web.conn.bytes_in"));
+        assert!(!p.matches_field("web.other.x", &labels(&[("conn", "1234")])));
+        // Subtrees as without labels.
+        let sub = NamePattern::new("web{conn=1}");
+        assert!(sub.selects_field("web.conn.bytes_in", &labels(&[("conn", "1")])));
+        assert!(!sub.selects_field("web.conn.bytes_in", &labels(&[("conn", "10")])));
+        // No label part: labels are not looked at.
+        let plain = NamePattern::new("web.conn");
+        assert!(!plain.has_labels());
+        assert!(plain.selects_field("web.conn.bytes_in", &labels(&[("conn", "1")])));
+        // Several conditions, escapes as the output writes them.
+        let two = NamePattern::new(r#"x{a="q\"\\",b="*"}"#);
+        assert!(two.matches_field("x", &labels(&[("a", "q\"\\"), ("b", "z")])));
+        assert!(!two.matches_field("x", &labels(&[("a", "q\"\\")])));
+        // Not a label part: all name.
+        // `{}`: no labels at all.
+        let none = NamePattern::new("web.conn{}");
+        assert!(none.has_labels());
+        assert!(none.selects("web.conn.bytes_in"));
+        assert!(!none.selects_field("web.conn.bytes_in", &labels(&[("conn", "1")])));
+        for text in [
+            "a{b",
+            "a{}x",
+            "a{=1}",
+            "a{b=\"1}",
+            "a{b=1,}",
+            "a{1b=2}",
+            r#"a{b="\q"}"#,
+        ] {
+            let p = NamePattern::new(text);
+            assert!(!p.has_labels(), "{text}");
+            assert!(p.matches(text), "{text}");
+        }
+        assert!(NamePattern::new("a{}").matches("a"));
+        assert_eq!(NamePattern::new("a{}").name_part(), "a");
     }
 
     #[test]

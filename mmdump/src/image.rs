@@ -528,7 +528,7 @@ impl ImageReport {
                     lines.push(format!(
                         "{path}: region at {}: {}",
                         scan.locate(region.offset),
-                        dump::printable(&problem.to_string())
+                        dump::problem_text(problem)
                     ));
                 }
             }

@@ -258,6 +258,19 @@ fn python_reader_agrees_with_mmdump() {
         .create()
         .unwrap();
     let hits = live.counter("hits").unwrap();
+    // Labelled fields (format 2.2): one name, two label sets, a value
+    // holding a quote and a backslash.
+    let labelled: Vec<_> = [("1234", 5), ("a\"b\\c", 6)]
+        .into_iter()
+        .map(|(conn, bytes)| {
+            let view = live
+                .dynamic_labels(&[("conn", conn), ("app", "py")])
+                .unwrap();
+            let counter = view.counter("conn.bytes_in").unwrap();
+            counter.add(bytes);
+            counter
+        })
+        .collect();
     let shared = live.shared_counter("shared.hits").unwrap();
     let inflight = live.gauge("inflight").unwrap();
     let level = live.shared_gauge("level").unwrap();
@@ -362,6 +375,23 @@ fn python_reader_agrees_with_mmdump() {
     assert_eq!(field(0, "web.float.6")["value"], "NaN");
     assert_eq!(field(2, "fw.build")["value"], "firmware-6-élan");
     assert_eq!(field(2, "fw.boots")["value"], 0x0102_0304_0506_0708u64);
+    let conns: Vec<(Value, Value)> = files[0]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["name"] == "web.conn.bytes_in")
+        .map(|f| (f["labels"].clone(), f["value"].clone()))
+        .collect();
+    assert_eq!(
+        conns,
+        [
+            (serde_json::json!({"app": "py", "conn": "1234"}), 5.into()),
+            (
+                serde_json::json!({"app": "py", "conn": "a\"b\\c"}),
+                6.into()
+            ),
+        ]
+    );
 
     // Fields added later, and more updates: both readers see them.
     let later = live
@@ -404,7 +434,7 @@ fn python_reader_agrees_with_mmdump() {
     // A directory and a wildcard.
     compare(&[dir.path().to_owned()]);
     compare(&[dir.path().join("py-*")]);
-    drop(later);
+    drop((later, labelled));
 }
 
 /// The field of file `file` named `name` in an `mmdump --json` document.

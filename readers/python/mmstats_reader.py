@@ -1058,6 +1058,9 @@ def file_json(stats):
     fields = []
     for f in stats.fields:
         item = {"name": f.name, "kind": f.kind, "value": json_value(f)}
+        if f.labels:
+            # FORMAT.md section 13: an object, only for a labelled field.
+            item["labels"] = dict(f.labels)
         if f.unit:
             item["unit"] = f.unit
         if f.description:

@@ -14,7 +14,9 @@ use crate::cli::TreeArgs;
 /// `mmdump tree`.
 pub(crate) fn tree(mut args: TreeArgs) -> Result<(), MmdumpError> {
     if let Some(query) = args.query.take() {
-        if query.contains('/') || Path::new(&query).exists() {
+        // A '/' inside a label part (`x{path="/a"}`) does not make a path.
+        let labelled = NamePattern::new(&query).has_labels();
+        if (query.contains('/') && !labelled) || Path::new(&query).exists() {
             args.paths.insert(0, PathBuf::from(query));
         } else {
             args.query = Some(query);

@@ -13,6 +13,10 @@
 //! | bool | number true (a gauge) | fraction true (a float) | all true | any true |
 //! | string | the newest writer's | the newest writer's | smallest | largest |
 //!
+//! Fields are combined when their name, labels and kind agree: the same
+//! name with other labels (`web.conn.bytes_in{conn="1"}` and
+//! `{conn="2"}`) is another row, never summed into this one.
+//!
 //! Counters are summed in every mode: a sum of counters is itself a
 //! counter (rates work, and it only grows while no file goes away).
 //! Unset timestamps (0) and averages without samples are left out; the
@@ -24,7 +28,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use mmstats::{Field, FieldValue, FileStats};
+use mmstats::{Field, FieldValue, FileStats, Labels};
 
 /// How fields of several files are combined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -131,19 +135,46 @@ pub fn created_ns(file: &FileStats) -> Option<u64> {
     }
 }
 
-/// A field's name and kind: fields are combined when both agree.
-type GroupKey = (String, &'static str);
+/// A field's name, labels and kind: fields are combined when all agree.
+type GroupKey = (String, Labels, &'static str);
+
+/// The key of a counter in [`CounterLedger`] and in the `retired` map of
+/// [`aggregate`]: the name alone for a field without labels (so ledgers
+/// saved before labels read the same), else the name, a NUL and the label
+/// bytes (`conn=1234` then NUL, per label). No name holds a NUL (format 2
+/// refuses control characters), so keys of different fields differ.
+#[must_use]
+pub fn counter_key(name: &str, labels: &Labels) -> String {
+    if labels.is_empty() {
+        return name.to_owned();
+    }
+    // Label bytes are UTF-8 (ASCII keys, UTF-8 values, NUL separators).
+    format!("{name}\0{}", String::from_utf8_lossy(labels.as_bytes()))
+}
+
+/// The name and labels a [`counter_key`] was made of (a key whose tail is
+/// not a label set is all name).
+#[must_use]
+pub fn split_counter_key(key: &str) -> (String, Labels) {
+    if let Some((name, tail)) = key.split_once('\0')
+        && let Ok(labels) = Labels::from_bytes(tail.as_bytes())
+    {
+        return (name.to_owned(), labels);
+    }
+    (key.to_owned(), Labels::new())
+}
 
 /// Combines same-named fields of `files` by `mode` (see the module docs),
 /// adding `retired` counter values (of files that went away, see
-/// [`CounterLedger`]) to the counters of the same name.
+/// [`CounterLedger`]; keyed by [`counter_key`]) to the counters of the
+/// same name and labels.
 #[must_use]
 pub fn aggregate(
     files: &[&FileStats],
     mode: AggregateMode,
     retired: &BTreeMap<String, u64>,
 ) -> Aggregate {
-    // (name, kind) -> the values with their file's creation time.
+    // (name, labels, kind) -> the values with their file's creation time.
     let mut order: Vec<GroupKey> = Vec::new();
     let mut groups: HashMap<GroupKey, (Field, Vec<(u64, FieldValue)>)> = HashMap::new();
     for file in files {
@@ -152,7 +183,11 @@ pub fn aggregate(
             if IDENTITY_FIELDS.contains(&field.name.as_str()) {
                 continue;
             }
-            let key = (field.name.clone(), field.value.kind_name());
+            let key = (
+                field.name.clone(),
+                field.labels.clone(),
+                field.value.kind_name(),
+            );
             let entry = groups.entry(key.clone()).or_insert_with(|| {
                 order.push(key);
                 (field.clone(), Vec::new())
@@ -166,7 +201,8 @@ pub fn aggregate(
             let (mut field, values) = groups.remove(&key).expect("grouped above");
             let files = values.len();
             field.value = combine(mode, &values);
-            if let (FieldValue::Counter(sum), Some(extra)) = (&mut field.value, retired.get(&key.0))
+            if let FieldValue::Counter(sum) = &mut field.value
+                && let Some(extra) = retired.get(&counter_key(&key.0, &key.1))
             {
                 *sum = sum.wrapping_add(*extra);
             }
@@ -174,15 +210,18 @@ pub fn aggregate(
         })
         .collect();
     // Counters only retired files had: still part of the total.
-    for (name, value) in retired {
-        let present = fields
-            .iter()
-            .any(|f| f.field.name == *name && matches!(f.field.value, FieldValue::Counter(_)));
+    for (key, value) in retired {
+        let (name, labels) = split_counter_key(key);
+        let present = fields.iter().any(|f| {
+            f.field.name == name
+                && f.field.labels == labels
+                && matches!(f.field.value, FieldValue::Counter(_))
+        });
         if !present {
             fields.push(AggregateField {
                 field: Field {
-                    name: name.clone(),
-                    labels: mmstats::Labels::new(),
+                    name,
+                    labels,
                     unit: String::new(),
                     description: String::new(),
                     value: FieldValue::Counter(*value),
@@ -440,9 +479,10 @@ pub fn file_identity(file: &FileStats) -> String {
 /// mentioned since the last `finish`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CounterLedger {
-    /// Per file identity: counter name -> last value.
+    /// Per file identity: counter ([`counter_key`]) -> last value.
     live: BTreeMap<String, BTreeMap<String, u64>>,
-    /// Counter name -> sum of the last values of retired files.
+    /// Counter ([`counter_key`]) -> sum of the last values of retired
+    /// files.
     retired: BTreeMap<String, u64>,
     #[serde(skip)]
     seen: Vec<String>,
@@ -462,7 +502,7 @@ impl CounterLedger {
             .fields
             .iter()
             .filter_map(|f| match f.value {
-                FieldValue::Counter(v) => Some((f.name.clone(), v)),
+                FieldValue::Counter(v) => Some((counter_key(&f.name, &f.labels), v)),
                 _ => None,
             })
             .collect();
@@ -510,7 +550,8 @@ impl CounterLedger {
         gone.len()
     }
 
-    /// Counter name -> sum of the last values of files that went away.
+    /// Counter ([`counter_key`]) -> sum of the last values of files that
+    /// went away.
     #[must_use]
     pub fn retired(&self) -> &BTreeMap<String, u64> {
         &self.retired
@@ -541,7 +582,7 @@ mod tests {
                 .iter()
                 .map(|(name, value)| Field {
                     name: (*name).to_owned(),
-                    labels: mmstats::Labels::new(),
+                    labels: Labels::new(),
                     unit: String::new(),
                     description: String::new(),
                     value: value.clone(),
@@ -554,7 +595,7 @@ mod tests {
     fn value(agg: &Aggregate, name: &str) -> FieldValue {
         agg.fields
             .iter()
-            .find(|f| f.field.name == name)
+            .find(|f| f.field.name == name && f.field.labels.is_empty())
             .unwrap_or_else(|| panic!("{name} missing"))
             .field
             .value
@@ -691,6 +732,110 @@ mod tests {
         let json = serde_json::to_string(&ledger).unwrap();
         let back: CounterLedger = serde_json::from_str(&json).unwrap();
         assert_eq!(back.retired(), ledger.retired());
+    }
+
+    fn labelled(path: &str, fields: &[(&str, &str, FieldValue)]) -> FileStats {
+        let mut stats = file(path, &[]);
+        stats.fields = fields
+            .iter()
+            .map(|(name, conn, value)| Field {
+                name: (*name).to_owned(),
+                labels: if conn.is_empty() {
+                    Labels::new()
+                } else {
+                    Labels::from_pairs(&[("conn", conn)]).unwrap()
+                },
+                unit: String::new(),
+                description: String::new(),
+                value: value.clone(),
+            })
+            .collect();
+        stats
+    }
+
+    fn labelled_value(agg: &Aggregate, name: &str, conn: &str) -> (FieldValue, usize) {
+        let found = agg
+            .fields
+            .iter()
+            .find(|f| f.field.name == name && f.field.labels.get("conn") == Some(conn))
+            .unwrap_or_else(|| panic!("{name}{{conn={conn}}} missing"));
+        (found.field.value.clone(), found.files)
+    }
+
+    #[test]
+    fn label_sets_stay_apart_across_files() {
+        let a = labelled(
+            "/a",
+            &[
+                ("bytes", "1", FieldValue::Counter(10)),
+                ("bytes", "2", FieldValue::Counter(20)),
+                ("bytes", "", FieldValue::Counter(1)),
+                ("open", "1", FieldValue::Gauge(3)),
+            ],
+        );
+        let b = labelled(
+            "/b",
+            &[
+                ("bytes", "1", FieldValue::Counter(5)),
+                ("open", "1", FieldValue::Gauge(4)),
+            ],
+        );
+        let sum = aggregate(&[&a, &b], AggregateMode::Sum, &BTreeMap::new());
+        assert_eq!(sum.fields.len(), 4, "{:?}", sum.fields);
+        assert_eq!(
+            labelled_value(&sum, "bytes", "1"),
+            (FieldValue::Counter(15), 2)
+        );
+        assert_eq!(
+            labelled_value(&sum, "bytes", "2"),
+            (FieldValue::Counter(20), 1)
+        );
+        assert_eq!(labelled_value(&sum, "open", "1"), (FieldValue::Gauge(7), 2));
+        let unlabelled = sum
+            .fields
+            .iter()
+            .find(|f| f.field.name == "bytes" && f.field.labels.is_empty())
+            .unwrap();
+        assert_eq!(unlabelled.field.value, FieldValue::Counter(1));
+
+        // A file that goes away leaves each label set's own total.
+        let mut ledger = CounterLedger::new();
+        ledger.observe(&a);
+        ledger.observe(&b);
+        ledger.finish();
+        ledger.observe(&b);
+        assert_eq!(ledger.finish(), 1);
+        let after = aggregate(&[&b], AggregateMode::Sum, ledger.retired());
+        assert_eq!(
+            labelled_value(&after, "bytes", "1"),
+            (FieldValue::Counter(15), 1)
+        );
+        assert_eq!(
+            labelled_value(&after, "bytes", "2"),
+            (FieldValue::Counter(20), 0),
+            "only the retired file had it"
+        );
+        assert_eq!(value(&after, "bytes"), FieldValue::Counter(1));
+        let json = serde_json::to_string(&ledger).unwrap();
+        let back: CounterLedger = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.retired(), ledger.retired());
+    }
+
+    #[test]
+    fn counter_keys_round_trip() {
+        let labels = Labels::from_pairs(&[("conn", "1"), ("app", "w")]).unwrap();
+        let key = counter_key("web.bytes", &labels);
+        assert_eq!(split_counter_key(&key), ("web.bytes".into(), labels));
+        assert_eq!(counter_key("web.bytes", &Labels::new()), "web.bytes");
+        assert_eq!(
+            split_counter_key("web.bytes"),
+            ("web.bytes".into(), Labels::new())
+        );
+        // A tail that is no label set stays part of the name.
+        assert_eq!(
+            split_counter_key("a\0junk"),
+            ("a\0junk".into(), Labels::new())
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde_json::{Map, Value as Json, json};
 use super::aggregate::Aggregate;
 use super::{Report, age_secs};
 use mmstats::histogram::{HistogramSnapshot, SHOWN_QUANTILES};
-use mmstats::{Field, FieldValue, FileStats, Liveness};
+use mmstats::{Field, FieldValue, FileStats, Labels, Liveness};
 
 /// Version of the JSON document `mmdump --json` writes. Keys may be added
 /// within a version; none is removed or renamed.
@@ -179,6 +179,9 @@ impl Serialize for FieldOut<'_> {
             map.serialize_entry("description", &f.description)?;
         }
         map.serialize_entry("kind", f.value.kind_name())?;
+        if !f.labels.is_empty() {
+            map.serialize_entry("labels", &LabelsOut(&f.labels))?;
+        }
         map.serialize_entry("name", &f.name)?;
         if let Some((sum, _)) = average {
             map.serialize_entry("sum", &JsonFloat(sum))?;
@@ -189,6 +192,31 @@ impl Serialize for FieldOut<'_> {
         map.serialize_entry("value", &ValueOut(&f.value))?;
         map.end()
     }
+}
+
+/// A field's labels as a JSON object, `{"conn": "1234"}` (keys in their
+/// stored, sorted order; values unescaped: JSON escapes them).
+struct LabelsOut<'l>(&'l Labels);
+
+impl Serialize for LabelsOut<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in self.0.iter() {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+/// The `"labels"` member of a field (added only when it has labels).
+#[must_use]
+pub fn json_labels(labels: &Labels) -> Json {
+    Json::Object(
+        labels
+            .iter()
+            .map(|(key, value)| (key.to_owned(), json!(value)))
+            .collect(),
+    )
 }
 
 /// A float as FORMAT.md §13 says: a number, or "NaN", "+Inf", "-Inf".
@@ -268,6 +296,9 @@ pub fn json_field(f: &Field) -> Json {
         "value": json_value(&f.value),
     });
     let object = field.as_object_mut().expect("a JSON object");
+    if !f.labels.is_empty() {
+        object.insert("labels".into(), json_labels(&f.labels));
+    }
     if !f.unit.is_empty() {
         object.insert("unit".into(), json!(f.unit));
     }

@@ -290,7 +290,20 @@ impl MuninPlugin {
 
     /// Combines the files, through the ledger kept in `state_dir` if any.
     fn combine(&self, report: &Report, state_dir: Option<&Path>) -> Aggregate {
-        let files: Vec<&FileStats> = report.files.iter().collect();
+        // Label values are aggregated (aggregate() keeps label sets apart):
+        // a graph's field set stays the same while connections come and go.
+        let unlabelled: Vec<FileStats> = report
+            .files
+            .iter()
+            .map(|file| {
+                let mut file = file.clone();
+                for field in &mut file.fields {
+                    field.labels = mmstats::Labels::new();
+                }
+                file
+            })
+            .collect();
+        let files: Vec<&FileStats> = unlabelled.iter().collect();
         let Some(dir) = state_dir else {
             return aggregate(&files, self.mode, &Default::default());
         };

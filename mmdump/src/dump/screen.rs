@@ -24,7 +24,7 @@ use mmstats::{FieldValue, Liveness};
 use super::rates::{format_rate, sparkline};
 use super::style::Style;
 use super::watch::{Frame, Row, Watcher};
-use super::{display_value, format_unix_ns, printable};
+use super::{display_name, display_value, format_unix_ns, printable};
 
 /// Interval steps `+` and `-` move between, in seconds.
 const STEPS: [f64; 10] = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0];
@@ -246,7 +246,7 @@ fn lines(frame: &Frame, state: &ViewState, style: &Style, width: usize) -> Vec<(
         .groups
         .iter()
         .flat_map(|g| &g.rows)
-        .map(|r| printable(&r.name).chars().count())
+        .map(|r| display_name(&r.name, &r.labels).chars().count())
         .max()
         .unwrap_or(0);
     let layout = layout(width, longest);
@@ -362,9 +362,10 @@ fn lines(frame: &Frame, state: &ViewState, style: &Style, width: usize) -> Vec<(
 }
 
 fn row_line(row: &Row, layout: &Layout, style: &Style) -> String {
-    let mut name = printable(&row.name);
+    let mut name = display_name(&row.name, &row.labels);
     if name.chars().count() > layout.name {
-        // Keep the end of a long name: the last levels tell most.
+        // Keep the end of a long name: the last levels (and the labels)
+        // tell most.
         let skip = name.chars().count() - layout.name + 1;
         name = format!("~{}", name.chars().skip(skip).collect::<String>());
     }
@@ -515,6 +516,34 @@ mod tests {
             "22:13:20.123"
         );
         assert!(compact_value(&FieldValue::Float(1e300)).len() <= VALUE_WIDTH);
+    }
+
+    #[test]
+    fn rows_show_their_labels_and_keep_them_when_cut() {
+        let row = Row {
+            name: "web.conn.bytes_in".into(),
+            labels: mmstats::Labels::from_pairs(&[("conn", "1234")]).unwrap(),
+            unit: String::new(),
+            value: FieldValue::Counter(512),
+            rated: false,
+            rate: None,
+            average: None,
+            short: None,
+            long: None,
+            history: Vec::new(),
+            changed: false,
+            files: 1,
+        };
+        let wide = layout(160, 40);
+        let line = row_line(&row, &wide, &Style::plain());
+        assert!(
+            line.starts_with(r#"web.conn.bytes_in{conn="1234"} "#),
+            "{line}"
+        );
+        let mut cut = layout(160, 40);
+        cut.name = 20;
+        let line = row_line(&row, &cut, &Style::plain());
+        assert!(line.starts_with(r#"~tes_in{conn="1234"} "#), "{line}");
     }
 
     #[test]

@@ -6,11 +6,13 @@
 //! `-X sys` drops every `sys.*` field, `-I 'web.*.status.*'` keeps the
 //! status counters of every `web.X`. A field is kept when no include
 //! pattern is given or one selects it, and no exclude pattern selects it.
+//! A pattern may end in a label part (`-I 'web.conn.*{conn="12*"}'`,
+//! see [`crate::glob`]): then the field's labels must meet it too.
 
 use std::path::Path;
 
 use crate::glob::{self, NamePattern};
-use mmstats::FileStats;
+use mmstats::{FileStats, Labels};
 
 use super::Report;
 
@@ -47,11 +49,30 @@ impl Selection {
         !self.pids.is_empty()
     }
 
-    /// Whether the field `name` is selected.
+    /// Whether the field `name` (without labels) is selected.
     #[must_use]
     pub fn name_selected(&self, name: &str) -> bool {
-        (self.include.is_empty() || self.include.iter().any(|p| p.selects(name)))
-            && !self.exclude.iter().any(|p| p.selects(name))
+        self.field_selected(name, &Labels::new())
+    }
+
+    /// Whether some field named `name` may be selected, whatever its
+    /// labels: the cheap first test of a read that copies only the fields
+    /// asked for; [`Selection::field_selected`] decides once the labels
+    /// are read.
+    #[must_use]
+    pub fn name_may_be_selected(&self, name: &str) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|p| p.selects_name(name)))
+            && !self
+                .exclude
+                .iter()
+                .any(|p| !p.has_labels() && p.selects_name(name))
+    }
+
+    /// Whether the field `name` with `labels` is selected.
+    #[must_use]
+    pub fn field_selected(&self, name: &str, labels: &Labels) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|p| p.selects_field(name, labels)))
+            && !self.exclude.iter().any(|p| p.selects_field(name, labels))
     }
 
     /// Whether the file at `path` passes the file-name selector.
@@ -90,7 +111,8 @@ impl Selection {
     /// Keeps the selected fields of a file (the file itself is not judged).
     pub fn filter_fields(&self, file: &mut FileStats) {
         if self.filters_names() {
-            file.fields.retain(|f| self.name_selected(&f.name));
+            file.fields
+                .retain(|f| self.field_selected(&f.name, &f.labels));
         }
     }
 
@@ -136,6 +158,20 @@ mod tests {
         let all_but_sys = selection(&[], &["sys"]);
         assert!(all_but_sys.name_selected("web.requests"));
         assert!(!all_but_sys.name_selected("sys.pid"));
+    }
+
+    #[test]
+    fn label_parts_include_and_exclude_label_sets() {
+        let conn = |value| Labels::from_pairs(&[("conn", value)]).unwrap();
+        let s = selection(&[r#"web.conn{conn="12*"}"#], &["web.conn{conn=123}"]);
+        assert!(s.field_selected("web.conn.bytes_in", &conn("1234")));
+        assert!(!s.field_selected("web.conn.bytes_in", &conn("123")));
+        assert!(!s.field_selected("web.conn.bytes_in", &conn("99")));
+        assert!(!s.name_selected("web.conn.bytes_in"));
+        let all_but_one = selection(&[], &[r#"web.conn{conn="1"}"#]);
+        assert!(all_but_one.name_selected("web.conn.bytes_in"));
+        assert!(all_but_one.field_selected("web.conn.bytes_in", &conn("2")));
+        assert!(!all_but_one.field_selected("web.conn.bytes_in", &conn("1")));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `mmdump tree`: dotted names shown as a tree (`web.stats.status.2XX`
 //! under `web` > `stats` > `status`), levels sorted by name, values
-//! aligned in one column.
+//! aligned in one column. A field with labels is a leaf of its own, its
+//! last level followed by the labels (`bytes_in{conn="1234"}` under `web` >
+//! `conn`), so the label sets of one name are siblings.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -8,7 +10,7 @@ use std::io::{self, Write};
 use mmstats::Field;
 
 use super::style::{Paint, Style, width};
-use super::{display_value, printable};
+use super::{display_labels, display_value, printable};
 
 /// One level of the tree.
 #[derive(Debug, Default)]
@@ -35,8 +37,18 @@ pub fn write_tree<'f>(
     let mut root = Node::default();
     for field in fields {
         let mut node = &mut root;
-        for level in field.name.split('.') {
-            node = node.children.entry(printable(level)).or_default();
+        let mut levels = field.name.split('.').peekable();
+        while let Some(level) = levels.next() {
+            let mut shown = printable(level);
+            if levels.peek().is_none() {
+                shown.push_str(&display_labels(&field.labels));
+            }
+            node = node.children.entry(shown).or_default();
+        }
+        if node.leaf.is_some() {
+            // The same name and labels again (readers report it as a
+            // duplicate): the first is the one shown, as everywhere.
+            continue;
         }
         node.leaf = Some(Leaf {
             value: display_value(&field.value),
@@ -137,6 +149,31 @@ mod tests {
             description: String::new(),
             value: FieldValue::Counter(value),
         }
+    }
+
+    #[test]
+    fn label_sets_are_sibling_leaves() {
+        let mut one = field("web.conn.bytes_in", 10);
+        one.labels = mmstats::Labels::from_pairs(&[("conn", "1")]).unwrap();
+        let mut two = field("web.conn.bytes_in", 20);
+        two.labels = mmstats::Labels::from_pairs(&[("conn", "2")]).unwrap();
+        let mut again = field("web.conn.bytes_in", 99);
+        again.labels = two.labels.clone();
+        let fields = [field("web.requests", 3), one, two, again];
+        let style = Style {
+            color: false,
+            unicode: true,
+        };
+        let mut out = Vec::new();
+        write_tree(&mut out, &fields, &style).unwrap();
+        let expected = "\
+web
+├── conn
+│   ├── bytes_in{conn=\"1\"}  10  counter
+│   └── bytes_in{conn=\"2\"}  20  counter
+└── requests                3   counter
+";
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
 
     #[test]

@@ -28,13 +28,16 @@ use serde_json::{Value as Json, json};
 
 use mmstats::os;
 use mmstats::{
-    Field, FieldValue, FileStats, Format, Liveness, ReadFailure, RegionReader, read_file,
+    Field, FieldValue, FileStats, Format, Labels, Liveness, ReadFailure, RegionReader, read_file,
 };
 
 use super::aggregate::{AggregateMode, CounterLedger, aggregate, created_ns, file_identity};
 use super::rates::{CounterTrack, LONG_WINDOW, RateSeries, SHORT_WINDOW, format_rate};
 use super::select::Selection;
-use super::{FileError, JSON_SCHEMA, discover, format_unix_ns, json_value_of, printable};
+use super::{
+    FileError, JSON_SCHEMA, discover, display_name, format_unix_ns, json_labels, json_value_of,
+    keep_first_of_duplicates, printable,
+};
 
 /// How often a writer's liveness is judged (a lock probe and a look at the
 /// process table) while watching.
@@ -137,6 +140,8 @@ pub struct GroupFile {
 pub struct Row {
     /// Field name.
     pub name: String,
+    /// Field labels (a row is one name and label set).
+    pub labels: Labels,
     /// Unit name ("" for none).
     pub unit: String,
     /// The value now.
@@ -189,10 +194,10 @@ pub struct Watcher {
     sources: BTreeMap<PathBuf, Source>,
     ledger: CounterLedger,
     retired_files: usize,
-    /// (file identity, field name) -> track.
-    per_file: HashMap<(String, String), Track>,
-    /// (field name, kind) -> track of the aggregate.
-    aggregated: HashMap<(String, &'static str), Track>,
+    /// (file identity, field name, labels) -> track.
+    per_file: HashMap<(String, String, Labels), Track>,
+    /// (field name, labels, kind) -> track of the aggregate.
+    aggregated: HashMap<(String, Labels, &'static str), Track>,
     last_tick: Option<Instant>,
     /// Seconds between the last two ticks.
     interval: f64,
@@ -314,7 +319,10 @@ impl Watcher {
                     stats.liveness = source.liveness;
                     stats
                 }),
-                Reader::Legacy => read_file(path),
+                Reader::Legacy => read_file(path).map(|mut stats| {
+                    keep_first_of_duplicates(&mut stats);
+                    stats
+                }),
             };
             match read {
                 Ok(mut stats) => {
@@ -351,7 +359,7 @@ impl Watcher {
     /// Updates the per-file tracks and returns one group per file.
     fn per_file_groups(&mut self, time_ns: u64) -> Vec<Group> {
         let mut groups = Vec::new();
-        let mut live_keys: HashSet<(String, String)> = HashSet::new();
+        let mut live_keys: HashSet<(String, String, Labels)> = HashSet::new();
         for (path, source) in &self.sources {
             let Some(stats) = &source.stats else { continue };
             let identity = file_identity(stats);
@@ -361,7 +369,7 @@ impl Watcher {
                 .map(|c| (time_ns - c) as f64 / 1e9);
             let mut rows = Vec::with_capacity(stats.fields.len());
             for field in &stats.fields {
-                let key = (identity.clone(), field.name.clone());
+                let key = (identity.clone(), field.name.clone(), field.labels.clone());
                 let track = self.per_file.entry(key.clone()).or_default();
                 live_keys.insert(key);
                 if source.fresh {
@@ -402,11 +410,12 @@ impl Watcher {
             .collect();
         let combined = aggregate(&files, self.config.mode, self.ledger.retired());
         let interval = self.interval;
-        // Per name: the sum of the files' rates and average rates.
-        let mut sums: HashMap<(&str, &'static str), [Option<f64>; 2]> = HashMap::new();
+        // Per name and label set: the sum of the files' rates and average
+        // rates.
+        let mut sums: HashMap<(&str, &Labels, &'static str), [Option<f64>; 2]> = HashMap::new();
         for row in per_file.iter().flat_map(|g| &g.rows) {
             let entry = sums
-                .entry((row.name.as_str(), row.value.kind_name()))
+                .entry((row.name.as_str(), &row.labels, row.value.kind_name()))
                 .or_default();
             for (slot, value) in entry.iter_mut().zip([row.rate, row.average]) {
                 if let Some(value) = value {
@@ -418,10 +427,10 @@ impl Watcher {
         let mut live = HashSet::new();
         for field in &combined.fields {
             let kind = field.field.value.kind_name();
-            let key = (field.field.name.clone(), kind);
+            let key = (field.field.name.clone(), field.field.labels.clone(), kind);
             live.insert(key.clone());
             let [mut rate, average] = sums
-                .get(&(field.field.name.as_str(), kind))
+                .get(&(field.field.name.as_str(), &field.field.labels, kind))
                 .copied()
                 .unwrap_or_default();
             if field.files == 0 {
@@ -436,6 +445,7 @@ impl Watcher {
             }
             rows.push(Row {
                 name: field.field.name.clone(),
+                labels: field.field.labels.clone(),
                 unit: field.field.unit.clone(),
                 value: field.field.value.clone(),
                 rated,
@@ -472,6 +482,7 @@ fn row(field: &Field, track: &Track, age: Option<f64>, files: usize) -> Row {
     let series = track.counter.as_ref().map(|c| &c.series);
     Row {
         name: field.name.clone(),
+        labels: field.labels.clone(),
         unit: field.unit.clone(),
         value: field.value.clone(),
         rated: rated.is_some(),
@@ -600,7 +611,7 @@ impl LineWriter {
         let labels = file_labels(frame);
         for (group, suffix) in frame.groups.iter().zip(&labels) {
             for row in &group.rows {
-                let name = format!("{}{suffix}", printable(&row.name));
+                let name = format!("{}{suffix}", display_name(&row.name, &row.labels));
                 if row.rated && matches!(row.value, FieldValue::Counter(_)) {
                     for stat in &self.options.stats {
                         let (header, value) = match stat {
@@ -729,7 +740,7 @@ fn json_rate(rate: Option<f64>) -> Json {
 /// A frame as one JSON document (`mmdump watch --json` writes one per
 /// line): `{"schema": 1, "time_ns", "interval_s", "tick", "mode",
 /// "file_count", "retired_files", "groups": [{"path", "pid", "writer",
-/// "error", "fields": [{"name", "kind", "value", "unit", "rate",
+/// "error", "fields": [{"name", "labels", "kind", "value", "unit", "rate",
 /// "avg_rate", "ma10", "ma100", "changed", "files"}]}], "errors"}`.
 /// An aggregate group has `"path": null`; rates are `null` when unknown.
 #[must_use]
@@ -750,6 +761,9 @@ pub fn frame_json(frame: &Frame) -> Json {
                         "files": row.files,
                     });
                     let object = field.as_object_mut().expect("a JSON object");
+                    if !row.labels.is_empty() {
+                        object.insert("labels".into(), json_labels(&row.labels));
+                    }
                     if !row.unit.is_empty() {
                         object.insert("unit".into(), json!(row.unit));
                     }

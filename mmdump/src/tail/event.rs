@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use mmstats::Labels;
 use mmstats_nostd::Payload;
 
 use crate::dump::select::Selection;
@@ -112,6 +113,8 @@ pub struct TailRecord {
     pub path: PathBuf,
     /// The ring's field name.
     pub ring: String,
+    /// The ring's labels (a ring is its name and labels).
+    pub labels: Labels,
     /// Sequence number in the ring (from 1).
     pub seq: u64,
     /// Timestamp (std writers: ns since the Unix epoch).
@@ -131,6 +134,8 @@ pub struct SpanDuration {
     pub path: PathBuf,
     /// The ring.
     pub ring: String,
+    /// The ring's labels.
+    pub labels: Labels,
     /// Thread of the enter record.
     pub thread: u64,
     /// Span id.
@@ -165,6 +170,8 @@ pub enum TailEvent {
         path: PathBuf,
         /// The ring.
         ring: String,
+        /// The ring's labels.
+        labels: Labels,
         /// Records lost.
         count: u64,
     },
@@ -177,6 +184,8 @@ pub enum TailEvent {
         path: PathBuf,
         /// The ring.
         ring: String,
+        /// The ring's labels.
+        labels: Labels,
         /// Why.
         reason: String,
     },

@@ -9,7 +9,7 @@ use mmstats_nostd::layout::EntryState;
 use mmstats_nostd::{EntryError, FieldInfo, Kind, OpenError, ReadError, RingCursor, RingEvent};
 
 use crate::dump::discover;
-use mmstats::{ReadFailure, ReadFileError, RegionReader};
+use mmstats::{Labels, ReadFailure, ReadFileError, RegionReader};
 
 use super::{SpanDuration, Start, TailEvent, TailOptions, TailPayload, TailRecord, TailTotals};
 
@@ -36,8 +36,9 @@ struct FileState {
     gone: bool,
 }
 
-/// A span waiting for its exit: file, ring, thread, span id.
-type SpanKey = (PathBuf, String, u64, u64);
+/// A span waiting for its exit: file, ring (name and labels), thread,
+/// span id.
+type SpanKey = (PathBuf, String, Labels, u64, u64);
 /// What its enter record said: event id, name, timestamp.
 type OpenSpan = (u32, String, u64);
 
@@ -125,6 +126,7 @@ impl Follower {
                         events.push(TailEvent::RingEnded {
                             path: path.clone(),
                             ring: ring.info.name.to_string(),
+                            labels: ring.info.labels.clone(),
                             reason: error.reason.to_string(),
                         });
                     }
@@ -142,6 +144,7 @@ impl Follower {
                     events.push(TailEvent::RingEnded {
                         path: path.clone(),
                         ring: ring.info.name.to_string(),
+                        labels: ring.info.labels.clone(),
                         reason: "the file is gone".into(),
                     });
                 }
@@ -227,6 +230,7 @@ impl Follower {
                 let key = (
                     record.path.clone(),
                     record.ring.clone(),
+                    record.labels.clone(),
                     record.thread,
                     *span,
                 );
@@ -247,6 +251,7 @@ impl Follower {
                 let key = (
                     record.path.clone(),
                     record.ring.clone(),
+                    record.labels.clone(),
                     record.thread,
                     *span,
                 );
@@ -254,6 +259,7 @@ impl Follower {
                     sink(TailEvent::Span(SpanDuration {
                         path: record.path.clone(),
                         ring: record.ring.clone(),
+                        labels: record.labels.clone(),
                         thread: record.thread,
                         span: *span,
                         event,
@@ -287,6 +293,7 @@ fn poll_file<S: mmstats_nostd::WordSource + ?Sized>(
     let ended = |ring: &FollowedRing, reason: &str| TailEvent::RingEnded {
         path: path.to_owned(),
         ring: ring.info.name.to_string(),
+        labels: ring.info.labels.clone(),
         reason: reason.to_owned(),
     };
     if !options.selection.pid_selected(Some(view.prologue().pid)) {
@@ -339,7 +346,7 @@ fn poll_file<S: mmstats_nostd::WordSource + ?Sized>(
                         .ring
                         .as_deref()
                         .is_none_or(|pattern| crate::glob::matches(pattern, &info.name))
-                    && options.selection.name_selected(&info.name)
+                    && options.selection.field_selected(&info.name, &info.labels)
                 {
                     file.rings.push(FollowedRing {
                         index,
@@ -361,6 +368,7 @@ fn poll_file<S: mmstats_nostd::WordSource + ?Sized>(
     let mut retired = Vec::new();
     for (position, ring) in file.rings.iter_mut().enumerate() {
         let name = ring.info.name.to_string();
+        let labels = ring.info.labels.clone();
         let result = view.poll_ring(
             &ring.info,
             &mut ring.cursor,
@@ -371,11 +379,13 @@ fn poll_file<S: mmstats_nostd::WordSource + ?Sized>(
                     RingEvent::Missed(count) => TailEvent::Missed {
                         path: path.to_owned(),
                         ring: name.clone(),
+                        labels: labels.clone(),
                         count,
                     },
                     RingEvent::Record(record) => TailEvent::Record(TailRecord {
                         path: path.to_owned(),
                         ring: name.clone(),
+                        labels: labels.clone(),
                         seq: record.seq,
                         timestamp_ns: record.timestamp,
                         thread: record.thread,
@@ -392,6 +402,7 @@ fn poll_file<S: mmstats_nostd::WordSource + ?Sized>(
                 events.push(TailEvent::Missed {
                     path: path.to_owned(),
                     ring: name,
+                    labels,
                     count: 0,
                 });
             }

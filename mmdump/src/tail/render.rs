@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_json::{Value as Json, json};
 
-use crate::dump::{format_unix_ns, printable};
+use crate::dump::{display_name, format_unix_ns, json_labels, printable};
 use crate::value_text::{format_count, format_quantity};
 
 use super::{TailEvent, TailPayload};
@@ -53,7 +53,7 @@ pub fn format_text(event: &TailEvent, spans: bool) -> Option<String> {
                 "{} {}:{} #{} tid={} event={} {}",
                 format_unix_ns(record.timestamp_ns),
                 file_label(&record.path),
-                printable(&record.ring),
+                display_name(&record.ring, &record.labels),
                 record.seq,
                 record.thread,
                 record.event,
@@ -64,15 +64,21 @@ pub fn format_text(event: &TailEvent, spans: bool) -> Option<String> {
             count: 0,
             path,
             ring,
+            labels,
         } => format!(
             "!! {}:{}: the ring was re-created; following it from its start",
             file_label(path),
-            printable(ring)
+            display_name(ring, labels)
         ),
-        TailEvent::Missed { path, ring, count } => format!(
+        TailEvent::Missed {
+            path,
+            ring,
+            labels,
+            count,
+        } => format!(
             "!! {}:{}: missed {} event{}",
             file_label(path),
-            printable(ring),
+            display_name(ring, labels),
             format_count(*count),
             if *count == 1 { "" } else { "s" }
         ),
@@ -80,16 +86,21 @@ pub fn format_text(event: &TailEvent, spans: bool) -> Option<String> {
             "{} {}:{} tid={} span \"{}\" took {} (event={})",
             format_unix_ns(span.end_ns),
             file_label(&span.path),
-            printable(&span.ring),
+            display_name(&span.ring, &span.labels),
             span.thread,
             printable(&span.name),
             format_quantity(span.duration_ns() as f64, "nanoseconds"),
             span.event
         ),
-        TailEvent::RingEnded { path, ring, reason } => format!(
+        TailEvent::RingEnded {
+            path,
+            ring,
+            labels,
+            reason,
+        } => format!(
             "-- {}:{}: {}",
             file_label(path),
-            printable(ring),
+            display_name(ring, labels),
             printable(reason)
         ),
         TailEvent::Problem { path, message } => format!(
@@ -102,9 +113,27 @@ pub fn format_text(event: &TailEvent, spans: bool) -> Option<String> {
 
 /// An event as one JSON object (a line of `mmdump tail --json` and of an
 /// archive). Every object has `"type"`: `record`, `gap`, `span`,
-/// `ring_ended` or `error`, and `path` and (but for errors) `ring`.
+/// `ring_ended` or `error`, and `path` and (but for errors) `ring`, with
+/// `labels` (an object, as in `mmdump --json`) when the ring has labels.
 #[must_use]
 pub fn to_json(event: &TailEvent) -> Json {
+    let mut json = event_json(event);
+    let labels = match event {
+        TailEvent::Record(record) => &record.labels,
+        TailEvent::Span(span) => &span.labels,
+        TailEvent::Missed { labels, .. } | TailEvent::RingEnded { labels, .. } => labels,
+        TailEvent::Problem { .. } => return json,
+    };
+    if !labels.is_empty()
+        && let Some(object) = json.as_object_mut()
+    {
+        object.insert("labels".into(), json_labels(labels));
+    }
+    json
+}
+
+/// [`to_json`] but for the labels.
+fn event_json(event: &TailEvent) -> Json {
     match event {
         TailEvent::Record(record) => {
             let payload = match &record.payload {
@@ -128,7 +157,9 @@ pub fn to_json(event: &TailEvent) -> Json {
                 "payload": payload,
             })
         }
-        TailEvent::Missed { path, ring, count } => json!({
+        TailEvent::Missed {
+            path, ring, count, ..
+        } => json!({
             "type": "gap",
             "path": path.display().to_string(),
             "ring": ring,
@@ -146,7 +177,9 @@ pub fn to_json(event: &TailEvent) -> Json {
             "end_ns": span.end_ns,
             "duration_ns": span.duration_ns(),
         }),
-        TailEvent::RingEnded { path, ring, reason } => json!({
+        TailEvent::RingEnded {
+            path, ring, reason, ..
+        } => json!({
             "type": "ring_ended",
             "path": path.display().to_string(),
             "ring": ring,

@@ -7,6 +7,9 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use mmstats::{FieldSpec, StatsFile};
+
+use crate::dump::display_name;
+use crate::dump::select::Selection;
 use serde_json::Value as Json;
 
 fn follow(path: &Path, options: TailOptions) -> Follower {
@@ -30,6 +33,59 @@ fn records(events: &[TailEvent]) -> Vec<(u64, TailPayload)> {
             _ => None,
         })
         .collect()
+}
+
+#[test]
+fn a_ring_is_its_name_and_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let stats = StatsFile::builder("t").dir(dir.path()).create().unwrap();
+    let rings: Vec<_> = ["7", "8"]
+        .into_iter()
+        .map(|conn| {
+            let view = stats.with_labels(&[("conn", conn)]).unwrap();
+            let ring = view.event_ring("events").unwrap();
+            ring.event(conn.parse().unwrap(), &[1]);
+            ring
+        })
+        .collect();
+    let selection = Selection {
+        include: vec![crate::glob::NamePattern::new("events{conn=8}")],
+        ..Selection::everything()
+    };
+    let mut all = follow(&stats.path(), TailOptions::default());
+    let events = poll(&mut all);
+    let shown: Vec<(u32, String)> = events
+        .iter()
+        .filter_map(|event| match event {
+            TailEvent::Record(record) => {
+                Some((record.event, display_name(&record.ring, &record.labels)))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (7, r#"events{conn="7"}"#.to_owned()),
+            (8, r#"events{conn="8"}"#.to_owned())
+        ]
+    );
+    let text = format_text(&events[0], false).unwrap();
+    assert!(text.contains(r#".mmstats:events{conn="7"} #1 "#), "{text}");
+    let json = to_json(&events[0]);
+    assert_eq!(json["ring"], "events");
+    assert_eq!(json["labels"], serde_json::json!({"conn": "7"}));
+    let mut one = follow(
+        &stats.path(),
+        TailOptions {
+            selection,
+            ..TailOptions::default()
+        },
+    );
+    let events = poll(&mut one);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(matches!(&events[0], TailEvent::Record(r) if r.event == 8));
+    drop(rings);
 }
 
 #[test]
@@ -60,6 +116,7 @@ fn records_arrive_in_order_and_gaps_are_counted() {
         TailEvent::Missed {
             path: stats.path(),
             ring: "events".into(),
+            labels: mmstats::Labels::new(),
             count: 12
         }
     );
@@ -229,6 +286,7 @@ fn archives_append_json_lines_and_refuse_symlinks() {
         .append(&TailEvent::Missed {
             path: "/x".into(),
             ring: "r".into(),
+            labels: mmstats::Labels::new(),
             count: 3,
         })
         .unwrap();
