@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use mmstats::{FieldSpec, StatsFile};
 
 pub mod peers;
+pub mod serve_report;
 
 /// One benchmarked operation.
 pub struct Case {

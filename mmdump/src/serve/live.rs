@@ -4,6 +4,15 @@
 //! frame as JSON for `/api/v1/live`, combined and per file. With
 //! `serve --record`, the same combined frames are written to the trend
 //! database.
+//!
+//! **Only while watched.** Without `--record`, the sampler reads only
+//! while someone asks for `/api/v1/live` (the dashboard polls it once a
+//! second): the first ask wakes it (that ask gets 503 until the first
+//! read is done), and [`IDLE_AFTER`] without one puts it back to sleep,
+//! dropping its watchers and frames. A server that is only scraped by
+//! Prometheus thus holds no copy of the files' fields between scrapes
+//! and spends no time reading them every second (at 100,000 fields the
+//! two watchers' state and frames were hundreds of MB).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,6 +23,13 @@ use crate::dump::aggregate::AggregateMode;
 use crate::dump::watch::{Frame, WatchConfig, Watcher, frame_json};
 use crate::record::Recorder;
 
+/// How long the sampler goes on reading after the last ask for a frame
+/// (without `--record`).
+pub const IDLE_AFTER: Duration = Duration::from_secs(60);
+
+/// How often a sleeping sampler looks for an ask (and for its stop).
+const WAKE_CHECK: Duration = Duration::from_millis(50);
+
 /// The last frames, serialised once per tick and shared by every request.
 #[derive(Debug, Default)]
 struct Frames {
@@ -22,6 +38,8 @@ struct Frames {
     /// Why the last record into the trend database failed, if it did.
     record_error: Option<String>,
     ticks: u64,
+    /// When a frame was last asked for.
+    last_asked: Option<Instant>,
 }
 
 /// What the sampler publishes; cheap to clone.
@@ -33,9 +51,11 @@ pub struct LiveView {
 impl LiveView {
     /// The last frame as `mmdump watch --json` writes it: combined by the
     /// server's mode, or per file. `None` before the first tick.
+    /// Asking wakes a sleeping sampler (see the module docs).
     #[must_use]
     pub fn frame(&self, per_file: bool) -> Option<Arc<String>> {
-        let frames = self.frames.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut frames = self.frames.lock().unwrap_or_else(PoisonError::into_inner);
+        frames.last_asked = Some(Instant::now());
         if per_file {
             frames.per_file.clone()
         } else {
@@ -50,6 +70,22 @@ impl LiveView {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .ticks
+    }
+
+    /// Whether a frame was asked for within `window`.
+    fn asked_within(&self, window: Duration) -> bool {
+        self.frames
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last_asked
+            .is_some_and(|at| at.elapsed() < window)
+    }
+
+    /// Forgets the frames (the sampler went to sleep).
+    fn clear(&self) {
+        let mut frames = self.frames.lock().unwrap_or_else(PoisonError::into_inner);
+        frames.combined = None;
+        frames.per_file = None;
     }
 
     /// The last recording error, if the last record failed.
@@ -90,18 +126,35 @@ impl Sampler {
                 } else {
                     config.mode
                 };
-                let mut combined = Watcher::new(WatchConfig {
-                    mode,
-                    ..config.clone()
-                });
-                let mut per_file = Watcher::new(WatchConfig {
-                    mode: AggregateMode::PerFile,
-                    ..config
-                });
-                let started = Instant::now();
+                let new_watchers = || {
+                    let combined = Watcher::new(WatchConfig {
+                        mode,
+                        ..config.clone()
+                    });
+                    let per_file = Watcher::new(WatchConfig {
+                        mode: AggregateMode::PerFile,
+                        ..config.clone()
+                    });
+                    (combined, per_file)
+                };
+                let mut watchers: Option<(Watcher, Watcher)> = None;
+                let mut started = Instant::now();
                 let mut ticks = 0u64;
                 let mut record_log = crate::record::LogLimiter::new(crate::record::LOG_EVERY);
                 while !stop_thread.load(Ordering::Relaxed) {
+                    if recorder.is_none() && !view.asked_within(IDLE_AFTER) {
+                        if watchers.take().is_some() {
+                            view.clear();
+                        }
+                        std::thread::sleep(WAKE_CHECK);
+                        continue;
+                    }
+                    let (combined, per_file) = watchers.get_or_insert_with(|| {
+                        // A new grid from now: the first read at once.
+                        started = Instant::now();
+                        ticks = 0;
+                        new_watchers()
+                    });
                     let frame: Frame = combined.tick();
                     let combined_json = Arc::new(frame_json(&frame).to_string());
                     let per_file_json = Arc::new(frame_json(&per_file.tick()).to_string());
@@ -142,7 +195,7 @@ impl Sampler {
                         if now >= deadline {
                             break;
                         }
-                        std::thread::sleep((deadline - now).min(Duration::from_millis(50)));
+                        std::thread::sleep((deadline - now).min(WAKE_CHECK));
                     }
                 }
             })?;
