@@ -51,10 +51,10 @@ fn receiver(statuses: Vec<u16>) -> (SocketAddr, mpsc::Receiver<Received>) {
         for (n, stream) in listener.incoming().enumerate() {
             let Ok(stream) = stream else { continue };
             let status = statuses[n.min(statuses.len() - 1)];
-            if let Some(received) = answer(stream, status) {
-                if tx.send(received).is_err() {
-                    return;
-                }
+            if let Some(received) = answer(stream, status)
+                && tx.send(received).is_err()
+            {
+                return;
             }
         }
     });
