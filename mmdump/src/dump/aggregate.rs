@@ -2,6 +2,12 @@
 //! processes of one program), and the ledger that keeps summed counters
 //! from going backwards when a file goes away.
 //!
+//! A field is identified by its name *and* its labels (format 2.2): the
+//! same name with another label set (`web.conn.bytes_in{conn="7"}` and
+//! `{conn="8"}`) is another field, combined only with the fields of other
+//! files that have the same name and labels, and the ledger keeps its
+//! counters apart too ([`counter_key`]).
+//!
 //! The rules, per kind (`docs/MMDUMP.md` states them for users):
 //!
 //! | kind | `sum` | `avg` | `min` | `max` |
@@ -24,7 +30,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use mmstats::{Field, FieldValue, FileStats};
+use mmstats::{Field, FieldValue, FileStats, Labels};
 
 /// How fields of several files are combined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -131,12 +137,44 @@ pub fn created_ns(file: &FileStats) -> Option<u64> {
     }
 }
 
-/// A field's name and kind: fields are combined when both agree.
-type GroupKey = (String, &'static str);
+/// A field's name, labels and kind: fields are combined when all agree.
+type GroupKey = (String, Labels, &'static str);
 
-/// Combines same-named fields of `files` by `mode` (see the module docs),
-/// adding `retired` counter values (of files that went away, see
-/// [`CounterLedger`]) to the counters of the same name.
+/// The key of a counter in a [`CounterLedger`] (and in the `retired` map
+/// [`aggregate`] takes): its name, then, only when it has labels, a zero
+/// byte and the labels' stored encoding (`conn=7\0`). An unlabelled
+/// counter's key is its name, as in ledgers saved before labels existed;
+/// names never hold a zero byte, so the key is unambiguous.
+#[must_use]
+pub fn counter_key(name: &str, labels: &Labels) -> String {
+    if labels.is_empty() {
+        return name.to_owned();
+    }
+    let mut key = String::with_capacity(name.len() + 1 + labels.as_bytes().len());
+    key.push_str(name);
+    key.push('\0');
+    // The stored encoding is UTF-8 (keys ASCII, values checked UTF-8).
+    key.push_str(std::str::from_utf8(labels.as_bytes()).unwrap_or_default());
+    key
+}
+
+/// The name and labels a [`counter_key`] was made of; `None` for a key
+/// whose label part is not a valid label set (a ledger file edited by
+/// hand, or saved by a broken writer).
+#[must_use]
+pub fn split_counter_key(key: &str) -> Option<(&str, Labels)> {
+    match key.split_once('\0') {
+        None => Some((key, Labels::new())),
+        Some((name, labels)) => Labels::from_bytes(labels.as_bytes())
+            .ok()
+            .map(|labels| (name, labels)),
+    }
+}
+
+/// Combines fields of `files` with the same name and labels by `mode`
+/// (see the module docs), adding `retired` counter values (of files that
+/// went away, see [`CounterLedger`]; keyed by [`counter_key`]) to the
+/// counters of the same name and labels.
 #[must_use]
 pub fn aggregate(
     files: &[&FileStats],
@@ -152,7 +190,11 @@ pub fn aggregate(
             if IDENTITY_FIELDS.contains(&field.name.as_str()) {
                 continue;
             }
-            let key = (field.name.clone(), field.value.kind_name());
+            let key = (
+                field.name.clone(),
+                field.labels.clone(),
+                field.value.kind_name(),
+            );
             let entry = groups.entry(key.clone()).or_insert_with(|| {
                 order.push(key);
                 (field.clone(), Vec::new())
@@ -166,7 +208,8 @@ pub fn aggregate(
             let (mut field, values) = groups.remove(&key).expect("grouped above");
             let files = values.len();
             field.value = combine(mode, &values);
-            if let (FieldValue::Counter(sum), Some(extra)) = (&mut field.value, retired.get(&key.0))
+            if let FieldValue::Counter(sum) = &mut field.value
+                && let Some(extra) = retired.get(&counter_key(&key.0, &key.1))
             {
                 *sum = sum.wrapping_add(*extra);
             }
@@ -174,15 +217,20 @@ pub fn aggregate(
         })
         .collect();
     // Counters only retired files had: still part of the total.
-    for (name, value) in retired {
-        let present = fields
-            .iter()
-            .any(|f| f.field.name == *name && matches!(f.field.value, FieldValue::Counter(_)));
-        if !present {
+    let present: std::collections::HashSet<String> = fields
+        .iter()
+        .filter(|f| matches!(f.field.value, FieldValue::Counter(_)))
+        .map(|f| counter_key(&f.field.name, &f.field.labels))
+        .collect();
+    for (key, value) in retired {
+        if present.contains(key) {
+            continue;
+        }
+        if let Some((name, labels)) = split_counter_key(key) {
             fields.push(AggregateField {
                 field: Field {
-                    name: name.clone(),
-                    labels: mmstats::Labels::new(),
+                    name: name.to_owned(),
+                    labels,
                     unit: String::new(),
                     description: String::new(),
                     value: FieldValue::Counter(*value),
@@ -440,9 +488,9 @@ pub fn file_identity(file: &FileStats) -> String {
 /// mentioned since the last `finish`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CounterLedger {
-    /// Per file identity: counter name -> last value.
+    /// Per file identity: counter key ([`counter_key`]) -> last value.
     live: BTreeMap<String, BTreeMap<String, u64>>,
-    /// Counter name -> sum of the last values of retired files.
+    /// Counter key -> sum of the last values of retired files.
     retired: BTreeMap<String, u64>,
     #[serde(skip)]
     seen: Vec<String>,
@@ -462,7 +510,7 @@ impl CounterLedger {
             .fields
             .iter()
             .filter_map(|f| match f.value {
-                FieldValue::Counter(v) => Some((f.name.clone(), v)),
+                FieldValue::Counter(v) => Some((counter_key(&f.name, &f.labels), v)),
                 _ => None,
             })
             .collect();
@@ -510,7 +558,8 @@ impl CounterLedger {
         gone.len()
     }
 
-    /// Counter name -> sum of the last values of files that went away.
+    /// Counter key ([`counter_key`]: name and labels) -> sum of the last
+    /// values of files that went away.
     #[must_use]
     pub fn retired(&self) -> &BTreeMap<String, u64> {
         &self.retired
@@ -691,6 +740,60 @@ mod tests {
         let json = serde_json::to_string(&ledger).unwrap();
         let back: CounterLedger = serde_json::from_str(&json).unwrap();
         assert_eq!(back.retired(), ledger.retired());
+    }
+
+    #[test]
+    fn label_sets_stay_apart_in_sums_and_in_the_ledger() {
+        let labelled = |path: &str, conn: &str, value: u64| {
+            let mut f = file(path, &[("web.conn.bytes", FieldValue::Counter(value))]);
+            f.fields[0].labels = Labels::from_pairs(&[("conn", conn)]).unwrap();
+            f
+        };
+        let conn = |agg: &Aggregate, conn: &str| {
+            agg.fields
+                .iter()
+                .find(|f| f.field.labels.get("conn") == Some(conn))
+                .map(|f| f.field.value.clone())
+        };
+        // Two files, each with connections 1 and 2; file b also 3.
+        let mut a = labelled("/a", "1", 10);
+        a.fields.extend(labelled("/a", "2", 20).fields);
+        let mut b = labelled("/b", "1", 1);
+        b.fields.extend(labelled("/b", "3", 300).fields);
+        let mut ledger = CounterLedger::new();
+        ledger.observe(&a);
+        ledger.observe(&b);
+        ledger.finish();
+        let both = aggregate(&[&a, &b], AggregateMode::Sum, ledger.retired());
+        assert_eq!(both.fields.len(), 3, "{:?}", both.fields);
+        assert_eq!(conn(&both, "1"), Some(FieldValue::Counter(11)));
+        assert_eq!(conn(&both, "2"), Some(FieldValue::Counter(20)));
+        assert_eq!(conn(&both, "3"), Some(FieldValue::Counter(300)));
+        // `b` exits: its connections' counts stay, each under its labels.
+        ledger.observe(&a);
+        assert_eq!(ledger.finish(), 1);
+        let after = aggregate(&[&a], AggregateMode::Sum, ledger.retired());
+        assert_eq!(conn(&after, "1"), Some(FieldValue::Counter(11)));
+        assert_eq!(conn(&after, "3"), Some(FieldValue::Counter(300)));
+        let held = after
+            .fields
+            .iter()
+            .find(|f| f.field.labels.get("conn") == Some("3"))
+            .unwrap();
+        assert_eq!(held.files, 0);
+        assert_eq!(held.field.name, "web.conn.bytes");
+        // The saved ledger reads back with the labels.
+        let json = serde_json::to_string(&ledger).unwrap();
+        let back: CounterLedger = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.retired(), ledger.retired());
+        // Keys: the name alone without labels; a bad label part is refused.
+        let labels = Labels::from_pairs(&[("conn", "3"), ("a", "x")]).unwrap();
+        let key = counter_key("n", &labels);
+        assert_eq!(key, "n\0a=x\0conn=3\0");
+        assert_eq!(split_counter_key(&key), Some(("n", labels)));
+        assert_eq!(counter_key("n", &Labels::new()), "n");
+        assert_eq!(split_counter_key("n"), Some(("n", Labels::new())));
+        assert_eq!(split_counter_key("n\0conn"), None);
     }
 
     #[test]
