@@ -131,7 +131,7 @@ fn counter(name: &str, help: &str, value: u64) -> Family {
         unit: None,
         help: help.to_owned(),
         metrics: vec![Metric {
-            labels: Vec::new(),
+            labels: Vec::new().into(),
             value: MetricValue::Counter(Number::Int(i128::from(value))),
         }],
     }
@@ -165,7 +165,7 @@ fn own_families(totals: &PushTotals, queue: &SendQueue) -> Vec<Family> {
             unit: Some("bytes"),
             help: "Compressed requests waiting to be sent.".to_owned(),
             metrics: vec![Metric {
-                labels: Vec::new(),
+                labels: Vec::new().into(),
                 value: MetricValue::Gauge(Number::Int(queue.bytes() as i128)),
             }],
         },

@@ -347,7 +347,7 @@ mod tests {
             unit: Some("seconds"),
             help: "latency".to_owned(),
             metrics: vec![Metric {
-                labels: labels(&[("program", "p")]),
+                labels: labels(&[("program", "p")]).into(),
                 value: MetricValue::Histogram {
                     buckets: vec![(0.5, 2), (1.0, 3)],
                     sum: 1.75,
@@ -393,7 +393,7 @@ mod tests {
             unit: None,
             help: String::new(),
             metrics: vec![Metric {
-                labels: labels(&[("program", "p")]),
+                labels: labels(&[("program", "p")]).into(),
                 value: MetricValue::Counter(Number::Int(42)),
             }],
         }];

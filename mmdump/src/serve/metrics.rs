@@ -30,8 +30,8 @@ use crate::dump::{Report, collect_selected};
 use mmstats::{FieldValue, FileStats};
 
 use super::prometheus::{
-    Family, Format, Metric, MetricType, MetricValue, NameOptions, Number, encode, families_of,
-    merge,
+    Family, Format, Labels, Merger, Metric, MetricType, MetricValue, NameOptions, Number, encode,
+    families_of_shared,
 };
 
 /// How fields become metrics.
@@ -244,7 +244,7 @@ impl Exporter {
             }
         }
 
-        let mut families = Vec::new();
+        let mut merger;
         let retired_files;
         {
             let mut book = self
@@ -258,9 +258,19 @@ impl Exporter {
                 for file in group {
                     ledger.observe(file);
                     for field in &file.fields {
-                        if matches!(field.value, FieldValue::Counter(_)) {
-                            meta.entry(field.name.clone())
-                                .or_insert_with(|| (field.unit.clone(), field.description.clone()));
+                        // Only a unit or help worth keeping is kept (an
+                        // empty one is what a counter without either gets
+                        // anyway), and the name is copied only when new.
+                        let worth_keeping =
+                            !(field.unit.is_empty() && field.description.is_empty());
+                        if matches!(field.value, FieldValue::Counter(_))
+                            && worth_keeping
+                            && !meta.contains_key(&field.name)
+                        {
+                            meta.insert(
+                                field.name.clone(),
+                                (field.unit.clone(), field.description.clone()),
+                            );
                         }
                     }
                 }
@@ -286,28 +296,47 @@ impl Exporter {
                 .counter_meta
                 .retain(|labels, _| kept.contains_key(labels));
             retired_files = ledgers.retired_files.values().sum();
+            // The exporter's own families first (they win a name clash),
+            // then each field's, merged as they are made.
+            merger = Merger::default();
+            for family in self.own_families(files, &errors, retired_files, started) {
+                merger.add(family);
+            }
             let empty = Vec::new();
             for (labels, ledger) in &ledgers.groups {
                 let group = grouped.get(labels).unwrap_or(&empty);
                 let refs: Vec<&FileStats> = group.iter().collect();
                 let combined = aggregate(&refs, self.options.mode, ledger.retired());
                 let meta = ledgers.counter_meta.get(labels);
+                let shared: Labels = labels.as_slice().into();
                 for field in &combined.fields {
-                    let mut field = field.field.clone();
-                    if let (FieldValue::Counter(_), Some((unit, description))) =
-                        (&field.value, meta.and_then(|m| m.get(&field.name)))
+                    let field = &field.field;
+                    // A counter held only by files gone has its name's
+                    // last unit and help.
+                    let bare = matches!(field.value, FieldValue::Counter(_))
                         && field.unit.is_empty()
-                        && field.description.is_empty()
-                    {
-                        field.unit.clone_from(unit);
-                        field.description.clone_from(description);
+                        && field.description.is_empty();
+                    let held = match meta.filter(|_| bare).and_then(|m| m.get(&field.name)) {
+                        Some((unit, description)) => {
+                            Some(mmstats::Field {
+                                unit: unit.clone(),
+                                description: description.clone(),
+                                ..field.clone()
+                            })
+                        }
+                        _ => None,
+                    };
+                    for family in families_of_shared(
+                        held.as_ref().unwrap_or(field),
+                        &shared,
+                        &self.options.names,
+                    ) {
+                        merger.add(family);
                     }
-                    families.extend(families_of(&field, labels, &self.options.names));
                 }
             }
         }
-        let own = self.own_families(files, &errors, retired_files, started);
-        let (mut merged, dropped) = merge(own.into_iter().chain(families).collect());
+        let (mut merged, dropped) = merger.finish();
         // The dropped count is known only after merging: fill it in.
         for family in &mut merged {
             if family.name == "mmdump_serve_dropped_families"
@@ -339,7 +368,7 @@ impl Exporter {
             unit: name.ends_with("_seconds").then_some("seconds"),
             help: help.to_owned(),
             metrics: vec![Metric {
-                labels: Vec::new(),
+                labels: Labels::from([]),
                 value: MetricValue::Gauge(value),
             }],
         };
@@ -364,10 +393,10 @@ impl Exporter {
                 metrics: errors
                     .iter()
                     .map(|(path, error)| Metric {
-                        labels: vec![
+                        labels: Labels::from([
                             ("path".to_owned(), path.display().to_string()),
                             ("error".to_owned(), error.clone()),
-                        ],
+                        ]),
                         value: MetricValue::Info,
                     })
                     .collect(),

@@ -33,6 +33,7 @@
 //! are info metrics (`_info`, the string in the `value` label).
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use mmstats::{Field, FieldValue};
 
@@ -230,11 +231,16 @@ pub enum MetricValue {
     },
 }
 
+/// Label names and values, in output order (names already valid). Shared:
+/// every metric of a group of files holds the same set, so a scrape of
+/// 100,000 fields keeps one copy per group, not one per sample.
+pub type Labels = Arc<[(String, String)]>;
+
 /// One label set of a family and its value.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Metric {
     /// Label names and values, in output order (names already valid).
-    pub labels: Vec<(String, String)>,
+    pub labels: Labels,
     /// The value.
     pub value: MetricValue,
 }
@@ -273,6 +279,17 @@ impl Family {
 #[must_use]
 pub fn escape_label_value(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    push_label_value(&mut out, text);
+    out
+}
+
+/// Appends `text` escaped as [`escape_label_value`] does, without a
+/// copy when nothing needs escaping (the encoder's path).
+fn push_label_value(out: &mut String, text: &str) {
+    if !text.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        out.push_str(text);
+        return;
+    }
     for c in text.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -281,7 +298,6 @@ pub fn escape_label_value(text: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 /// Escapes a help text in `format`: the 0.0.4 format escapes backslash
@@ -343,7 +359,7 @@ fn write_labels(out: &mut String, labels: &[(String, String)], extra: Option<(&s
         first = false;
         out.push_str(name);
         out.push_str("=\"");
-        out.push_str(&escape_label_value(value));
+        push_label_value(out, value);
         out.push('"');
     }
     out.push('}');
@@ -377,7 +393,10 @@ pub fn bound_label(bound: f64) -> String {
 /// Writes `families` in `format` (OpenMetrics ends with `# EOF`).
 #[must_use]
 pub fn encode(families: &[Family], format: Format) -> String {
-    let mut out = String::with_capacity(families.len() * 160);
+    // About a line per metric (a histogram writes more and grows it):
+    // sized up front, a 100,000-sample text is not copied while growing.
+    let metrics: usize = families.iter().map(|f| f.metrics.len()).sum();
+    let mut out = String::with_capacity(families.len() * 160 + metrics * 96);
     for family in families {
         // The 0.0.4 format names a counter family with its `_total` and an
         // info family with its `_info`, since it has no type-specific
@@ -673,6 +692,13 @@ pub fn families_of(
     labels: &[(String, String)],
     options: &NameOptions,
 ) -> Vec<Family> {
+    families_of_shared(field, &Labels::from(labels), options)
+}
+
+/// [`families_of`] with a label set shared by every metric made (a
+/// scrape passes its group's set once for all of the group's fields).
+#[must_use]
+pub fn families_of_shared(field: &Field, labels: &Labels, options: &NameOptions) -> Vec<Family> {
     let ns = options.namespace.as_str();
     let single = |kind: MetricType, unit: &str, value: MetricValue| {
         let name = metric_name(ns, &field.name, unit, kind);
@@ -682,7 +708,7 @@ pub fn families_of(
             unit: name.unit_suffix,
             help: help_of(field, &BaseUnit::of(unit)),
             metrics: vec![Metric {
-                labels: labels.to_vec(),
+                labels: Arc::clone(labels),
                 value,
             }],
         }
@@ -740,7 +766,7 @@ pub fn families_of(
                     Vec::new()
                 } else {
                     vec![Metric {
-                        labels: labels.to_vec(),
+                        labels: Arc::clone(labels),
                         value: MetricValue::Gauge(Number::Float(*ns_since_epoch as f64 / 1e9)),
                     }]
                 },
@@ -752,6 +778,7 @@ pub fn families_of(
             }
             let mut labels = labels.to_vec();
             labels.push(("value".to_owned(), text.clone()));
+            let labels = Labels::from(labels);
             let name = metric_name(ns, &field.name, "", MetricType::Info);
             vec![Family {
                 name: name.family,
@@ -807,7 +834,7 @@ pub fn families_of(
                 unit: None,
                 help: help_of(field, &BaseUnit::of("")),
                 metrics: vec![Metric {
-                    labels: labels.to_vec(),
+                    labels: Arc::clone(labels),
                     value: MetricValue::Counter(Number::Int(i128::from(*appended))),
                 }],
             }]
@@ -852,43 +879,65 @@ fn power_of_two_buckets(
 /// Returns the merged families sorted by name, and the names dropped.
 #[must_use]
 pub fn merge(families: Vec<Family>) -> (Vec<Family>, Vec<String>) {
-    let mut merged: Vec<Family> = Vec::with_capacity(families.len());
-    let mut index: std::collections::HashMap<String, usize> =
-        std::collections::HashMap::with_capacity(families.len());
-    // Hashed, not ordered: a scrape of 100,000 fields checks ~300,000
-    // names here.
-    let mut claimed: std::collections::HashSet<String> =
-        std::collections::HashSet::with_capacity(families.len() * 3);
-    let mut dropped = Vec::new();
+    let mut merger = Merger::default();
     for family in families {
-        if let Some(&at) = index.get(&family.name) {
-            let existing = &mut merged[at];
+        merger.add(family);
+    }
+    merger.finish()
+}
+
+/// [`merge`], one family at a time: a scrape adds each field's families
+/// as it makes them, so only the merged families are ever held (at
+/// 100,000 samples of 1,000 names, 1,000 families, not 100,000).
+#[derive(Debug, Default)]
+pub struct Merger {
+    merged: Vec<Family>,
+    index: std::collections::HashMap<String, usize>,
+    claimed: std::collections::HashSet<String>,
+    dropped: Vec<String>,
+}
+
+impl Merger {
+    /// Adds `family` (see [`merge`] for the rules).
+    pub fn add(&mut self, family: Family) {
+        if let Some(&at) = self.index.get(&family.name) {
+            let existing = &mut self.merged[at];
             if existing.kind == family.kind && existing.unit == family.unit {
                 existing.metrics.extend(family.metrics);
             } else {
-                dropped.push(family.name);
+                self.dropped.push(family.name);
             }
-            continue;
+            return;
         }
         let names = family.claimed_names();
-        if names.iter().any(|n| claimed.contains(n)) {
-            dropped.push(family.name);
-            continue;
+        if names.iter().any(|n| self.claimed.contains(n)) {
+            self.dropped.push(family.name);
+            return;
         }
-        claimed.extend(names);
-        index.insert(family.name.clone(), merged.len());
-        merged.push(family);
+        self.claimed.extend(names);
+        self.index.insert(family.name.clone(), self.merged.len());
+        self.merged.push(family);
     }
-    merged.sort_by(|a, b| a.name.cmp(&b.name));
-    for family in &mut merged {
-        family.metrics.sort_by(|a, b| a.labels.cmp(&b.labels));
-        // Two metrics with the same labels would be a duplicate series:
-        // keep the first.
-        family.metrics.dedup_by(|b, a| a.labels == b.labels);
+
+    /// The merged families sorted by name, and the names dropped.
+    #[must_use]
+    pub fn finish(self) -> (Vec<Family>, Vec<String>) {
+        let Self {
+            mut merged,
+            mut dropped,
+            ..
+        } = self;
+        merged.sort_by(|a, b| a.name.cmp(&b.name));
+        for family in &mut merged {
+            family.metrics.sort_by(|a, b| a.labels.cmp(&b.labels));
+            // Two metrics with the same labels would be a duplicate series:
+            // keep the first.
+            family.metrics.dedup_by(|b, a| a.labels == b.labels);
+        }
+        dropped.sort();
+        dropped.dedup();
+        (merged, dropped)
     }
-    dropped.sort();
-    dropped.dedup();
-    (merged, dropped)
 }
 
 #[cfg(test)]
@@ -1101,8 +1150,8 @@ mod tests {
         assert_eq!(text.kind, MetricType::Info);
         assert_eq!(text.name, "mmstats_web_version");
         assert_eq!(
-            text.metrics[0].labels,
-            vec![label("program", "web"), label("value", "1.2")]
+            text.metrics[0].labels[..],
+            [label("program", "web"), label("value", "1.2")]
         );
         let average = one(field(
             "latency",
@@ -1193,7 +1242,7 @@ mod tests {
             unit: Some("seconds"),
             help: "h".into(),
             metrics: vec![Metric {
-                labels: vec![label("program", "x")],
+                labels: vec![label("program", "x")].into(),
                 value: MetricValue::Histogram {
                     buckets: vec![(0.005, 1), (0.5, 3), (2.5, 4)],
                     sum: 3.25,
