@@ -518,6 +518,10 @@ pub(crate) struct ServeArgs {
     /// series).
     #[arg(long)]
     pub(crate) no_strings: bool,
+    /// Most label sets (series) one metric family exports; the rest are
+    /// counted in mmdump_serve_family_dropped_series and logged once.
+    #[arg(long, value_name = "N", default_value_t = mmdump::serve::metrics::DEFAULT_MAX_SERIES_PER_FAMILY)]
+    pub(crate) max_series_per_family: usize,
     /// Also record every field into this SQLite database (as `mmdump
     /// record` does) and serve its history.
     #[arg(long, value_name = "FILE", conflicts_with = "history")]
@@ -672,6 +676,10 @@ pub(crate) struct PushArgs {
     /// Leave strings out (info metrics).
     #[arg(long)]
     pub(crate) no_strings: bool,
+    /// Most label sets (series) one metric family sends; the rest are
+    /// counted in mmdump_serve_family_dropped_series and logged once.
+    #[arg(long, value_name = "N", default_value_t = mmdump::serve::metrics::DEFAULT_MAX_SERIES_PER_FAMILY)]
+    pub(crate) max_series_per_family: usize,
     /// Stop after this many reads (each sent before stopping).
     #[arg(long, value_name = "N")]
     pub(crate) count: Option<u64>,

@@ -72,6 +72,12 @@ pub(crate) fn push(args: &PushArgs) -> Result<(), MmdumpError> {
         }
         .into());
     }
+    if args.max_series_per_family == 0 {
+        return Err(UsageError::ZeroCount {
+            flag: "--max-series-per-family",
+        }
+        .into());
+    }
     if args.count == Some(0) {
         return Err(UsageError::ZeroCount { flag: "--count" }.into());
     }
@@ -99,6 +105,7 @@ pub(crate) fn push(args: &PushArgs) -> Result<(), MmdumpError> {
             pid_label: args.label.contains(&MetricLabel::Pid),
             thread_label: args.label.contains(&MetricLabel::Thread),
             mode: args.aggregate,
+            max_series_per_family: args.max_series_per_family,
         },
         interval: args.interval,
         timeout: args.timeout.max(std::time::Duration::from_millis(100)),

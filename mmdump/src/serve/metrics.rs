@@ -30,8 +30,8 @@ use crate::dump::{Report, collect_selected};
 use mmstats::{FieldValue, FileStats};
 
 use super::prometheus::{
-    Family, Format, Labels, Merger, Metric, MetricType, MetricValue, NameOptions, Number, encode,
-    families_of_shared,
+    Family, Format, Labels, Merger, Metric, MetricType, MetricValue, NameOptions, Number,
+    SeriesCut, encode, families_of_shared, limit_series,
 };
 
 /// How fields become metrics.
@@ -46,7 +46,18 @@ pub struct MetricsOptions {
     /// The rule for gauges of files with the same labels (counters are
     /// always summed); never [`AggregateMode::PerFile`].
     pub mode: AggregateMode,
+    /// Most label sets (series; a histogram's buckets count as one) one
+    /// family exports; the rest are counted in
+    /// `mmdump_serve_family_dropped_series` and logged once per family.
+    pub max_series_per_family: usize,
 }
+
+/// The default of [`MetricsOptions::max_series_per_family`].
+pub const DEFAULT_MAX_SERIES_PER_FAMILY: usize = 1000;
+
+/// Families whose cut is logged by name (one line each, once); past
+/// this many, one more line says further ones are not named.
+const MAX_LOGGED_FAMILIES: usize = 1000;
 
 /// Label values of a group of files.
 pub type GroupLabels = Vec<(String, String)>;
@@ -95,9 +106,12 @@ pub struct Scrape {
     /// Files that could not be read (path, reason), and files read with
     /// field problems.
     pub errors: Vec<(PathBuf, String)>,
-    /// Family names left out because another family has the name (or one
-    /// of its sample names).
+    /// Family names left out because no name of their own was free (see
+    /// [`super::prometheus::Merger::finish`]).
     pub dropped: Vec<String>,
+    /// Families that had more label sets than
+    /// [`MetricsOptions::max_series_per_family`].
+    pub cut: Vec<SeriesCut>,
     /// Files read.
     pub files: usize,
     /// Files gone whose last counter values are held in the sums.
@@ -111,6 +125,10 @@ pub struct Exporter {
     base: Selection,
     options: MetricsOptions,
     ledgers: Mutex<LedgerBook>,
+    /// Families whose cut has been logged (at most
+    /// [`MAX_LOGGED_FAMILIES`]), and whether the line saying further ones
+    /// go unnamed has been written.
+    logged_cuts: Mutex<(std::collections::HashSet<String>, bool)>,
 }
 
 /// The program a file belongs to: its `sys.program` string, else the
@@ -175,6 +193,7 @@ impl Exporter {
             base,
             options,
             ledgers: Mutex::new(LedgerBook::default()),
+            logged_cuts: Mutex::default(),
         }
     }
 
@@ -300,7 +319,7 @@ impl Exporter {
             // then each field's, merged as they are made.
             merger = Merger::default();
             for family in self.own_families(files, &errors, retired_files, started) {
-                merger.add(family);
+                merger.add_reserved(family);
             }
             let empty = Vec::new();
             for (labels, ledger) in &ledgers.groups {
@@ -337,20 +356,79 @@ impl Exporter {
             }
         }
         let (mut merged, dropped) = merger.finish();
-        // The dropped count is known only after merging: fill it in.
+        let cut = limit_series(&mut merged, self.options.max_series_per_family.max(1));
+        self.log_cuts(&cut);
+        // The dropped counts are known only after merging and cutting:
+        // fill them in.
+        let dropped_series: usize = cut.iter().map(|c| c.dropped).sum();
         for family in &mut merged {
-            if family.name == "mmdump_serve_dropped_families"
-                && let Some(metric) = family.metrics.first_mut()
-            {
-                metric.value = MetricValue::Gauge(Number::Int(dropped.len() as i128));
+            match family.name.as_str() {
+                "mmdump_serve_dropped_families" => {
+                    if let Some(metric) = family.metrics.first_mut() {
+                        metric.value = MetricValue::Gauge(Number::Int(dropped.len() as i128));
+                    }
+                }
+                "mmdump_serve_dropped_series" => {
+                    if let Some(metric) = family.metrics.first_mut() {
+                        metric.value = MetricValue::Gauge(Number::Int(dropped_series as i128));
+                    }
+                }
+                "mmdump_serve_family_dropped_series" => {
+                    // One series per family cut, itself bounded.
+                    family.metrics = cut
+                        .iter()
+                        .take(self.options.max_series_per_family.max(1))
+                        .map(|c| Metric {
+                            labels: Labels::from([("family".to_owned(), c.family.clone())]),
+                            value: MetricValue::Gauge(Number::Int(c.dropped as i128)),
+                        })
+                        .collect();
+                }
+                _ => {}
             }
         }
         Scrape {
             families: merged,
             errors,
             dropped,
+            cut,
             files,
             retired_files,
+        }
+    }
+
+    /// Logs (to stderr) each family cut by the series bound, once per
+    /// family name for as long as the exporter runs.
+    fn log_cuts(&self, cut: &[SeriesCut]) {
+        if cut.is_empty() {
+            return;
+        }
+        let mut logged = self
+            .logged_cuts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (names, overflowed) = &mut *logged;
+        for c in cut {
+            if names.contains(&c.family) {
+                continue;
+            }
+            if names.len() == MAX_LOGGED_FAMILIES {
+                if !*overflowed {
+                    *overflowed = true;
+                    eprintln!(
+                        "mmdump: more than {MAX_LOGGED_FAMILIES} families exceed --max-series-per-family; further ones are not named here (see mmdump_serve_family_dropped_series)"
+                    );
+                }
+                return;
+            }
+            eprintln!(
+                "mmdump: family {} has {} label sets; exporting the first {} (--max-series-per-family), the other {} are counted in mmdump_serve_family_dropped_series",
+                c.family,
+                c.had,
+                c.had - c.dropped,
+                c.dropped
+            );
+            names.insert(c.family.clone());
         }
     }
 
@@ -408,9 +486,22 @@ impl Exporter {
             ),
             gauge(
                 "mmdump_serve_dropped_families",
-                "Metric families left out because another family has the same name.",
+                "Metric families left out because their name clashed and none of the names the clash rule gives was free (see docs/SERVE.md).",
                 count(0),
             ),
+            gauge(
+                "mmdump_serve_dropped_series",
+                "Label sets left out by this scrape because their family had more than --max-series-per-family.",
+                count(0),
+            ),
+            Family {
+                name: "mmdump_serve_family_dropped_series".to_owned(),
+                kind: MetricType::Gauge,
+                unit: None,
+                help: "Per family over --max-series-per-family: the label sets left out by this scrape."
+                    .to_owned(),
+                metrics: Vec::new(),
+            },
             gauge(
                 "mmdump_serve_scrape_duration_seconds",
                 "Time this scrape took to read the stats files.",
@@ -456,6 +547,7 @@ mod tests {
                 pid_label: false,
                 thread_label: false,
                 mode: AggregateMode::Sum,
+                max_series_per_family: crate::serve::metrics::DEFAULT_MAX_SERIES_PER_FAMILY,
             },
         );
         let everything = Selection::default();
