@@ -1022,13 +1022,14 @@ impl Merger {
     /// summary, histogram, info) and unit. A family keeps its name when
     /// neither it nor any sample name it writes (`_total`, `_bucket`, ...)
     /// is taken by a family before it. Every family that could not keep
-    /// its name is then renamed, in the same order: the word of its type
-    /// (`counter`, `gauge`, `summary`, `histogram`, `string`) is added
-    /// before its unit (`mmstats_worker_latency_seconds`, a histogram
-    /// clashing with a summary, becomes
-    /// `mmstats_worker_latency_histogram_seconds`), or, when that is
+    /// its name is then renamed, in the same order: a word for its type
+    /// (`cumulative` for a counter, `current` for a gauge, `average` for
+    /// a summary, `distribution` for a histogram, `text` for an info) is
+    /// added before its unit (`mmstats_worker_latency_seconds`, a
+    /// histogram clashing with a summary, becomes
+    /// `mmstats_worker_latency_distribution_seconds`), or, when that is
     /// taken, the word and a number from 2 to 9
-    /// (`..._histogram_2_seconds`). The help text says so. A family with
+    /// (`..._distribution_2_seconds`). The help text says so. A family with
     /// no free name among those is dropped (returned), which only files
     /// made to clash can cause.
     #[must_use]
@@ -1103,15 +1104,18 @@ impl Merger {
     }
 }
 
-/// The word a clashing family's new name gets from its type.
+/// The word a clashing family's new name gets from its type. Not the
+/// type's own name: Prometheus' linter (`promtool check metrics`) refuses
+/// names holding `_counter`, `_gauge`, `_summary` or `_histogram`.
 const fn clash_word(kind: MetricType) -> &'static str {
     match kind {
-        MetricType::Counter => "counter",
-        MetricType::Gauge => "gauge",
-        MetricType::Summary => "summary",
-        MetricType::Histogram => "histogram",
-        // `_info_info` would read badly: info families come from strings.
-        MetricType::Info => "string",
+        MetricType::Counter => "cumulative",
+        MetricType::Gauge => "current",
+        // Summaries come from averages.
+        MetricType::Summary => "average",
+        MetricType::Histogram => "distribution",
+        // Info metrics come from strings.
+        MetricType::Info => "text",
     }
 }
 
@@ -1534,9 +1538,9 @@ mod tests {
             names(&first),
             vec![
                 ("mmstats_web_requests".into(), MetricType::Counter),
-                ("mmstats_web_requests_gauge".into(), MetricType::Gauge),
-                ("mmstats_web_requests_total_gauge".into(), MetricType::Gauge),
-                ("mmstats_worker_latency_histogram_seconds".into(), MetricType::Histogram),
+                ("mmstats_web_requests_current".into(), MetricType::Gauge),
+                ("mmstats_web_requests_total_current".into(), MetricType::Gauge),
+                ("mmstats_worker_latency_distribution_seconds".into(), MetricType::Histogram),
                 ("mmstats_worker_latency_seconds".into(), MetricType::Summary),
             ]
         );
@@ -1545,7 +1549,7 @@ mod tests {
         assert_eq!(histogram.unit, Some("seconds"));
         assert!(
             histogram.help.contains(
-                "exported as mmstats_worker_latency_histogram_seconds: mmstats_worker_latency_seconds is another family's name"
+                "exported as mmstats_worker_latency_distribution_seconds: mmstats_worker_latency_seconds is another family's name"
             ),
             "{}",
             histogram.help
@@ -1576,7 +1580,7 @@ mod tests {
             names(&families),
             vec![
                 ("mmstats_serve_files".into(), MetricType::Gauge),
-                ("mmstats_serve_files_counter".into(), MetricType::Counter),
+                ("mmstats_serve_files_cumulative".into(), MetricType::Counter),
             ]
         );
     }
@@ -1595,12 +1599,12 @@ mod tests {
             kind: MetricType::Histogram,
             ..gauge("c")
         };
-        let mut taken = vec![gauge("c"), gauge("c_histogram")];
+        let mut taken = vec![gauge("c"), gauge("c_distribution")];
         let (families, dropped) = merge([taken.clone(), vec![histogram.clone()]].concat());
         assert!(dropped.is_empty());
-        assert!(families.iter().any(|f| f.name == "c_histogram_2" && f.kind == MetricType::Histogram));
+        assert!(families.iter().any(|f| f.name == "c_distribution_2" && f.kind == MetricType::Histogram));
         for n in 2..=9 {
-            taken.push(gauge(&format!("c_histogram_{n}")));
+            taken.push(gauge(&format!("c_distribution_{n}")));
         }
         let (families, dropped) = merge([taken.clone(), vec![histogram]].concat());
         assert_eq!(dropped, vec!["c"]);
