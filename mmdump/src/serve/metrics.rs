@@ -336,13 +336,11 @@ impl Exporter {
                         && field.unit.is_empty()
                         && field.description.is_empty();
                     let held = match meta.filter(|_| bare).and_then(|m| m.get(&field.name)) {
-                        Some((unit, description)) => {
-                            Some(mmstats::Field {
-                                unit: unit.clone(),
-                                description: description.clone(),
-                                ..field.clone()
-                            })
-                        }
+                        Some((unit, description)) => Some(mmstats::Field {
+                            unit: unit.clone(),
+                            description: description.clone(),
+                            ..field.clone()
+                        }),
                         _ => None,
                     };
                     for family in families_of_shared(

@@ -1128,9 +1128,8 @@ fn clash_names(family: &Family) -> impl Iterator<Item = String> + '_ {
         .unwrap_or_default();
     let stem = &family.name[..family.name.len() - unit.len()];
     let word = clash_word(family.kind);
-    std::iter::once(format!("{stem}_{word}{unit}")).chain(
-        (2..2 + MAX_NUMBERED_NAMES).map(move |n| format!("{stem}_{word}_{n}{unit}")),
-    )
+    std::iter::once(format!("{stem}_{word}{unit}"))
+        .chain((2..2 + MAX_NUMBERED_NAMES).map(move |n| format!("{stem}_{word}_{n}{unit}")))
 }
 
 /// The series bound of one family: the label sets it keeps, and how many
@@ -1505,7 +1504,11 @@ mod tests {
     #[test]
     fn clashing_names_get_names_of_their_own_whatever_the_order() {
         let make = |name: &str, unit: &str, value: FieldValue, program: &str| {
-            families_of(&field(name, unit, value), &[label("program", program)], &options())
+            families_of(
+                &field(name, unit, value),
+                &[label("program", program)],
+                &options(),
+            )
         };
         let inputs = vec![
             make("web.requests", "", FieldValue::Counter(1), "a"),
@@ -1522,12 +1525,7 @@ mod tests {
                 FieldValue::Average { sum: 1.0, count: 1 },
                 "a",
             ),
-            make(
-                "worker.latency.ns",
-                "nanoseconds",
-                histogram_value(),
-                "a",
-            ),
+            make("worker.latency.ns", "nanoseconds", histogram_value(), "a"),
         ];
         let names = |families: &[Family]| -> Vec<(String, MetricType)> {
             families.iter().map(|f| (f.name.clone(), f.kind)).collect()
@@ -1539,8 +1537,14 @@ mod tests {
             vec![
                 ("mmstats_web_requests".into(), MetricType::Counter),
                 ("mmstats_web_requests_current".into(), MetricType::Gauge),
-                ("mmstats_web_requests_total_current".into(), MetricType::Gauge),
-                ("mmstats_worker_latency_distribution_seconds".into(), MetricType::Histogram),
+                (
+                    "mmstats_web_requests_total_current".into(),
+                    MetricType::Gauge
+                ),
+                (
+                    "mmstats_worker_latency_distribution_seconds".into(),
+                    MetricType::Histogram
+                ),
                 ("mmstats_worker_latency_seconds".into(), MetricType::Summary),
             ]
         );
@@ -1602,7 +1606,11 @@ mod tests {
         let mut taken = vec![gauge("c"), gauge("c_distribution")];
         let (families, dropped) = merge([taken.clone(), vec![histogram.clone()]].concat());
         assert!(dropped.is_empty());
-        assert!(families.iter().any(|f| f.name == "c_distribution_2" && f.kind == MetricType::Histogram));
+        assert!(
+            families
+                .iter()
+                .any(|f| f.name == "c_distribution_2" && f.kind == MetricType::Histogram)
+        );
         for n in 2..=9 {
             taken.push(gauge(&format!("c_distribution_{n}")));
         }
@@ -1626,7 +1634,10 @@ mod tests {
                 "field_value"
             ]
         );
-        assert_eq!(names(&["field_pid", "pid"]), ["field_pid", "field_field_pid"]);
+        assert_eq!(
+            names(&["field_pid", "pid"]),
+            ["field_pid", "field_field_pid"]
+        );
         assert_eq!(names(&["__name__"]), ["field___name__"]);
         assert_eq!(names(&["a-b", "9x", ""]), ["a_b", "_9x", "label"]);
         for name in names(&["__x", "pid", "a.b", "7"]) {
@@ -1716,7 +1727,10 @@ mod tests {
             .iter()
             .map(|m| m.labels[1].1.as_str())
             .collect();
-        assert_eq!(kept, ["00", "01", "02", "03", "04", "05", "06", "07", "08", "09"]);
+        assert_eq!(
+            kept,
+            ["00", "01", "02", "03", "04", "05", "06", "07", "08", "09"]
+        );
         assert_eq!(merged[1].metrics.len(), 1);
     }
 
