@@ -13,6 +13,12 @@ const ENTRY_LEN: usize = 384;
 
 /// The region: prologue, a table of two 384-byte entries, two value words.
 fn labelled_region() -> Vec<u8> {
+    build(false)
+}
+
+/// [`labelled_region`], in this machine's byte order or the other one
+/// (numbers swapped; names and label bytes never are).
+fn build(swapped: bool) -> Vec<u8> {
     let table_offset = 256;
     let data_offset = table_offset + 2 * ENTRY_LEN;
     let region_len = data_offset + 16;
@@ -32,6 +38,9 @@ fn labelled_region() -> Vec<u8> {
     p.field_count = 2;
     p.data_offset = data_offset as u64;
     p.data_len = 16;
+    if swapped {
+        p.swap_numbers();
+    }
     bytes[..256].copy_from_slice(bytemuck::bytes_of(&p));
     for (index, (conn, value)) in [("1234", 10u64), ("1235", 20)].into_iter().enumerate() {
         let mut e: EntryRecord = bytemuck::Zeroable::zeroed();
@@ -48,6 +57,10 @@ fn labelled_region() -> Vec<u8> {
         let labels = format!("conn={conn}\0");
         // Offset 42: `labels_len` in 2.2 (reserved, 0, in 2.0 and 2.1).
         e.labels_len = labels.len() as u16;
+        if swapped {
+            e.swap_numbers();
+        }
+        let value = if swapped { value.swap_bytes() } else { value };
         let at = table_offset + index * ENTRY_LEN;
         bytes[at..at + 256].copy_from_slice(bytemuck::bytes_of(&e));
         bytes[at + 256..at + 256 + labels.len()].copy_from_slice(labels.as_bytes());
@@ -146,4 +159,19 @@ fn bad_label_bytes_are_a_per_field_error() {
         view.entry(0),
         Err(EntryError::BadLabels { index: 0, .. })
     ));
+}
+
+#[test]
+fn labels_read_the_same_in_the_other_byte_order() {
+    let bytes = build(true);
+    let image = ByteImage::new(&bytes);
+    let view = RegionView::open(&image).unwrap();
+    assert_eq!(view.byte_order(), mmstats_nostd::ByteOrder::Swapped);
+    let fields = read_all(&view).unwrap();
+    assert_eq!(
+        fields[1],
+        ("web.conn.bytes_in".to_owned(), Owned::Counter(20))
+    );
+    let second = view.entry(1).unwrap().unwrap();
+    assert_eq!(second.labels.to_string(), r#"{conn="1235"}"#);
 }

@@ -131,8 +131,9 @@ pub use publish::{
     SharedCounter, SharedGauge, StatsFile, StatsFileBuilder, Text, Timestamp,
 };
 pub use read::{
-    FileStats, ReadFailure, ReadFileError, RegionInfo, RegionReader, Sample, Snapshot,
-    SnapshotValue, open_for_reading, open_for_reading_at, read_file, read_open_file, unit_name,
+    FileStats, ReadFailure, ReadFileError, RegionInfo, RegionReader, RepeatFilter, Sample,
+    Snapshot, SnapshotValue, open_for_reading, open_for_reading_at, read_file, read_open_file,
+    unit_name,
 };
 pub use trust::DirTrustError;
 pub use value::{Field, FieldProblem, FieldValue, Format};

@@ -13,9 +13,10 @@
 //! (never sized from the count a header claims), stopping the file with an
 //! error at the first all-zero entry below the count (a hole of a sparse
 //! file; see `mmstats_nostd::reader`). A reader's memory for one file is
-//! thus the mapping plus about 330 bytes per field a writer really stored,
-//! at most [`mmstats_nostd::MAX_READER_FIELDS`] of them (about 85 MiB, for
-//! a table of 64 MiB that a writer really filled).
+//! thus the mapping plus about 470 bytes per field a writer really stored
+//! (labels included), at most [`mmstats_nostd::MAX_READER_FIELDS`] of them
+//! (about 120 MiB, for a table of 384-byte entries, 96 MiB, that a writer
+//! really filled).
 
 use std::fs::File;
 use std::io;
@@ -33,12 +34,14 @@ mod error;
 mod file_stats;
 mod open;
 mod region_reader;
+mod repeats;
 
 pub use error::{ReadFailure, ReadFileError};
 use error::{failure, io_failure};
 pub use file_stats::{FileStats, RegionInfo};
 pub use open::{open_for_reading, open_for_reading_at};
 pub use region_reader::{RegionReader, Sample, Snapshot, SnapshotValue, unit_name};
+pub use repeats::RepeatFilter;
 
 /// Largest legacy file read (they are a few pages in practice).
 const LEGACY_MAX_BYTES: u64 = 64 << 20;

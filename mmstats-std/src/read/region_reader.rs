@@ -1,7 +1,6 @@
 //! [`RegionReader`]: a format-2 file kept open for repeated reads, its
 //! field cache, and the [`Snapshot`] a poll fills.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -20,6 +19,7 @@ use crate::value::{Field, FieldProblem, FieldValue, Format};
 use super::error::{ReadFailure, ReadFileError, failure, io_failure};
 use super::file_stats::{FileStats, RegionInfo};
 use super::open::open_for_reading;
+use super::repeats::RepeatFilter;
 
 /// A format-2 file kept open for repeated reads: the field table is parsed
 /// once and extended as fields are added; each [`RegionReader::read`] loads
@@ -707,23 +707,16 @@ impl FieldCache {
     /// The slots whose field repeats the name and labels of a field in a
     /// lower slot, with that slot (computed only when an entry changed).
     fn find_shadowed(&self) -> Vec<(usize, usize)> {
-        let mut first: HashMap<(&str, &[u8]), usize> = HashMap::new();
-        let mut shadowed = Vec::new();
-        for (slot, cached) in self.entries.iter().enumerate() {
-            if let Ok(Some(info)) = &cached.entry
-                && cached.id != 0
-            {
-                match first.entry((info.name.as_str(), info.labels.as_bytes())) {
-                    std::collections::hash_map::Entry::Occupied(lowest) => {
-                        shadowed.push((slot, *lowest.get()));
-                    }
-                    std::collections::hash_map::Entry::Vacant(free) => {
-                        free.insert(slot);
-                    }
-                }
-            }
-        }
-        shadowed
+        let mut repeats = RepeatFilter::new();
+        self.entries
+            .iter()
+            .filter(|cached| cached.id != 0)
+            .filter_map(|cached| cached.entry.as_ref().ok()?.as_ref())
+            .filter_map(|info| match repeats.check(info) {
+                Some(FieldProblem::Duplicate { index, first, .. }) => Some((index, first)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Whether the field in `slot` repeats one in a lower slot (its value
