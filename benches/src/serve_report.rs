@@ -145,7 +145,10 @@ fn http_get(address: SocketAddr, path: &str) -> Result<Vec<u8>, String> {
             head.lines().next().unwrap_or("")
         ));
     }
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         return Err(format!("{address}{path}: chunked answers are not read"));
     }
     Ok(response.split_off(head_end + 4))
@@ -389,7 +392,10 @@ fn serve_vs_node_exporter(mmdump: &Path, options: &ServeReportOptions) -> Result
         format!("scrape {last} MiB"),
         "median scrape ms"
     );
-    println!("|{:-<28}|{:->11}|{:->15}|{:->15}|{:->17}|", "", "", "", "", "");
+    println!(
+        "|{:-<28}|{:->11}|{:->15}|{:->15}|{:->17}|",
+        "", "", "", "", ""
+    );
     let row = |name: &str, f: &Figures| {
         println!(
             "| {:<26} | {:>9.1} | {:>13.1} | {:>13.1} | {:>15.2} |",
@@ -418,9 +424,8 @@ fn serve_vs_node_exporter(mmdump: &Path, options: &ServeReportOptions) -> Result
             speed.push(
                 median(&node_figures.times[range.clone()]) / median(&serve_figures.times[range]),
             );
-            memory.push(
-                serve_figures.round_rss[round] as f64 / node_figures.round_rss[round] as f64,
-            );
+            memory
+                .push(serve_figures.round_rss[round] as f64 / node_figures.round_rss[round] as f64);
         }
         println!(
             "serve RSS / node_exporter RSS, min/median/max over rounds: {} (goal: at most 0.50)",
