@@ -592,6 +592,118 @@ mod tests {
     }
 
     #[test]
+    fn label_sets_are_series_summed_per_set_and_bounded() {
+        use mmstats::{FieldSpec, StatsFile};
+        let dir = tempfile::tempdir().unwrap();
+        let exporter = Exporter::new(
+            vec![dir.path().to_owned()],
+            Selection::default(),
+            MetricsOptions {
+                names: NameOptions {
+                    namespace: "mmstats".into(),
+                    strings: true,
+                },
+                pid_label: false,
+                thread_label: false,
+                mode: AggregateMode::Sum,
+                max_series_per_family: 3,
+            },
+        );
+        let everything = Selection::default();
+        // Two files of one program: connections 1 and 2 in the first, 2
+        // to 5 in the second.
+        let first = StatsFile::builder("a").dir(dir.path()).create().unwrap();
+        let second = StatsFile::builder("b").dir(dir.path()).create().unwrap();
+        let mut held = [Vec::new(), Vec::new()];
+        for (at, file, conns) in [(0, &first, 1..=2), (1, &second, 2..=5)] {
+            for conn in conns {
+                let id = conn.to_string();
+                let view = file.dynamic_labels(&[("conn", &id)]).unwrap();
+                let counter = view.counter(FieldSpec::new("conn.bytes")).unwrap();
+                counter.add(conn * 10);
+                held[at].push((view, counter));
+            }
+        }
+        let series = |scrape: &Scrape| -> Vec<(String, MetricValue)> {
+            scrape
+                .families
+                .iter()
+                .find(|f| f.name == "mmstats_conn_bytes")
+                .map(|f| {
+                    f.metrics
+                        .iter()
+                        .map(|m| {
+                            assert_eq!(m.labels[0].0, "program");
+                            (m.labels[1].1.clone(), m.value.clone())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let gauge = |scrape: &Scrape, name: &str| value_of(scrape, name);
+        let counter = |n: i128| MetricValue::Counter(Number::Int(n));
+        let scrape = exporter.scrape(&everything, "");
+        assert_eq!(
+            series(&scrape),
+            vec![
+                ("1".into(), counter(10)),
+                ("2".into(), counter(40)),
+                ("3".into(), counter(30)),
+            ],
+            "summed per label set, the first 3 sets kept"
+        );
+        assert_eq!(
+            scrape.cut,
+            vec![SeriesCut {
+                family: "mmstats_conn_bytes".into(),
+                had: 5,
+                dropped: 2
+            }]
+        );
+        assert_eq!(
+            gauge(&scrape, "mmdump_serve_dropped_series"),
+            Some(MetricValue::Gauge(Number::Int(2)))
+        );
+        let per_family = scrape
+            .families
+            .iter()
+            .find(|f| f.name == "mmdump_serve_family_dropped_series")
+            .unwrap();
+        assert_eq!(
+            per_family.metrics[0].labels[..],
+            [("family".to_owned(), "mmstats_conn_bytes".to_owned())]
+        );
+        assert_eq!(
+            per_family.metrics[0].value,
+            MetricValue::Gauge(Number::Int(2))
+        );
+        assert_eq!(
+            gauge(&scrape, "mmdump_serve_dropped_families"),
+            Some(MetricValue::Gauge(Number::Int(0)))
+        );
+        // Logged once per family, however many scrapes.
+        exporter.scrape(&everything, "");
+        assert_eq!(exporter.logged_cuts.lock().unwrap().0.len(), 1);
+
+        // The second file goes: its connections' counts stay, each in
+        // its own series.
+        let [_, second_held] = held;
+        drop(second_held);
+        drop(second);
+        let after = exporter.scrape(&everything, "");
+        assert_eq!(after.retired_files, 1);
+        assert_eq!(
+            series(&after),
+            vec![
+                ("1".into(), counter(10)),
+                ("2".into(), counter(40)),
+                ("3".into(), counter(30)),
+            ]
+        );
+        assert_eq!(after.cut[0].had, 5, "4 and 5 held by the ledger");
+    }
+
+    #[test]
     fn file_names_give_program_pid_and_thread() {
         assert_eq!(
             name_parts(Path::new("/x/mmstats-demo-13111-13113-worker.mmstats")),
