@@ -322,5 +322,36 @@ fn a_real_prometheus_receives_the_pushed_samples_with_their_labels() {
     assert_eq!(count, 3.0, "three reads, three samples");
     let own = query(prometheus, "mmdump_push_failed_requests_total");
     assert_eq!(own[0]["value"][1], "0");
+
+    // The demo's connections (one opened every 100 ms, three alive at a
+    // time, so every read after the first tick has some): pushed as one
+    // pair of names, each series with its `conn` label.
+    let per_conn = wait_for(Duration::from_secs(20), || {
+        let r = query(
+            prometheus,
+            "count by (conn, program) (count_over_time(mmstats_web_conn_requests_total[1m]))",
+        );
+        (!r.is_empty()).then_some(r)
+    })
+    .expect("pushed connection series");
+    println!("pushed connections: {per_conn:?}");
+    for series in &per_conn {
+        let conn = series["metric"]["conn"].as_str().expect("a conn label");
+        assert!(conn.parse::<u64>().is_ok(), "{series}");
+        assert_eq!(series["metric"]["program"], "mmstats-demo");
+    }
+    let values: f64 = query(
+        prometheus,
+        "max_over_time(mmstats_web_conn_requests_total[1m])",
+    )
+    .iter()
+    .map(|s| s["value"][1].as_str().unwrap().parse::<f64>().unwrap())
+    .fold(0.0, f64::max);
+    assert!(values >= 1.0, "a connection counted its requests");
+    let names = query(
+        prometheus,
+        "count(count by (__name__) ({__name__=~\"mmstats_web_conn.*\"}))",
+    );
+    assert_eq!(names[0]["value"][1], "2", "{names:?}");
     terminate(demo);
 }
