@@ -2,12 +2,6 @@
 //! processes of one program), and the ledger that keeps summed counters
 //! from going backwards when a file goes away.
 //!
-//! A field is identified by its name *and* its labels (format 2.2): the
-//! same name with another label set (`web.conn.bytes_in{conn="7"}` and
-//! `{conn="8"}`) is another field, combined only with the fields of other
-//! files that have the same name and labels, and the ledger keeps its
-//! counters apart too ([`counter_key`]).
-//!
 //! The rules, per kind (`docs/MMDUMP.md` states them for users):
 //!
 //! | kind | `sum` | `avg` | `min` | `max` |
@@ -18,6 +12,10 @@
 //! | timestamp | latest | latest | earliest | latest |
 //! | bool | number true (a gauge) | fraction true (a float) | all true | any true |
 //! | string | the newest writer's | the newest writer's | smallest | largest |
+//!
+//! Fields are combined when their name, labels and kind agree: the same
+//! name with other labels (`web.conn.bytes_in{conn="1"}` and
+//! `{conn="2"}`) is another row, never summed into this one.
 //!
 //! Counters are summed in every mode: a sum of counters is itself a
 //! counter (rates work, and it only grows while no file goes away).
@@ -140,48 +138,43 @@ pub fn created_ns(file: &FileStats) -> Option<u64> {
 /// A field's name, labels and kind: fields are combined when all agree.
 type GroupKey = (String, Labels, &'static str);
 
-/// The key of a counter in a [`CounterLedger`] (and in the `retired` map
-/// [`aggregate`] takes): its name, then, only when it has labels, a zero
-/// byte and the labels' stored encoding (`conn=7\0`). An unlabelled
-/// counter's key is its name, as in ledgers saved before labels existed;
-/// names never hold a zero byte, so the key is unambiguous.
+/// The key of a counter in [`CounterLedger`] and in the `retired` map of
+/// [`aggregate`]: the name alone for a field without labels (so ledgers
+/// saved before labels read the same), else the name, a NUL and the label
+/// bytes (`conn=1234` then NUL, per label). No name holds a NUL (format 2
+/// refuses control characters), so keys of different fields differ.
 #[must_use]
 pub fn counter_key(name: &str, labels: &Labels) -> String {
     if labels.is_empty() {
         return name.to_owned();
     }
-    let mut key = String::with_capacity(name.len() + 1 + labels.as_bytes().len());
-    key.push_str(name);
-    key.push('\0');
-    // The stored encoding is UTF-8 (keys ASCII, values checked UTF-8).
-    key.push_str(std::str::from_utf8(labels.as_bytes()).unwrap_or_default());
-    key
+    // Label bytes are UTF-8 (ASCII keys, UTF-8 values, NUL separators).
+    format!("{name}\0{}", String::from_utf8_lossy(labels.as_bytes()))
 }
 
-/// The name and labels a [`counter_key`] was made of; `None` for a key
-/// whose label part is not a valid label set (a ledger file edited by
-/// hand, or saved by a broken writer).
+/// The name and labels a [`counter_key`] was made of (a key whose tail is
+/// not a label set is all name).
 #[must_use]
-pub fn split_counter_key(key: &str) -> Option<(&str, Labels)> {
-    match key.split_once('\0') {
-        None => Some((key, Labels::new())),
-        Some((name, labels)) => Labels::from_bytes(labels.as_bytes())
-            .ok()
-            .map(|labels| (name, labels)),
+pub fn split_counter_key(key: &str) -> (String, Labels) {
+    if let Some((name, tail)) = key.split_once('\0')
+        && let Ok(labels) = Labels::from_bytes(tail.as_bytes())
+    {
+        return (name.to_owned(), labels);
     }
+    (key.to_owned(), Labels::new())
 }
 
-/// Combines fields of `files` with the same name and labels by `mode`
-/// (see the module docs), adding `retired` counter values (of files that
-/// went away, see [`CounterLedger`]; keyed by [`counter_key`]) to the
-/// counters of the same name and labels.
+/// Combines same-named fields of `files` by `mode` (see the module docs),
+/// adding `retired` counter values (of files that went away, see
+/// [`CounterLedger`]; keyed by [`counter_key`]) to the counters of the
+/// same name and labels.
 #[must_use]
 pub fn aggregate(
     files: &[&FileStats],
     mode: AggregateMode,
     retired: &BTreeMap<String, u64>,
 ) -> Aggregate {
-    // (name, kind) -> the values with their file's creation time.
+    // (name, labels, kind) -> the values with their file's creation time.
     let mut order: Vec<GroupKey> = Vec::new();
     let mut groups: HashMap<GroupKey, (Field, Vec<(u64, FieldValue)>)> = HashMap::new();
     for file in files {
@@ -217,19 +210,17 @@ pub fn aggregate(
         })
         .collect();
     // Counters only retired files had: still part of the total.
-    let present: std::collections::HashSet<String> = fields
-        .iter()
-        .filter(|f| matches!(f.field.value, FieldValue::Counter(_)))
-        .map(|f| counter_key(&f.field.name, &f.field.labels))
-        .collect();
     for (key, value) in retired {
-        if present.contains(key) {
-            continue;
-        }
-        if let Some((name, labels)) = split_counter_key(key) {
+        let (name, labels) = split_counter_key(key);
+        let present = fields.iter().any(|f| {
+            f.field.name == name
+                && f.field.labels == labels
+                && matches!(f.field.value, FieldValue::Counter(_))
+        });
+        if !present {
             fields.push(AggregateField {
                 field: Field {
-                    name: name.to_owned(),
+                    name,
                     labels,
                     unit: String::new(),
                     description: String::new(),
@@ -488,9 +479,10 @@ pub fn file_identity(file: &FileStats) -> String {
 /// mentioned since the last `finish`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CounterLedger {
-    /// Per file identity: counter key ([`counter_key`]) -> last value.
+    /// Per file identity: counter ([`counter_key`]) -> last value.
     live: BTreeMap<String, BTreeMap<String, u64>>,
-    /// Counter key -> sum of the last values of retired files.
+    /// Counter ([`counter_key`]) -> sum of the last values of retired
+    /// files.
     retired: BTreeMap<String, u64>,
     #[serde(skip)]
     seen: Vec<String>,
@@ -558,8 +550,8 @@ impl CounterLedger {
         gone.len()
     }
 
-    /// Counter key ([`counter_key`]: name and labels) -> sum of the last
-    /// values of files that went away.
+    /// Counter ([`counter_key`]) -> sum of the last values of files that
+    /// went away.
     #[must_use]
     pub fn retired(&self) -> &BTreeMap<String, u64> {
         &self.retired
@@ -590,7 +582,7 @@ mod tests {
                 .iter()
                 .map(|(name, value)| Field {
                     name: (*name).to_owned(),
-                    labels: mmstats::Labels::new(),
+                    labels: Labels::new(),
                     unit: String::new(),
                     description: String::new(),
                     value: value.clone(),
@@ -603,7 +595,7 @@ mod tests {
     fn value(agg: &Aggregate, name: &str) -> FieldValue {
         agg.fields
             .iter()
-            .find(|f| f.field.name == name)
+            .find(|f| f.field.name == name && f.field.labels.is_empty())
             .unwrap_or_else(|| panic!("{name} missing"))
             .field
             .value
@@ -742,58 +734,108 @@ mod tests {
         assert_eq!(back.retired(), ledger.retired());
     }
 
+    fn labelled(path: &str, fields: &[(&str, &str, FieldValue)]) -> FileStats {
+        let mut stats = file(path, &[]);
+        stats.fields = fields
+            .iter()
+            .map(|(name, conn, value)| Field {
+                name: (*name).to_owned(),
+                labels: if conn.is_empty() {
+                    Labels::new()
+                } else {
+                    Labels::from_pairs(&[("conn", conn)]).unwrap()
+                },
+                unit: String::new(),
+                description: String::new(),
+                value: value.clone(),
+            })
+            .collect();
+        stats
+    }
+
+    fn labelled_value(agg: &Aggregate, name: &str, conn: &str) -> (FieldValue, usize) {
+        let found = agg
+            .fields
+            .iter()
+            .find(|f| f.field.name == name && f.field.labels.get("conn") == Some(conn))
+            .unwrap_or_else(|| panic!("{name}{{conn={conn}}} missing"));
+        (found.field.value.clone(), found.files)
+    }
+
     #[test]
-    fn label_sets_stay_apart_in_sums_and_in_the_ledger() {
-        let labelled = |path: &str, conn: &str, value: u64| {
-            let mut f = file(path, &[("web.conn.bytes", FieldValue::Counter(value))]);
-            f.fields[0].labels = Labels::from_pairs(&[("conn", conn)]).unwrap();
-            f
-        };
-        let conn = |agg: &Aggregate, conn: &str| {
-            agg.fields
-                .iter()
-                .find(|f| f.field.labels.get("conn") == Some(conn))
-                .map(|f| f.field.value.clone())
-        };
-        // Two files, each with connections 1 and 2; file b also 3.
-        let mut a = labelled("/a", "1", 10);
-        a.fields.extend(labelled("/a", "2", 20).fields);
-        let mut b = labelled("/b", "1", 1);
-        b.fields.extend(labelled("/b", "3", 300).fields);
+    fn label_sets_stay_apart_across_files() {
+        let a = labelled(
+            "/a",
+            &[
+                ("bytes", "1", FieldValue::Counter(10)),
+                ("bytes", "2", FieldValue::Counter(20)),
+                ("bytes", "", FieldValue::Counter(1)),
+                ("open", "1", FieldValue::Gauge(3)),
+            ],
+        );
+        let b = labelled(
+            "/b",
+            &[
+                ("bytes", "1", FieldValue::Counter(5)),
+                ("open", "1", FieldValue::Gauge(4)),
+            ],
+        );
+        let sum = aggregate(&[&a, &b], AggregateMode::Sum, &BTreeMap::new());
+        assert_eq!(sum.fields.len(), 4, "{:?}", sum.fields);
+        assert_eq!(
+            labelled_value(&sum, "bytes", "1"),
+            (FieldValue::Counter(15), 2)
+        );
+        assert_eq!(
+            labelled_value(&sum, "bytes", "2"),
+            (FieldValue::Counter(20), 1)
+        );
+        assert_eq!(labelled_value(&sum, "open", "1"), (FieldValue::Gauge(7), 2));
+        let unlabelled = sum
+            .fields
+            .iter()
+            .find(|f| f.field.name == "bytes" && f.field.labels.is_empty())
+            .unwrap();
+        assert_eq!(unlabelled.field.value, FieldValue::Counter(1));
+
+        // A file that goes away leaves each label set's own total.
         let mut ledger = CounterLedger::new();
         ledger.observe(&a);
         ledger.observe(&b);
         ledger.finish();
-        let both = aggregate(&[&a, &b], AggregateMode::Sum, ledger.retired());
-        assert_eq!(both.fields.len(), 3, "{:?}", both.fields);
-        assert_eq!(conn(&both, "1"), Some(FieldValue::Counter(11)));
-        assert_eq!(conn(&both, "2"), Some(FieldValue::Counter(20)));
-        assert_eq!(conn(&both, "3"), Some(FieldValue::Counter(300)));
-        // `b` exits: its connections' counts stay, each under its labels.
-        ledger.observe(&a);
+        ledger.observe(&b);
         assert_eq!(ledger.finish(), 1);
-        let after = aggregate(&[&a], AggregateMode::Sum, ledger.retired());
-        assert_eq!(conn(&after, "1"), Some(FieldValue::Counter(11)));
-        assert_eq!(conn(&after, "3"), Some(FieldValue::Counter(300)));
-        let held = after
-            .fields
-            .iter()
-            .find(|f| f.field.labels.get("conn") == Some("3"))
-            .unwrap();
-        assert_eq!(held.files, 0);
-        assert_eq!(held.field.name, "web.conn.bytes");
-        // The saved ledger reads back with the labels.
+        let after = aggregate(&[&b], AggregateMode::Sum, ledger.retired());
+        assert_eq!(
+            labelled_value(&after, "bytes", "1"),
+            (FieldValue::Counter(15), 1)
+        );
+        assert_eq!(
+            labelled_value(&after, "bytes", "2"),
+            (FieldValue::Counter(20), 0),
+            "only the retired file had it"
+        );
+        assert_eq!(value(&after, "bytes"), FieldValue::Counter(1));
         let json = serde_json::to_string(&ledger).unwrap();
         let back: CounterLedger = serde_json::from_str(&json).unwrap();
         assert_eq!(back.retired(), ledger.retired());
-        // Keys: the name alone without labels; a bad label part is refused.
-        let labels = Labels::from_pairs(&[("conn", "3"), ("a", "x")]).unwrap();
-        let key = counter_key("n", &labels);
-        assert_eq!(key, "n\0a=x\0conn=3\0");
-        assert_eq!(split_counter_key(&key), Some(("n", labels)));
-        assert_eq!(counter_key("n", &Labels::new()), "n");
-        assert_eq!(split_counter_key("n"), Some(("n", Labels::new())));
-        assert_eq!(split_counter_key("n\0conn"), None);
+    }
+
+    #[test]
+    fn counter_keys_round_trip() {
+        let labels = Labels::from_pairs(&[("conn", "1"), ("app", "w")]).unwrap();
+        let key = counter_key("web.bytes", &labels);
+        assert_eq!(split_counter_key(&key), ("web.bytes".into(), labels));
+        assert_eq!(counter_key("web.bytes", &Labels::new()), "web.bytes");
+        assert_eq!(
+            split_counter_key("web.bytes"),
+            ("web.bytes".into(), Labels::new())
+        );
+        // A tail that is no label set stays part of the name.
+        assert_eq!(
+            split_counter_key("a\0junk"),
+            ("a\0junk".into(), Labels::new())
+        );
     }
 
     #[test]
