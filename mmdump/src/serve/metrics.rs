@@ -420,7 +420,7 @@ impl Exporter {
                 return;
             }
             eprintln!(
-                "mmdump: family {} has {} label sets; exporting the first {} (--max-series-per-family), the other {} are counted in mmdump_serve_family_dropped_series",
+                "mmdump: family {} has {} label sets; exporting the first {} (--max-series-per-family), {} left out and counted in mmdump_serve_family_dropped_series",
                 c.family,
                 c.had,
                 c.had - c.dropped,
