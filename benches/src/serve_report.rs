@@ -341,6 +341,9 @@ fn serve_vs_node_exporter(mmdump: &Path, options: &ServeReportOptions) -> Result
     }
     let last = options.last_scrape.max(options.early_scrape).max(1);
     let rounds = options.rounds.clamp(1, last);
+    // Rounds of `per_round` scrapes; the last `last % rounds` scrapes
+    // count for RSS only.
+    let per_round = last / rounds;
     for scrape in 1..=last {
         eprint!("scraping serve and node_exporter: {scrape}/{last}   \r");
         scrape_timed(&serve, &mut serve_figures)?;
@@ -353,7 +356,7 @@ fn serve_vs_node_exporter(mmdump: &Path, options: &ServeReportOptions) -> Result
                 node_figures.early = server.rss()?;
             }
         }
-        if scrape * rounds % last == 0 {
+        if scrape % per_round == 0 && serve_figures.round_rss.len() < rounds {
             serve_figures.round_rss.push(serve.rss()?);
             if let Some((_, server, _)) = &node {
                 node_figures.round_rss.push(server.rss()?);
@@ -369,9 +372,7 @@ fn serve_vs_node_exporter(mmdump: &Path, options: &ServeReportOptions) -> Result
     println!(
         "{SERVE_FILES} files x {SERVE_FIELDS} counters; serve exports {} samples; \
          scrapes: RSS after scrape {} and {last}, {rounds} rounds of {} scrapes",
-        serve_figures.samples,
-        options.early_scrape,
-        last / rounds
+        serve_figures.samples, options.early_scrape, per_round
     );
     match &node {
         Some((binary, _, _)) => println!(
@@ -416,7 +417,6 @@ fn serve_vs_node_exporter(mmdump: &Path, options: &ServeReportOptions) -> Result
         serve_figures.last as f64 / serve_figures.early.max(1) as f64
     );
     if node.is_some() {
-        let per_round = last / rounds;
         let mut speed = Vec::new();
         let mut memory = Vec::new();
         for round in 0..rounds {

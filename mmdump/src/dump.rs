@@ -32,7 +32,7 @@ use mmstats::trust::{self, DirTrustError};
 use mmstats::{DEFAULT_DIR, DIR_ENV, EXTENSION, SHM_PREFIX, default_dir};
 use mmstats::{
     Field, FieldValue, FileStats, Liveness, ReadFileError, open_for_reading, open_for_reading_at,
-    read_open_file,
+    read_open_file, read_open_file_matching,
 };
 
 use self::aggregate::Aggregate;
@@ -107,6 +107,13 @@ impl Found {
     fn read(&self) -> Result<FileStats, ReadFileError> {
         let (file, len) = self.open()?;
         read_open_file(&self.path, file, len)
+    }
+
+    /// Reads the file (either format), keeping only the fields whose
+    /// name `keep` accepts (every entry still validated).
+    fn read_matching(&self, keep: &dyn Fn(&str) -> bool) -> Result<FileStats, ReadFileError> {
+        let (file, len) = self.open()?;
+        read_open_file_matching(&self.path, file, len, keep)
     }
 }
 
@@ -290,8 +297,17 @@ pub fn collect(inputs: &[PathBuf]) -> Report {
 pub fn collect_selected(inputs: &[PathBuf], selection: &Selection) -> Report {
     let (found, unlisted) = find(inputs, DirPolicy::Warn);
     let mut report = Report::default();
+    // Fields the selection leaves out are never copied out of the file
+    // (`mmdump get NAME` of one field among 100,000); `apply` below then
+    // finds them gone already.
+    let keep = |name: &str| selection.name_selected(name);
     for file in found.iter().filter(|f| selection.path_selected(&f.path)) {
-        match file.read() {
+        let read = if selection.filters_names() {
+            file.read_matching(&keep)
+        } else {
+            file.read()
+        };
+        match read {
             Ok(stats) => report.files.push(stats),
             Err(error) => report.errors.push((error.path, error.reason.to_string())),
         }

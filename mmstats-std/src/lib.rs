@@ -133,7 +133,7 @@ pub use publish::{
 pub use read::{
     FileStats, ReadFailure, ReadFileError, RegionInfo, RegionReader, RepeatFilter, Sample,
     Snapshot, SnapshotValue, open_for_reading, open_for_reading_at, read_file, read_open_file,
-    unit_name,
+    read_open_file_matching, unit_name,
 };
 pub use trust::DirTrustError;
 pub use value::{Field, FieldProblem, FieldValue, Format};

@@ -60,3 +60,60 @@ fn snapshot_matches_read_and_follows_changes() {
         Some(FieldValue::Counter(6))
     );
 }
+
+/// `read_matching`, the one-shot read of a few names (`mmdump get`),
+/// gives exactly the fields `read` gives for those names, follows a
+/// dynamic field that goes, and reports what `read` reports.
+#[test]
+fn read_matching_keeps_only_the_names_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = StatsFile::builder("match")
+        .dir(dir.path())
+        .create()
+        .unwrap();
+    for i in 0..50u64 {
+        file.counter(format!("c.{i}").as_str()).unwrap().add(i);
+    }
+    let text = file.text(FieldSpec::new("t").capacity(16)).unwrap();
+    text.set("hi");
+    let group = file.dynamic_group("conn.1.");
+    let dynamic = group.counter("bytes").unwrap();
+    dynamic.add(9);
+
+    let mut reader = RegionReader::open(file.path()).unwrap();
+    let wanted = ["c.7", "t", "conn.1.bytes", "absent"];
+    let keep = |name: &str| wanted.contains(&name);
+    let all = reader.read().unwrap();
+    let some = reader.read_matching(&keep).unwrap();
+    let expected: Vec<_> = all
+        .fields
+        .iter()
+        .filter(|f| keep(&f.name))
+        .cloned()
+        .collect();
+    assert_eq!(some.fields, expected);
+    assert_eq!(some.fields.len(), 3);
+    assert_eq!(some.problems, all.problems);
+    assert_eq!(
+        some.region.as_ref().map(|r| r.field_count),
+        all.region.as_ref().map(|r| r.field_count)
+    );
+    let value = |stats: &mmstats::FileStats, name: &str| {
+        stats
+            .fields
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.value.clone())
+    };
+    assert_eq!(value(&some, "c.7"), Some(FieldValue::Counter(7)));
+    assert_eq!(value(&some, "t"), Some(FieldValue::Text("hi".into())));
+
+    drop(dynamic);
+    let after = reader.read_matching(&keep).unwrap();
+    assert_eq!(
+        value(&after, "conn.1.bytes"),
+        None,
+        "a retired field is gone"
+    );
+    assert_eq!(after.fields.len(), 2);
+}

@@ -162,6 +162,8 @@ fn main() {
         Err(reason) => println!("| mmdump --json: not measured ({reason}) |"),
     }
 
+    mmstats_benches::serve_report::print(args.budget);
+
     // Interference: what a reader costs the writer.
     eprint!("measuring {:<40}\r", "interference");
     let interference = interference(dir.path(), args.budget);

@@ -56,12 +56,25 @@ pub fn read_file(path: impl AsRef<Path>) -> Result<FileStats, ReadFileError> {
 /// [`read_file`] of a file already open (see [`open_for_reading`]) whose
 /// size was `len`; `path` names it.
 pub fn read_open_file(path: &Path, file: File, len: u64) -> Result<FileStats, ReadFileError> {
+    read_open_file_matching(path, file, len, &|_| true)
+}
+
+/// [`read_open_file`] keeping only the fields whose name `keep` accepts
+/// (see [`RegionReader::read_matching`]).
+pub fn read_open_file_matching(
+    path: &Path,
+    file: File,
+    len: u64,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<FileStats, ReadFileError> {
     let mut head = [0u8; 8];
     let got = read_prefix(&file, &mut head).map_err(io_failure(path, "read"))?;
     if got == head.len() && head == MAGIC {
-        RegionReader::from_file(path, file, len)?.read()
+        RegionReader::from_file(path, file, len)?.read_matching(keep)
     } else if got >= 1 && head[0] == LEGACY_VERSION {
-        read_legacy(path, &file, len)
+        let mut stats = read_legacy(path, &file, len)?;
+        stats.fields.retain(|f| keep(&f.name));
+        Ok(stats)
     } else {
         Err(failure(path, ReadFailure::NotStats { len }))
     }

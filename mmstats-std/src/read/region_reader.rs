@@ -229,6 +229,78 @@ struct CachedEntry {
     entry: Result<Option<FieldInfo>, EntryError>,
 }
 
+/// Walks every entry of `view` as `FieldCache::visit_values` does
+/// (the same validation, the same problems, a hole refusing the file),
+/// without caching: each live entry is read and checked, and the value is
+/// read only of an entry whose name `keep` accepts. Returns the field
+/// count and the kept fields.
+fn read_kept<S: mmstats_nostd::WordSource + ?Sized>(
+    view: &RegionView<'_, S>,
+    keep: &dyn Fn(&str) -> bool,
+    scratch: &mut Vec<u64>,
+    problems: &mut Vec<FieldProblem>,
+) -> Result<(usize, Vec<Field>), ReadFailure> {
+    let count = view.field_count().map_err(ReadFailure::Region)?;
+    let mut fields = Vec::new();
+    // The repeat rule (FORMAT.md 4.2) sees every live entry once, kept
+    // or not, in slot order: a kept name repeated in a lower slot is
+    // reported, not shown, as in a full read.
+    let mut repeats = RepeatFilter::new();
+    for index in 0..count {
+        // A slot reused again and again while it is read is skipped this
+        // time, as the cached walk skips it.
+        for _ in 0..3 {
+            let info = match view.entry(index) {
+                Ok(Some(info)) => info,
+                Ok(None) => break,
+                Err(EntryError::Empty { index }) => {
+                    return Err(ReadFailure::Region(OpenError::EmptyEntry {
+                        index,
+                        count: count as u64,
+                    }));
+                }
+                Err(error) => {
+                    problems.push(FieldProblem::Entry(error));
+                    break;
+                }
+            };
+            let kept = keep(info.name.as_str());
+            let value = if kept {
+                if scratch.len() < info.scratch_words() {
+                    scratch.resize(info.scratch_words(), 0);
+                }
+                match view.read(&info, scratch, DEFAULT_MAX_TRIES) {
+                    Err(ReadError::SlotChanged) => continue,
+                    other => Some(other),
+                }
+            } else {
+                None
+            };
+            let repeat = repeats.check(&info);
+            let Some(value) = value else {
+                break;
+            };
+            if let Some(problem) = repeat {
+                problems.push(problem);
+                break;
+            }
+            match value {
+                Ok(value) => fields.push(Field {
+                    name: info.name.to_string(),
+                    labels: info.labels.clone(),
+                    unit: unit_name(&info),
+                    description: info.description.to_string(),
+                    value: FieldValue::from_value(value),
+                }),
+                Err(ReadError::UnknownKind { .. }) => {}
+                Err(error) => problems.push(FieldProblem::value(&info, error)),
+            }
+            break;
+        }
+    }
+    Ok((count, fields))
+}
+
 impl CachedEntry {
     /// Reads entry `index` now.
     fn read<S: mmstats_nostd::WordSource + ?Sized>(
@@ -303,7 +375,20 @@ impl RegionReader {
 
     /// Reads every field now.
     pub fn read(&mut self) -> Result<FileStats, ReadFileError> {
-        self.read_with(true)
+        self.read_with(true, None)
+    }
+
+    /// [`RegionReader::read`] of only the fields whose name `keep`
+    /// accepts: every entry is read and validated as `read` validates it
+    /// (its problems are reported), but only kept fields have their value
+    /// read and their name, unit and description copied, and no entry is
+    /// cached (a one-shot read: `mmdump get NAME` of one field among
+    /// 100,000).
+    pub fn read_matching(
+        &mut self,
+        keep: &dyn Fn(&str) -> bool,
+    ) -> Result<FileStats, ReadFileError> {
+        self.read_with(true, Some(keep))
     }
 
     /// Reads every field now without judging the writer's liveness (no
@@ -311,7 +396,7 @@ impl RegionReader {
     /// that read many files many times a second. The result's `liveness`
     /// is [`Liveness::Unknown`]; ask [`RegionReader::liveness`] when needed.
     pub fn read_values(&mut self) -> Result<FileStats, ReadFileError> {
-        self.read_with(false)
+        self.read_with(false, None)
     }
 
     /// Whether the writer is alive now (lock probe, then pid, start time
@@ -347,14 +432,18 @@ impl RegionReader {
         Ok((stat.st_dev, stat.st_ino))
     }
 
-    fn read_with(&mut self, judge_liveness: bool) -> Result<FileStats, ReadFileError> {
+    fn read_with(
+        &mut self,
+        judge_liveness: bool,
+        keep: Option<&dyn Fn(&str) -> bool>,
+    ) -> Result<FileStats, ReadFileError> {
         // A writer still initialising (a shm object, which has no private
         // name while it is built) gets a few milliseconds; a region
         // re-initialised under us is read again.
         self.check_protected()?;
         let mut last = ReadFailure::Unstable;
         for attempt in 0..20 {
-            let result = self.try_read(judge_liveness);
+            let result = self.try_read(judge_liveness, keep);
             // Whatever was read after a page vanished is zeros, not data:
             // that overrides any value or validation error.
             if self.map.faulted() {
@@ -381,28 +470,38 @@ impl RegionReader {
             .map_err(|error| failure(&self.path, ReadFailure::SigbusUnprotected(error)))
     }
 
-    fn try_read(&mut self, judge_liveness: bool) -> Result<FileStats, ReadFailure> {
+    fn try_read(
+        &mut self,
+        judge_liveness: bool,
+        keep: Option<&dyn Fn(&str) -> bool>,
+    ) -> Result<FileStats, ReadFailure> {
         let words = self.map.words();
         let view = RegionView::open(&words).map_err(ReadFailure::Region)?;
         let p = *view.prologue();
-        let mut values = CollectFields(Vec::new());
         let mut problems = Vec::new();
-        let count = self.cache.visit_values(&view, &mut problems, &mut values)?;
-        let fields = values
-            .0
-            .into_iter()
-            .filter(|(slot, _)| !self.cache.is_shadowed(*slot))
-            .filter_map(|(slot, value)| {
-                let info = self.cache.field(slot)?;
-                Some(Field {
-                    name: info.name.to_string(),
-                    labels: info.labels.clone(),
-                    unit: unit_name(info),
-                    description: info.description.to_string(),
-                    value,
-                })
-            })
-            .collect();
+        let (count, fields) = match keep {
+            Some(keep) => read_kept(&view, keep, &mut self.cache.scratch, &mut problems)?,
+            None => {
+                let mut values = CollectFields(Vec::new());
+                let count = self.cache.visit_values(&view, &mut problems, &mut values)?;
+                let fields = values
+                    .0
+                    .into_iter()
+                    .filter(|(slot, _)| !self.cache.is_shadowed(*slot))
+                    .filter_map(|(slot, value)| {
+                        let info = self.cache.field(slot)?;
+                        Some(Field {
+                            name: info.name.to_string(),
+                            labels: info.labels.clone(),
+                            unit: unit_name(info),
+                            description: info.description.to_string(),
+                            value,
+                        })
+                    })
+                    .collect();
+                (count, fields)
+            }
+        };
         if !view.still_valid() {
             return Err(ReadFailure::Unstable);
         }
