@@ -4,7 +4,9 @@
 //! `sys.program`, else the program part of its name), `pid` and `thread`
 //! when asked for. The files of a group are combined with issue 5's
 //! aggregation ([`aggregate`]): counters summed, gauges by the configured
-//! mode, so two files with the same labels never give a duplicate series.
+//! mode, so two files with the same labels never give a duplicate series;
+//! a field's own labels keep it apart (each label set is combined, and
+//! held by the ledger, on its own) and become the series' further labels.
 //! Each group keeps a [`CounterLedger`]: when one of its files goes away
 //! (a process or thread exits and removes its file, or `mmdump clean`
 //! removes it), its last counter values stay in the group's sums, so an
@@ -16,8 +18,9 @@
 //! The exporter's own metrics (`mmdump_serve_*`) say how many files were
 //! read, which could not be (one `mmdump_serve_file_error_info` per file,
 //! with the path and reason: a corrupt file is an error entry, never a
-//! failed scrape), how many exited files are held in the sums, and how
-//! many families were left out because their names clash.
+//! failed scrape), how many exited files are held in the sums, how many
+//! families were left out because no name was free for them, and how
+//! many label sets the series bound (`max_series_per_family`) left out.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};

@@ -31,6 +31,16 @@
 //! appended unless a word of the name already is it (`bytes_out` stays).
 //! Counters end in `_total`, timestamps in `_timestamp_seconds`, strings
 //! are info metrics (`_info`, the string in the `value` label).
+//!
+//! ## Labels and clashes
+//!
+//! A field's own labels (format 2.2) follow the group's (`program`, ...)
+//! under the names [`field_label_names`] gives (a `field_` prefix for a
+//! reserved or exporter name), so each label set of a name is a series of
+//! one family. Families that would share a name (or sample names) are
+//! named by one order-independent rule in [`Merger::finish`], which drops
+//! a family only when none of the names the rule offers is free, and
+//! [`limit_series`] bounds the label sets of a family.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
