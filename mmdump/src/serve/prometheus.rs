@@ -693,7 +693,8 @@ fn help_of(field: &Field, base: &BaseUnit) -> String {
 }
 
 /// The families one field becomes, each with one metric labelled
-/// `labels` (a strings' info metric adds a `value` label). Nothing for a
+/// `labels` and then the field's own labels ([`field_labels`]; a string's
+/// info metric adds a `value` label last). Nothing for a
 /// field that has no Prometheus form (an unset timestamp gives a family
 /// without metrics).
 #[must_use]
