@@ -386,7 +386,7 @@ fn serve_vs_node_exporter(mmdump: &Path, options: &ServeReportOptions) -> Result
         ),
     }
     println!(
-        "\n| {:<26} | {:>9} | {:>13} | {:>13} | {:>15} |",
+        "\n| {:<26} | {:>9} | {:>15} | {:>15} | {:>16} |",
         "server",
         "idle MiB",
         format!("scrape {} MiB", options.early_scrape),
@@ -399,7 +399,7 @@ fn serve_vs_node_exporter(mmdump: &Path, options: &ServeReportOptions) -> Result
     );
     let row = |name: &str, f: &Figures| {
         println!(
-            "| {:<26} | {:>9.1} | {:>13.1} | {:>13.1} | {:>15.2} |",
+            "| {:<26} | {:>9.1} | {:>15.1} | {:>15.1} | {:>16.2} |",
             name,
             mib(f.idle),
             mib(f.early),
