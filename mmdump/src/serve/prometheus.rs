@@ -1004,10 +1004,15 @@ impl Merger {
 
     fn insert(&mut self, family: Family, reserved: bool) {
         let merged = &mut self.merged;
+        let kinds = &self.reserved;
+        // The exporter's own families never take in a field's (a field
+        // named like one is renamed instead).
         let same = self.index.get(family.name.as_str()).and_then(|all| {
-            all.iter()
-                .copied()
-                .find(|&at| merged[at].kind == family.kind && merged[at].unit == family.unit)
+            all.iter().copied().find(|&at| {
+                merged[at].kind == family.kind
+                    && merged[at].unit == family.unit
+                    && kinds[at] == reserved
+            })
         });
         if let Some(at) = same {
             let existing = &mut merged[at];
@@ -1015,7 +1020,6 @@ impl Merger {
             if family.help < existing.help {
                 existing.help = family.help;
             }
-            self.reserved[at] |= reserved;
             return;
         }
         self.index
@@ -1582,6 +1586,8 @@ mod tests {
         // The exporter's own families keep their names; fields give way.
         let mut merger = Merger::default();
         merger.add(make("serve.files", "", FieldValue::Counter(1), "x").remove(0));
+        // The same name, type and unit as the exporter's own: still renamed.
+        merger.add(make("serve.files", "", FieldValue::Gauge(1), "x").remove(0));
         let own = Family {
             name: "mmstats_serve_files".into(),
             kind: MetricType::Gauge,
@@ -1596,7 +1602,12 @@ mod tests {
             vec![
                 ("mmstats_serve_files".into(), MetricType::Gauge),
                 ("mmstats_serve_files_cumulative".into(), MetricType::Counter),
+                ("mmstats_serve_files_current".into(), MetricType::Gauge),
             ]
+        );
+        assert!(
+            families[0].metrics.is_empty(),
+            "the own family took nothing in"
         );
     }
 
