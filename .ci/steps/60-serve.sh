@@ -54,4 +54,4 @@ chromium --version 2>/dev/null || true
 cargo check -p mmdump --no-default-features --all-targets
 
 MMSTATS_REQUIRE_PROMETHEUS=1 MMSTATS_REQUIRE_CHROMIUM=1 \
-    cargo test -p mmdump --test serve_prometheus --test serve_dashboard -- --nocapture
+    cargo test -p mmdump --test serve_prometheus --test serve_dashboard --test push_remote_write -- --nocapture

@@ -466,6 +466,7 @@ pub fn prometheus_cases(dir: &std::path::Path) -> Vec<(usize, Case)> {
         pid_label: false,
         thread_label: false,
         mode: AggregateMode::Sum,
+        max_series_per_family: mmdump::serve::metrics::DEFAULT_MAX_SERIES_PER_FAMILY,
     };
     let exporter = Exporter::new(vec![file.path()], Selection::default(), options.clone());
     let read = mmstats::read_file(file.path()).expect("a read");

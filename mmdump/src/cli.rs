@@ -160,6 +160,20 @@ pub(crate) enum Command {
     /// (--show changes it). --list lists what is recorded.
     #[cfg(feature = "serve")]
     Trend(TrendArgs),
+    /// Send the samples serve would show to a Prometheus remote-write
+    /// receiver, at an interval.
+    ///
+    /// For hosts no Prometheus can scrape (behind NAT, short-lived jobs):
+    /// the same families, names and labels as serve's /metrics, sent by
+    /// remote write 1.0 (protobuf, snappy) to Prometheus
+    /// (--web.enable-remote-write-receiver: URL .../api/v1/write), Mimir,
+    /// Thanos receive or VictoriaMetrics. Requests wait in a bounded
+    /// queue while the receiver is away (oldest dropped first, counted in
+    /// mmdump_push_dropped_samples_total) and are retried with backoff on
+    /// 5xx and 429. Only http:// (put a TLS proxy in front for https).
+    /// Stops on Ctrl-C or SIGTERM, or after --count reads.
+    #[cfg(feature = "push")]
+    Push(PushArgs),
 }
 
 #[derive(Args, Debug)]
@@ -519,6 +533,10 @@ pub(crate) struct ServeArgs {
     /// series).
     #[arg(long)]
     pub(crate) no_strings: bool,
+    /// Most label sets (series) one metric family exports; the rest are
+    /// counted in mmdump_serve_family_dropped_series and logged once.
+    #[arg(long, value_name = "N", default_value_t = mmdump::serve::metrics::DEFAULT_MAX_SERIES_PER_FAMILY)]
+    pub(crate) max_series_per_family: usize,
     /// Also record every field into this SQLite database (as `mmdump
     /// record` does) and serve its history.
     #[arg(long, value_name = "FILE", conflicts_with = "history")]
@@ -626,4 +644,58 @@ pub(crate) struct TrendArgs {
     /// List the recorded series instead.
     #[arg(long)]
     pub(crate) list: bool,
+}
+
+#[cfg(feature = "push")]
+#[derive(Args, Debug)]
+pub(crate) struct PushArgs {
+    /// Stats files, directories or wildcard patterns; default: the stats
+    /// directory.
+    pub(crate) paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
+    /// The receiver's remote-write URL (http://HOST[:PORT]/PATH).
+    #[arg(long, value_name = "URL")]
+    pub(crate) url: String,
+    /// Time between reads of the files.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = mmdump::record::parse_duration)]
+    pub(crate) interval: Duration,
+    /// Deadline of one request.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = mmdump::record::parse_duration)]
+    pub(crate) timeout: Duration,
+    /// Compressed requests kept while the receiver is away (the oldest
+    /// are dropped past it).
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = mmdump::record::parse_size)]
+    pub(crate) max_queue: u64,
+    /// Series per request.
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    pub(crate) max_series: usize,
+    /// An extra request header, "Name: value" (repeatable; for a tenant
+    /// id such as X-Scope-OrgID).
+    #[arg(long, value_name = "HEADER")]
+    pub(crate) header: Vec<String>,
+    /// Send "Authorization: Bearer TOKEN" with the token read from this
+    /// file (kept off the command line, where other users see it).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) bearer_token_file: Option<PathBuf>,
+    /// How gauges of files with the same labels are combined: sum, avg,
+    /// min or max (counters are always summed).
+    #[arg(short = 'a', long, value_name = "MODE", default_value_t = AggregateMode::Sum)]
+    pub(crate) aggregate: AggregateMode,
+    /// Prefix of every metric name ("" for none).
+    #[arg(long, value_name = "PREFIX", default_value = "mmstats")]
+    pub(crate) namespace: String,
+    /// Also label metrics by pid or thread (repeatable).
+    #[arg(long, value_name = "LABEL")]
+    pub(crate) label: Vec<MetricLabel>,
+    /// Leave strings out (info metrics).
+    #[arg(long)]
+    pub(crate) no_strings: bool,
+    /// Most label sets (series) one metric family sends; the rest are
+    /// counted in mmdump_serve_family_dropped_series and logged once.
+    #[arg(long, value_name = "N", default_value_t = mmdump::serve::metrics::DEFAULT_MAX_SERIES_PER_FAMILY)]
+    pub(crate) max_series_per_family: usize,
+    /// Stop after this many reads (each sent before stopping).
+    #[arg(long, value_name = "N")]
+    pub(crate) count: Option<u64>,
 }

@@ -18,6 +18,8 @@ pub(crate) mod get;
 pub(crate) mod image;
 pub(crate) mod list;
 pub(crate) mod munin;
+#[cfg(feature = "push")]
+pub(crate) mod push;
 #[cfg(feature = "serve")]
 pub(crate) mod record;
 #[cfg(feature = "serve")]
@@ -57,6 +59,12 @@ pub(crate) enum MmdumpError {
     /// No chart could be drawn (bad chart options: exit code 2).
     #[cfg(feature = "serve")]
     Chart(mmdump::trend::ChartError),
+    /// `push` could not start.
+    #[cfg(feature = "push")]
+    Push(mmdump::push::PushError),
+    /// A secret file (`push --bearer-token-file`) could not be read.
+    #[cfg(feature = "push")]
+    SecretFile { path: PathBuf, source: io::Error },
 }
 
 /// Arguments that do not make sense together (exit code 2).
@@ -85,6 +93,12 @@ pub(crate) enum UsageError {
     PngOnTerminal,
     /// A munin command, plugin name or setting the munin module refused.
     Munin(mmdump::dump::munin::MuninError),
+    /// `push --url` that cannot be used.
+    #[cfg(feature = "push")]
+    PushUrl(mmdump::push::client::UrlError),
+    /// `push --header` that is not `Name: value`.
+    #[cfg(feature = "push")]
+    BadHeader { header: String },
 }
 
 impl fmt::Display for UsageError {
@@ -111,6 +125,13 @@ impl fmt::Display for UsageError {
             #[cfg(feature = "serve")]
             Self::PngOnTerminal => f.write_str("a PNG is not for the terminal: give -o FILE.png"),
             Self::Munin(error) => error.fmt(f),
+            #[cfg(feature = "push")]
+            Self::PushUrl(error) => write!(f, "--url: {error}"),
+            #[cfg(feature = "push")]
+            Self::BadHeader { header } => write!(
+                f,
+                "--header {header:?}: give \"Name: value\" with a valid header name and a value without control characters"
+            ),
         }
     }
 }
@@ -130,6 +151,12 @@ impl fmt::Display for MmdumpError {
             Self::Store(error) => error.fmt(f),
             #[cfg(feature = "serve")]
             Self::Chart(error) => error.fmt(f),
+            #[cfg(feature = "push")]
+            Self::Push(error) => error.fmt(f),
+            #[cfg(feature = "push")]
+            Self::SecretFile { path, source } => {
+                write!(f, "{}: {source}", printable(&path.to_string_lossy()))
+            }
         }
     }
 }
@@ -147,6 +174,10 @@ impl Error for MmdumpError {
             Self::Store(error) => Some(error),
             #[cfg(feature = "serve")]
             Self::Chart(error) => Some(error),
+            #[cfg(feature = "push")]
+            Self::Push(error) => Some(error),
+            #[cfg(feature = "push")]
+            Self::SecretFile { source, .. } => Some(source),
         }
     }
 }

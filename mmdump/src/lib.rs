@@ -14,6 +14,8 @@ pub mod demo;
 pub mod dump;
 pub mod glob;
 pub mod image;
+#[cfg(feature = "push")]
+pub mod push;
 #[cfg(feature = "serve")]
 pub mod record;
 #[cfg(feature = "serve")]

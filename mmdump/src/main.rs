@@ -64,5 +64,7 @@ fn run(cli: Cli) -> Result<(), command::MmdumpError> {
         Some(Command::Record(args)) => command::record::record(&args),
         #[cfg(feature = "serve")]
         Some(Command::Trend(args)) => command::trend::trend(&args),
+        #[cfg(feature = "push")]
+        Some(Command::Push(args)) => command::push::push(&args),
     }
 }

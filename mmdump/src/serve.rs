@@ -500,6 +500,7 @@ mod tests {
                     pid_label: false,
                     thread_label: false,
                     mode: AggregateMode::Sum,
+                    max_series_per_family: crate::serve::metrics::DEFAULT_MAX_SERIES_PER_FAMILY,
                 },
                 history: None,
                 limits: Limits::default(),

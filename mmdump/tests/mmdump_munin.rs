@@ -55,7 +55,11 @@ fn munin_run_runs_the_plugin_through_its_symlink() {
         std::fs::create_dir(dir).unwrap();
     }
     let binary = Path::new(env!("CARGO_BIN_EXE_mmdump"));
-    for name in ["mmstats_worker__status", "mmstats_web__ticks"] {
+    for name in [
+        "mmstats_worker__status",
+        "mmstats_web__ticks",
+        "mmstats_web__conn",
+    ] {
         std::os::unix::fs::symlink(binary, plugins.join(name)).unwrap();
     }
     let config = work.path().join("plugin.conf");
@@ -112,6 +116,29 @@ fn munin_run_runs_the_plugin_through_its_symlink() {
 
     let suggest = munin.run("mmstats_worker__status", &["suggest"]);
     assert!(suggest.lines().any(|l| l == "worker__status"), "{suggest}");
+
+    // The demo's connections are one name with a `conn` label each:
+    // munin sums the label values, so config and fetch list the same two
+    // fields however the connections come and go.
+    let fields = |text: &str, suffix: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.split_once(' ').map(|(key, _)| key))
+            .filter_map(|key| key.strip_suffix(suffix))
+            .map(str::to_owned)
+            .collect()
+    };
+    let conn_config = munin.run("mmstats_web__conn", &["config"]);
+    let configured = fields(&conn_config, ".label");
+    assert_eq!(
+        configured,
+        ["web_conn_requests", "web_conn_bytes"],
+        "{conn_config}"
+    );
+    for _ in 0..3 {
+        let fetch = munin.run("mmstats_web__conn", &[]);
+        assert_eq!(fields(&fetch, ".value"), configured, "{fetch}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
 
     // Ticks grow by 1000 a second; munin graphs the derivative.
     let before = value(&munin.run("mmstats_web__ticks", &[]), "web_ticks").unwrap();

@@ -394,3 +394,89 @@ fn bad_requests_get_4xx_and_the_server_keeps_serving() {
     assert!(server.child.0.id() > 0);
     terminate(demo);
 }
+
+/// `--max-series-per-family 2` against the demo's three connections: two
+/// series a family, the rest counted, one log line per family however
+/// many scrapes; 0 is refused.
+#[test]
+fn the_series_bound_keeps_counts_and_logs_what_it_leaves_out() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let dir = stats_dir();
+    let (demo, _paths) = start_demo(dir.path(), 1);
+    let mut child = mmdump_common::ChildGuard(
+        mmdump()
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--max-series-per-family",
+                "2",
+            ])
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdout = std::io::BufReader::new(child.0.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let address: std::net::SocketAddr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .parse()
+        .unwrap();
+    let stderr = child.0.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::BufReader::new(stderr).read_to_string(&mut text);
+        text
+    });
+    let mut cut_scrapes = 0;
+    let deadline = Instant::now() + WATCHDOG;
+    while cut_scrapes < 3 {
+        assert!(Instant::now() < deadline, "no scrape over the bound");
+        let text = get(address, "/metrics").text();
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("mmstats_web_conn_requests_total{"))
+            .count();
+        assert!(series <= 2, "bounded to 2 series:\n{text}");
+        let dropped = sample(&text, "mmdump_serve_dropped_series").expect("the total");
+        if dropped > 0.0 {
+            assert!(
+                text.contains(
+                    "mmdump_serve_family_dropped_series{family=\"mmstats_web_conn_requests\"} "
+                ),
+                "{text}"
+            );
+            assert_eq!(series, 2);
+            cut_scrapes += 1;
+        }
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    drop(child);
+    let log = log.join().unwrap();
+    println!("{log}");
+    assert_eq!(
+        log.matches("family mmstats_web_conn_requests has ").count(),
+        1,
+        "logged once: {log}"
+    );
+    assert!(log.contains("--max-series-per-family"), "{log}");
+    terminate(demo);
+
+    let zero = mmdump()
+        .args(["serve", "--max-series-per-family", "0"])
+        .output()
+        .unwrap();
+    assert!(!zero.status.success());
+    assert!(
+        String::from_utf8_lossy(&zero.stderr).contains("--max-series-per-family"),
+        "{zero:?}"
+    );
+}

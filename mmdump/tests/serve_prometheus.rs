@@ -67,8 +67,23 @@ fn prometheus_scrapes_the_writers_current_values() {
     let server = serve(&[dir.path().to_str().unwrap()]);
 
     // promtool accepts the exposition, files combined per program and
-    // labelled per process and thread.
-    let text = get(server.address, "/metrics").text();
+    // labelled per process and thread, with the demo's connections as a
+    // `conn` label.
+    let text = wait_for(WATCHDOG, || {
+        let text = get(server.address, "/metrics").text();
+        text.contains("mmstats_web_conn_requests_total{program=\"mmstats-demo\",conn=\"")
+            .then_some(text)
+    })
+    .expect("no labelled connection series");
+    assert!(
+        text.contains("\nmmdump_serve_dropped_families 0\n"),
+        "no family dropped:\n{text}"
+    );
+    assert!(text.contains("# TYPE mmstats_worker_latency_distribution_seconds histogram\n"));
+    assert!(text.contains(
+        "mmstats_worker_latency_distribution_seconds_bucket{program=\"mmstats-demo\",le=\"+Inf\"} "
+    ));
+    assert!(text.contains("# TYPE mmstats_worker_latency_seconds summary\n"));
     let output = promtool_check(&promtool, &text);
     println!(
         "promtool check metrics: exit {:?}, stdout {:?}, stderr {:?}",
@@ -246,7 +261,103 @@ fn prometheus_scrapes_the_writers_current_values() {
         "max(mmstats_sys_created_timestamp_seconds{job=\"mmstats\"})",
     ));
     assert!((created - created_s).abs() < 1.0);
+
+    // Connections open and close every 100 ms, each one a `conn` label
+    // value: the number of metric names stays the two of a connection
+    // (`web.conn.requests`, `web.conn.bytes`) scrape after scrape, while
+    // the label values change.
+    let names_query =
+        "count(count by (__name__) ({__name__=~\"mmstats_web_conn.*\",job=\"mmstats\"}))";
+    let mut conn_values = std::collections::BTreeSet::new();
+    for round in 0..4 {
+        if round > 0 {
+            std::thread::sleep(Duration::from_millis(1500));
+        }
+        let (_, names) = sample_of(&query(prometheus, names_query));
+        let live = query(
+            prometheus,
+            "mmstats_web_conn_requests_total{job=\"mmstats\"}",
+        );
+        let values: Vec<String> = live
+            .iter()
+            .map(|s| {
+                s["metric"]["conn"]
+                    .as_str()
+                    .expect("a conn label")
+                    .to_owned()
+            })
+            .collect();
+        println!("round {round}: {names} names, connections {values:?}");
+        assert_eq!(names, 2.0, "{names_query}");
+        assert!(!values.is_empty() && values.len() <= 4, "{values:?}");
+        conn_values.extend(values);
+    }
+    assert!(
+        conn_values.len() >= 5,
+        "connections came and went: {conn_values:?}"
+    );
+    // Every series of the window has the label, and two names in all.
+    let end = now_s();
+    let series = get(
+        prometheus,
+        &format!(
+            "/api/v1/series?match[]={}&start={}&end={end}",
+            form_urlencoded::byte_serialize(b"{__name__=~\"mmstats_web_conn.*\",job=\"mmstats\"}")
+                .collect::<String>(),
+            end - 30.0
+        ),
+    )
+    .json();
+    let series = series["data"].as_array().expect("series").clone();
+    let names: std::collections::BTreeSet<&str> = series
+        .iter()
+        .map(|s| s["__name__"].as_str().unwrap())
+        .collect();
+    println!(
+        "{} connection series under the names {names:?}",
+        series.len()
+    );
+    assert_eq!(
+        names,
+        [
+            "mmstats_web_conn_bytes_total",
+            "mmstats_web_conn_requests_total"
+        ]
+        .into_iter()
+        .collect()
+    );
+    assert!(series.len() >= 10, "{series:?}");
+    assert!(series.iter().all(|s| s["conn"].is_string()), "{series:?}");
+
+    // The histogram (renamed from the clash with the average
+    // `worker.latency`) gives quantiles: the demo's latencies are 0.1 to
+    // 5 ms, and the bucket bounds are 2^k - 1 ns (4.19 ms, 8.39 ms, ...).
+    let (_, dropped) = sample_of(&query(
+        prometheus,
+        "mmdump_serve_dropped_families{job=\"mmstats\"}",
+    ));
+    assert_eq!(dropped, 0.0);
+    for job in ["mmstats", "mmstats_text"] {
+        let (_, p90) = sample_of(&query(
+            prometheus,
+            &format!(
+                "histogram_quantile(0.9, sum by (le) (rate(mmstats_worker_latency_distribution_seconds_bucket{{job=\"{job}\"}}[4s])))"
+            ),
+        ));
+        println!("{job}: p90 of worker.latency.ns = {p90} s");
+        assert!(
+            p90.is_finite() && (1e-4..8.4e-3).contains(&p90),
+            "p90 {p90}"
+        );
+    }
     terminate(demo);
+}
+
+fn now_s() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }
 
 /// The creation time of a demo file, in seconds, from `mmdump --json`.

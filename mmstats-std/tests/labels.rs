@@ -177,6 +177,20 @@ fn readers_show_the_lowest_slot_of_a_repeated_name_and_labels() {
         assert_eq!(slots, vec![0, 1]);
         assert_eq!(snapshot.problems.len(), 2);
     }
+
+    // A name-filtered read (`mmdump get`) too: the same fields, the same
+    // repeats reported.
+    let filtered = RegionReader::open(&path)
+        .unwrap()
+        .read_matching(&|name| name == "c")
+        .unwrap();
+    assert_eq!(counters(&filtered), counters(&read));
+    assert_eq!(filtered.problems, read.problems);
+    let none = RegionReader::open(&path)
+        .unwrap()
+        .read_matching(&|name| name == "other")
+        .unwrap();
+    assert!(none.fields.is_empty() && none.problems.is_empty());
 }
 
 /// A legacy v1 file with one unbuffered `q` field named `label`.

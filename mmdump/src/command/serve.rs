@@ -21,6 +21,12 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), MmdumpError> {
     {
         return Err(UsageError::BadNamespace.into());
     }
+    if args.max_series_per_family == 0 {
+        return Err(UsageError::ZeroCount {
+            flag: "--max-series-per-family",
+        }
+        .into());
+    }
     if args.max_connections == 0 {
         return Err(UsageError::ZeroCount {
             flag: "--max-connections",
@@ -76,6 +82,7 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), MmdumpError> {
             pid_label: args.label.contains(&MetricLabel::Pid),
             thread_label: args.label.contains(&MetricLabel::Thread),
             mode: args.aggregate,
+            max_series_per_family: args.max_series_per_family,
         },
         history: args.record.clone().or_else(|| args.history.clone()),
         limits,

@@ -290,19 +290,10 @@ impl MuninPlugin {
 
     /// Combines the files, through the ledger kept in `state_dir` if any.
     fn combine(&self, report: &Report, state_dir: Option<&Path>) -> Aggregate {
-        // Label values are aggregated (aggregate() keeps label sets apart):
-        // a graph's field set stays the same while connections come and go.
-        let unlabelled: Vec<FileStats> = report
-            .files
-            .iter()
-            .map(|file| {
-                let mut file = file.clone();
-                for field in &mut file.fields {
-                    field.labels = mmstats::Labels::new();
-                }
-                file
-            })
-            .collect();
+        // Label values are aggregated (a field's labels dropped before
+        // combining), so that the field set `config` lists does not change
+        // as labelled fields (connections) come and go.
+        let unlabelled: Vec<FileStats> = report.files.iter().map(without_labels).collect();
         let files: Vec<&FileStats> = unlabelled.iter().collect();
         let Some(dir) = state_dir else {
             return aggregate(&files, self.mode, &Default::default());
@@ -466,6 +457,15 @@ fn suggestions(report: &Report) -> Vec<String> {
 }
 
 /// Writes the ledger next to `path` and renames it into place.
+/// `file` with every field's labels dropped.
+fn without_labels(file: &FileStats) -> FileStats {
+    let mut file = file.clone();
+    for field in &mut file.fields {
+        field.labels = mmstats::Labels::new();
+    }
+    file
+}
+
 fn save_state(path: &Path, ledger: &CounterLedger) -> io::Result<()> {
     let temp = path.with_extension(format!("tmp{}", std::process::id()));
     let mut file = fs::OpenOptions::new()

@@ -4,7 +4,9 @@
 //! `sys.program`, else the program part of its name), `pid` and `thread`
 //! when asked for. The files of a group are combined with issue 5's
 //! aggregation ([`aggregate`]): counters summed, gauges by the configured
-//! mode, so two files with the same labels never give a duplicate series.
+//! mode, so two files with the same labels never give a duplicate series;
+//! a field's own labels keep it apart (each label set is combined, and
+//! held by the ledger, on its own) and become the series' further labels.
 //! Each group keeps a [`CounterLedger`]: when one of its files goes away
 //! (a process or thread exits and removes its file, or `mmdump clean`
 //! removes it), its last counter values stay in the group's sums, so an
@@ -16,8 +18,9 @@
 //! The exporter's own metrics (`mmdump_serve_*`) say how many files were
 //! read, which could not be (one `mmdump_serve_file_error_info` per file,
 //! with the path and reason: a corrupt file is an error entry, never a
-//! failed scrape), how many exited files are held in the sums, and how
-//! many families were left out because their names clash.
+//! failed scrape), how many exited files are held in the sums, how many
+//! families were left out because no name was free for them, and how
+//! many label sets the series bound (`max_series_per_family`) left out.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -30,8 +33,8 @@ use crate::dump::{Report, collect_selected};
 use mmstats::{FieldValue, FileStats};
 
 use super::prometheus::{
-    Family, Format, Labels, Merger, Metric, MetricType, MetricValue, NameOptions, Number, encode,
-    families_of_shared,
+    Family, Format, Labels, Merger, Metric, MetricType, MetricValue, NameOptions, Number,
+    SeriesCut, encode, families_of_shared, limit_series,
 };
 
 /// How fields become metrics.
@@ -46,7 +49,18 @@ pub struct MetricsOptions {
     /// The rule for gauges of files with the same labels (counters are
     /// always summed); never [`AggregateMode::PerFile`].
     pub mode: AggregateMode,
+    /// Most label sets (series; a histogram's buckets count as one) one
+    /// family exports; the rest are counted in
+    /// `mmdump_serve_family_dropped_series` and logged once per family.
+    pub max_series_per_family: usize,
 }
+
+/// The default of [`MetricsOptions::max_series_per_family`].
+pub const DEFAULT_MAX_SERIES_PER_FAMILY: usize = 1000;
+
+/// Families whose cut is logged by name (one line each, once); past
+/// this many, one more line says further ones are not named.
+const MAX_LOGGED_FAMILIES: usize = 1000;
 
 /// Label values of a group of files.
 pub type GroupLabels = Vec<(String, String)>;
@@ -95,9 +109,12 @@ pub struct Scrape {
     /// Files that could not be read (path, reason), and files read with
     /// field problems.
     pub errors: Vec<(PathBuf, String)>,
-    /// Family names left out because another family has the name (or one
-    /// of its sample names).
+    /// Family names left out because no name of their own was free (see
+    /// [`super::prometheus::Merger::finish`]).
     pub dropped: Vec<String>,
+    /// Families that had more label sets than
+    /// [`MetricsOptions::max_series_per_family`].
+    pub cut: Vec<SeriesCut>,
     /// Files read.
     pub files: usize,
     /// Files gone whose last counter values are held in the sums.
@@ -111,6 +128,10 @@ pub struct Exporter {
     base: Selection,
     options: MetricsOptions,
     ledgers: Mutex<LedgerBook>,
+    /// Families whose cut has been logged (at most
+    /// [`MAX_LOGGED_FAMILIES`]), and whether the line saying further ones
+    /// go unnamed has been written.
+    logged_cuts: Mutex<(std::collections::HashSet<String>, bool)>,
 }
 
 /// The program a file belongs to: its `sys.program` string, else the
@@ -175,6 +196,7 @@ impl Exporter {
             base,
             options,
             ledgers: Mutex::new(LedgerBook::default()),
+            logged_cuts: Mutex::default(),
         }
     }
 
@@ -304,7 +326,7 @@ impl Exporter {
             // then each field's, merged as they are made.
             merger = Merger::default();
             for family in self.own_families(files, &errors, retired_files, started) {
-                merger.add(family);
+                merger.add_reserved(family);
             }
             let empty = Vec::new();
             for (labels, ledger) in &ledgers.groups {
@@ -339,20 +361,79 @@ impl Exporter {
             }
         }
         let (mut merged, dropped) = merger.finish();
-        // The dropped count is known only after merging: fill it in.
+        let cut = limit_series(&mut merged, self.options.max_series_per_family.max(1));
+        self.log_cuts(&cut);
+        // The dropped counts are known only after merging and cutting:
+        // fill them in.
+        let dropped_series: usize = cut.iter().map(|c| c.dropped).sum();
         for family in &mut merged {
-            if family.name == "mmdump_serve_dropped_families"
-                && let Some(metric) = family.metrics.first_mut()
-            {
-                metric.value = MetricValue::Gauge(Number::Int(dropped.len() as i128));
+            match family.name.as_str() {
+                "mmdump_serve_dropped_families" => {
+                    if let Some(metric) = family.metrics.first_mut() {
+                        metric.value = MetricValue::Gauge(Number::Int(dropped.len() as i128));
+                    }
+                }
+                "mmdump_serve_dropped_series" => {
+                    if let Some(metric) = family.metrics.first_mut() {
+                        metric.value = MetricValue::Gauge(Number::Int(dropped_series as i128));
+                    }
+                }
+                "mmdump_serve_family_dropped_series" => {
+                    // One series per family cut, itself bounded.
+                    family.metrics = cut
+                        .iter()
+                        .take(self.options.max_series_per_family.max(1))
+                        .map(|c| Metric {
+                            labels: Labels::from([("family".to_owned(), c.family.clone())]),
+                            value: MetricValue::Gauge(Number::Int(c.dropped as i128)),
+                        })
+                        .collect();
+                }
+                _ => {}
             }
         }
         Scrape {
             families: merged,
             errors,
             dropped,
+            cut,
             files,
             retired_files,
+        }
+    }
+
+    /// Logs (to stderr) each family cut by the series bound, once per
+    /// family name for as long as the exporter runs.
+    fn log_cuts(&self, cut: &[SeriesCut]) {
+        if cut.is_empty() {
+            return;
+        }
+        let mut logged = self
+            .logged_cuts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (names, overflowed) = &mut *logged;
+        for c in cut {
+            if names.contains(&c.family) {
+                continue;
+            }
+            if names.len() == MAX_LOGGED_FAMILIES {
+                if !*overflowed {
+                    *overflowed = true;
+                    eprintln!(
+                        "mmdump: more than {MAX_LOGGED_FAMILIES} families exceed --max-series-per-family; further ones are not named here (see mmdump_serve_family_dropped_series)"
+                    );
+                }
+                return;
+            }
+            eprintln!(
+                "mmdump: family {} has {} label sets; exporting the first {} (--max-series-per-family), {} left out and counted in mmdump_serve_family_dropped_series",
+                c.family,
+                c.had,
+                c.had - c.dropped,
+                c.dropped
+            );
+            names.insert(c.family.clone());
         }
     }
 
@@ -410,9 +491,22 @@ impl Exporter {
             ),
             gauge(
                 "mmdump_serve_dropped_families",
-                "Metric families left out because another family has the same name.",
+                "Metric families left out because their name clashed and none of the names the clash rule gives was free (see docs/SERVE.md).",
                 count(0),
             ),
+            gauge(
+                "mmdump_serve_dropped_series",
+                "Label sets left out by this scrape because their family had more than --max-series-per-family.",
+                count(0),
+            ),
+            Family {
+                name: "mmdump_serve_family_dropped_series".to_owned(),
+                kind: MetricType::Gauge,
+                unit: None,
+                help: "Per family over --max-series-per-family: the label sets left out by this scrape."
+                    .to_owned(),
+                metrics: Vec::new(),
+            },
             gauge(
                 "mmdump_serve_scrape_duration_seconds",
                 "Time this scrape took to read the stats files.",
@@ -458,6 +552,7 @@ mod tests {
                 pid_label: false,
                 thread_label: false,
                 mode: AggregateMode::Sum,
+                max_series_per_family: crate::serve::metrics::DEFAULT_MAX_SERIES_PER_FAMILY,
             },
         );
         let everything = Selection::default();
@@ -501,6 +596,118 @@ mod tests {
         // Another filter set has its own ledger: it never saw the files.
         let other = exporter.scrape(&everything, "include=x");
         assert!(value_of(&other, "mmstats_busy_seconds").is_none());
+    }
+
+    #[test]
+    fn label_sets_are_series_summed_per_set_and_bounded() {
+        use mmstats::{FieldSpec, StatsFile};
+        let dir = tempfile::tempdir().unwrap();
+        let exporter = Exporter::new(
+            vec![dir.path().to_owned()],
+            Selection::default(),
+            MetricsOptions {
+                names: NameOptions {
+                    namespace: "mmstats".into(),
+                    strings: true,
+                },
+                pid_label: false,
+                thread_label: false,
+                mode: AggregateMode::Sum,
+                max_series_per_family: 3,
+            },
+        );
+        let everything = Selection::default();
+        // Two files of one program: connections 1 and 2 in the first, 2
+        // to 5 in the second.
+        let first = StatsFile::builder("a").dir(dir.path()).create().unwrap();
+        let second = StatsFile::builder("b").dir(dir.path()).create().unwrap();
+        let mut held = [Vec::new(), Vec::new()];
+        for (at, file, conns) in [(0, &first, 1..=2), (1, &second, 2..=5)] {
+            for conn in conns {
+                let id = conn.to_string();
+                let view = file.dynamic_labels(&[("conn", &id)]).unwrap();
+                let counter = view.counter(FieldSpec::new("conn.bytes")).unwrap();
+                counter.add(conn * 10);
+                held[at].push((view, counter));
+            }
+        }
+        let series = |scrape: &Scrape| -> Vec<(String, MetricValue)> {
+            scrape
+                .families
+                .iter()
+                .find(|f| f.name == "mmstats_conn_bytes")
+                .map(|f| {
+                    f.metrics
+                        .iter()
+                        .map(|m| {
+                            assert_eq!(m.labels[0].0, "program");
+                            (m.labels[1].1.clone(), m.value.clone())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let gauge = |scrape: &Scrape, name: &str| value_of(scrape, name);
+        let counter = |n: i128| MetricValue::Counter(Number::Int(n));
+        let scrape = exporter.scrape(&everything, "");
+        assert_eq!(
+            series(&scrape),
+            vec![
+                ("1".into(), counter(10)),
+                ("2".into(), counter(40)),
+                ("3".into(), counter(30)),
+            ],
+            "summed per label set, the first 3 sets kept"
+        );
+        assert_eq!(
+            scrape.cut,
+            vec![SeriesCut {
+                family: "mmstats_conn_bytes".into(),
+                had: 5,
+                dropped: 2
+            }]
+        );
+        assert_eq!(
+            gauge(&scrape, "mmdump_serve_dropped_series"),
+            Some(MetricValue::Gauge(Number::Int(2)))
+        );
+        let per_family = scrape
+            .families
+            .iter()
+            .find(|f| f.name == "mmdump_serve_family_dropped_series")
+            .unwrap();
+        assert_eq!(
+            per_family.metrics[0].labels[..],
+            [("family".to_owned(), "mmstats_conn_bytes".to_owned())]
+        );
+        assert_eq!(
+            per_family.metrics[0].value,
+            MetricValue::Gauge(Number::Int(2))
+        );
+        assert_eq!(
+            gauge(&scrape, "mmdump_serve_dropped_families"),
+            Some(MetricValue::Gauge(Number::Int(0)))
+        );
+        // Logged once per family, however many scrapes.
+        exporter.scrape(&everything, "");
+        assert_eq!(exporter.logged_cuts.lock().unwrap().0.len(), 1);
+
+        // The second file goes: its connections' counts stay, each in
+        // its own series.
+        let [_, second_held] = held;
+        drop(second_held);
+        drop(second);
+        let after = exporter.scrape(&everything, "");
+        assert_eq!(after.retired_files, 1);
+        assert_eq!(
+            series(&after),
+            vec![
+                ("1".into(), counter(10)),
+                ("2".into(), counter(40)),
+                ("3".into(), counter(30)),
+            ]
+        );
+        assert_eq!(after.cut[0].had, 5, "4 and 5 held by the ledger");
     }
 
     #[test]

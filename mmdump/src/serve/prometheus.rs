@@ -31,6 +31,16 @@
 //! appended unless a word of the name already is it (`bytes_out` stays).
 //! Counters end in `_total`, timestamps in `_timestamp_seconds`, strings
 //! are info metrics (`_info`, the string in the `value` label).
+//!
+//! ## Labels and clashes
+//!
+//! A field's own labels (format 2.2) follow the group's (`program`, ...)
+//! under the names [`field_label_names`] gives (a `field_` prefix for a
+//! reserved or exporter name), so each label set of a name is a series of
+//! one family. Families that would share a name (or sample names) are
+//! named by one order-independent rule in [`Merger::finish`], which drops
+//! a family only when none of the names the rule offers is free, and
+//! [`limit_series`] bounds the label sets of a family.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -683,7 +693,8 @@ fn help_of(field: &Field, base: &BaseUnit) -> String {
 }
 
 /// The families one field becomes, each with one metric labelled
-/// `labels` (a strings' info metric adds a `value` label). Nothing for a
+/// `labels` and then the field's own labels ([`field_labels`]; a string's
+/// info metric adds a `value` label last). Nothing for a
 /// field that has no Prometheus form (an unset timestamp gives a family
 /// without metrics).
 #[must_use]
@@ -698,7 +709,18 @@ pub fn families_of(
 /// [`families_of`] with a label set shared by every metric made (a
 /// scrape passes its group's set once for all of the group's fields).
 #[must_use]
-pub fn families_of_shared(field: &Field, labels: &Labels, options: &NameOptions) -> Vec<Family> {
+pub fn families_of_shared(field: &Field, group: &Labels, options: &NameOptions) -> Vec<Family> {
+    // The group's labels, then the field's own (renamed by
+    // [`field_label_names`]); an unlabelled field shares the group's set.
+    let own;
+    let labels = if field.labels.is_empty() {
+        group
+    } else {
+        let mut all = group.to_vec();
+        all.extend(field_labels(&field.labels));
+        own = Labels::from(all);
+        &own
+    };
     let ns = options.namespace.as_str();
     let single = |kind: MetricType, unit: &str, value: MetricValue| {
         let name = metric_name(ns, &field.name, unit, kind);
@@ -873,10 +895,75 @@ fn power_of_two_buckets(
     out
 }
 
-/// Families merged by name: metrics of same-named families of the same
-/// type are joined (the first help wins); a family whose name, or any
-/// sample name it writes, is already taken by another family is dropped.
-/// Returns the merged families sorted by name, and the names dropped.
+/// Label names the exporter writes itself (`program`, `pid`, `thread` on
+/// every series, `le` on histogram buckets, `value` on info metrics, and
+/// `quantile`, which Prometheus reserves for summaries): a field label of
+/// one of these names is renamed (see [`field_label_names`]).
+pub const EXPORTER_LABELS: [&str; 6] = ["program", "pid", "thread", "le", "quantile", "value"];
+
+/// The prefix a field label's name gets when it would clash.
+pub const FIELD_LABEL_PREFIX: &str = "field_";
+
+/// The Prometheus label names of a field's label keys (given in their
+/// stored order, sorted by key), by one rule (`docs/SERVE.md`):
+///
+/// 1. Sanitized: every character outside `[A-Za-z0-9_]` becomes `_`, an
+///    empty key becomes `label`, a key starting with a digit gets a
+///    leading `_`. (The format already restricts keys to
+///    `[A-Za-z_][A-Za-z0-9_]*`, so this only matters for files that
+///    broke the rule.)
+/// 2. A name that starts with `__` (reserved by Prometheus), is one of
+///    [`EXPORTER_LABELS`], or equals a name given to an earlier key gets
+///    [`FIELD_LABEL_PREFIX`] in front, again until it is none of these
+///    (`pid` becomes `field_pid`; a field with both `field_pid` and `pid`
+///    gets `field_pid` and `field_field_pid`).
+///
+/// At most [`mmstats::Labels`]' 8 keys, each prefixed at most 9 times:
+/// bounded work whatever a file holds.
+#[must_use]
+pub fn field_label_names<'k>(keys: impl IntoIterator<Item = &'k str>) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for key in keys {
+        let mut name: String = key
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        if name.is_empty() {
+            name.push_str("label");
+        }
+        if name.starts_with(|c: char| c.is_ascii_digit()) {
+            name.insert(0, '_');
+        }
+        while name.starts_with("__")
+            || EXPORTER_LABELS.contains(&name.as_str())
+            || names.contains(&name)
+        {
+            name.insert_str(0, FIELD_LABEL_PREFIX);
+        }
+        names.push(name);
+    }
+    names
+}
+
+/// A field's labels as Prometheus labels: names by
+/// [`field_label_names`], values as stored (escaped when written).
+#[must_use]
+pub fn field_labels(labels: &mmstats::Labels) -> Vec<(String, String)> {
+    let names = field_label_names(labels.iter().map(|(key, _)| key));
+    names
+        .into_iter()
+        .zip(labels.iter().map(|(_, value)| value.to_owned()))
+        .collect()
+}
+
+/// Families merged by name: metrics of families with the same name, type
+/// and unit are joined (the smallest help text wins, so the result does
+/// not depend on the order the files were read in). Families that would
+/// clash (the same name with another type or unit, or a sample name that
+/// another family writes: a gauge `x_total` and a counter `x`) are given
+/// names of their own by [`Merger::finish`]'s rule; only a family for
+/// which no name is free is dropped. Returns the merged families sorted
+/// by name, and the names dropped.
 #[must_use]
 pub fn merge(families: Vec<Family>) -> (Vec<Family>, Vec<String>) {
     let mut merger = Merger::default();
@@ -892,43 +979,135 @@ pub fn merge(families: Vec<Family>) -> (Vec<Family>, Vec<String>) {
 #[derive(Debug, Default)]
 pub struct Merger {
     merged: Vec<Family>,
-    index: std::collections::HashMap<String, usize>,
-    claimed: std::collections::HashSet<String>,
-    dropped: Vec<String>,
+    /// Whether `merged[i]` came from [`Merger::add_reserved`].
+    reserved: Vec<bool>,
+    /// Name -> indexes in `merged` of the families of that name (one per
+    /// type and unit: the same name, type and unit make one family).
+    index: std::collections::HashMap<String, Vec<usize>>,
 }
+
+/// How many numbered names ([`Merger::finish`]) a clashing family tries
+/// before it is dropped.
+const MAX_NUMBERED_NAMES: usize = 8;
 
 impl Merger {
     /// Adds `family` (see [`merge`] for the rules).
     pub fn add(&mut self, family: Family) {
-        if let Some(&at) = self.index.get(&family.name) {
-            let existing = &mut self.merged[at];
-            if existing.kind == family.kind && existing.unit == family.unit {
-                existing.metrics.extend(family.metrics);
-            } else {
-                self.dropped.push(family.name);
+        self.insert(family, false);
+    }
+
+    /// Adds one of the exporter's own families: it keeps its name in
+    /// every clash (fields' families give way).
+    pub fn add_reserved(&mut self, family: Family) {
+        self.insert(family, true);
+    }
+
+    fn insert(&mut self, family: Family, reserved: bool) {
+        let merged = &mut self.merged;
+        let kinds = &self.reserved;
+        // The exporter's own families never take in a field's (a field
+        // named like one is renamed instead).
+        let same = self.index.get(family.name.as_str()).and_then(|all| {
+            all.iter().copied().find(|&at| {
+                merged[at].kind == family.kind
+                    && merged[at].unit == family.unit
+                    && kinds[at] == reserved
+            })
+        });
+        if let Some(at) = same {
+            let existing = &mut merged[at];
+            existing.metrics.extend(family.metrics);
+            if family.help < existing.help {
+                existing.help = family.help;
             }
             return;
         }
-        let names = family.claimed_names();
-        if names.iter().any(|n| self.claimed.contains(n)) {
-            self.dropped.push(family.name);
-            return;
-        }
-        self.claimed.extend(names);
-        self.index.insert(family.name.clone(), self.merged.len());
-        self.merged.push(family);
+        self.index
+            .entry(family.name.clone())
+            .or_default()
+            .push(merged.len());
+        merged.push(family);
+        self.reserved.push(reserved);
     }
 
     /// The merged families sorted by name, and the names dropped.
+    ///
+    /// Names are given in a fixed order, whatever order the families came
+    /// in: the exporter's own first, then by name, type (counter, gauge,
+    /// summary, histogram, info) and unit. A family keeps its name when
+    /// neither it nor any sample name it writes (`_total`, `_bucket`, ...)
+    /// is taken by a family before it. Every family that could not keep
+    /// its name is then renamed, in the same order: a word for its type
+    /// (`cumulative` for a counter, `current` for a gauge, `average` for
+    /// a summary, `distribution` for a histogram, `text` for an info) is
+    /// added before its unit (`mmstats_worker_latency_seconds`, a
+    /// histogram clashing with a summary, becomes
+    /// `mmstats_worker_latency_distribution_seconds`), or, when that is
+    /// taken, the word and a number from 2 to 9
+    /// (`..._distribution_2_seconds`). The help text says so. A family with
+    /// no free name among those is dropped (returned), which only files
+    /// made to clash can cause.
     #[must_use]
     pub fn finish(self) -> (Vec<Family>, Vec<String>) {
         let Self {
-            mut merged,
-            mut dropped,
-            ..
+            merged, reserved, ..
         } = self;
-        merged.sort_by(|a, b| a.name.cmp(&b.name));
-        for family in &mut merged {
+        let mut order: Vec<usize> = (0..merged.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (x, y) = (&merged[a], &merged[b]);
+            reserved[b]
+                .cmp(&reserved[a])
+                .then_with(|| x.name.cmp(&y.name))
+                .then_with(|| x.kind.cmp(&y.kind))
+                .then_with(|| x.unit.cmp(&y.unit))
+        });
+        // Hashed, not ordered: a scrape of 100,000 fields checks ~300,000
+        // names here.
+        let mut claimed: std::collections::HashSet<String> =
+            std::collections::HashSet::with_capacity(merged.len() * 3);
+        let mut keeps = vec![false; merged.len()];
+        for &at in &order {
+            let names = merged[at].claimed_names();
+            if names.iter().all(|n| !claimed.contains(n)) {
+                claimed.extend(names);
+                keeps[at] = true;
+            }
+        }
+        let mut slots: Vec<Option<Family>> = merged.into_iter().map(Some).collect();
+        let mut out: Vec<Family> = Vec::with_capacity(slots.len());
+        let mut dropped = Vec::new();
+        for &at in &order {
+            let Some(mut family) = slots[at].take() else {
+                continue;
+            };
+            if !keeps[at] {
+                let original = family.name.clone();
+                let renamed = clash_names(&family).find(|candidate| {
+                    let probe = Family {
+                        name: candidate.clone(),
+                        kind: family.kind,
+                        unit: family.unit,
+                        help: String::new(),
+                        metrics: Vec::new(),
+                    };
+                    probe.claimed_names().iter().all(|n| !claimed.contains(n))
+                });
+                let Some(name) = renamed else {
+                    dropped.push(original);
+                    continue;
+                };
+                family.name = name;
+                claimed.extend(family.claimed_names());
+                let _ = write!(
+                    family.help,
+                    " [exported as {}: {original} is another family's name]",
+                    family.name
+                );
+            }
+            out.push(family);
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        for family in &mut out {
             family.metrics.sort_by(|a, b| a.labels.cmp(&b.labels));
             // Two metrics with the same labels would be a duplicate series:
             // keep the first.
@@ -936,8 +1115,67 @@ impl Merger {
         }
         dropped.sort();
         dropped.dedup();
-        (merged, dropped)
+        (out, dropped)
     }
+}
+
+/// The word a clashing family's new name gets from its type. Not the
+/// type's own name: Prometheus' linter (`promtool check metrics`) refuses
+/// names holding `_counter`, `_gauge`, `_summary` or `_histogram`.
+const fn clash_word(kind: MetricType) -> &'static str {
+    match kind {
+        MetricType::Counter => "cumulative",
+        MetricType::Gauge => "current",
+        // Summaries come from averages.
+        MetricType::Summary => "average",
+        MetricType::Histogram => "distribution",
+        // Info metrics come from strings.
+        MetricType::Info => "text",
+    }
+}
+
+/// The names a clashing family tries, in order (see [`Merger::finish`]).
+fn clash_names(family: &Family) -> impl Iterator<Item = String> + '_ {
+    let unit = family
+        .unit
+        .map(|u| format!("_{u}"))
+        .filter(|suffix| family.name.ends_with(suffix.as_str()))
+        .unwrap_or_default();
+    let stem = &family.name[..family.name.len() - unit.len()];
+    let word = clash_word(family.kind);
+    std::iter::once(format!("{stem}_{word}{unit}"))
+        .chain((2..2 + MAX_NUMBERED_NAMES).map(move |n| format!("{stem}_{word}_{n}{unit}")))
+}
+
+/// The series bound of one family: the label sets it keeps, and how many
+/// it left out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeriesCut {
+    /// The family's name.
+    pub family: String,
+    /// Label sets (metrics) it had.
+    pub had: usize,
+    /// Label sets left out.
+    pub dropped: usize,
+}
+
+/// Keeps at most `max` label sets (metrics) per family: the first `max`
+/// in the order [`Merger::finish`] leaves them (sorted by label names and
+/// values), so the same ones are kept scrape after scrape. Returns the
+/// families cut, in name order.
+pub fn limit_series(families: &mut [Family], max: usize) -> Vec<SeriesCut> {
+    let mut cuts = Vec::new();
+    for family in families {
+        if family.metrics.len() > max {
+            cuts.push(SeriesCut {
+                family: family.name.clone(),
+                had: family.metrics.len(),
+                dropped: family.metrics.len() - max,
+            });
+            family.metrics.truncate(max);
+        }
+    }
+    cuts
 }
 
 #[cfg(test)]
@@ -959,6 +1197,25 @@ mod tests {
             namespace: "mmstats".into(),
             strings: true,
         }
+    }
+
+    /// A histogram's value, as read from a file.
+    fn histogram_value() -> FieldValue {
+        let dir = tempfile::tempdir().unwrap();
+        let file = mmstats::StatsFile::builder("h")
+            .dir(dir.path())
+            .size(1 << 20)
+            .create()
+            .unwrap();
+        file.histogram_timer("latency")
+            .unwrap()
+            .record(std::time::Duration::from_micros(3));
+        let read = mmstats::read_file(file.path()).unwrap();
+        read.fields
+            .into_iter()
+            .find(|f| f.name == "latency")
+            .unwrap()
+            .value
     }
 
     fn label(name: &str, value: &str) -> (String, String) {
@@ -1260,36 +1517,243 @@ mod tests {
     }
 
     #[test]
-    fn clashing_names_are_dropped_and_same_names_merged() {
-        let a = families_of(
-            &field("web.requests", "", FieldValue::Counter(1)),
-            &[label("program", "a")],
-            &options(),
-        );
-        let b = families_of(
-            &field("web.requests", "", FieldValue::Counter(2)),
-            &[label("program", "b")],
-            &options(),
-        );
-        // Same name, another kind: dropped.
-        let c = families_of(
-            &field("web-requests", "", FieldValue::Gauge(3)),
-            &[label("program", "c")],
-            &options(),
-        );
-        // A gauge named like the counter's sample: dropped.
-        let d = families_of(
-            &field("web.requests_total", "", FieldValue::Gauge(4)),
-            &[],
-            &options(),
-        );
-        let (families, dropped) = merge([a, b, c, d].concat());
-        assert_eq!(families.len(), 1);
-        assert_eq!(families[0].metrics.len(), 2);
+    fn clashing_names_get_names_of_their_own_whatever_the_order() {
+        let make = |name: &str, unit: &str, value: FieldValue, program: &str| {
+            families_of(
+                &field(name, unit, value),
+                &[label("program", program)],
+                &options(),
+            )
+        };
+        let inputs = vec![
+            make("web.requests", "", FieldValue::Counter(1), "a"),
+            make("web.requests", "", FieldValue::Counter(2), "b"),
+            // Same name, another kind.
+            make("web-requests", "", FieldValue::Gauge(3), "c"),
+            // A gauge named like the counter's sample.
+            make("web.requests_total", "", FieldValue::Gauge(4), "d"),
+            // The demo's pair: an average and a histogram, both
+            // `worker_latency_seconds`.
+            make(
+                "worker.latency",
+                "microseconds",
+                FieldValue::Average { sum: 1.0, count: 1 },
+                "a",
+            ),
+            make("worker.latency.ns", "nanoseconds", histogram_value(), "a"),
+        ];
+        let names = |families: &[Family]| -> Vec<(String, MetricType)> {
+            families.iter().map(|f| (f.name.clone(), f.kind)).collect()
+        };
+        let (first, dropped) = merge(inputs.concat());
+        assert!(dropped.is_empty(), "{dropped:?}");
         assert_eq!(
-            dropped,
-            vec!["mmstats_web_requests", "mmstats_web_requests_total"]
+            names(&first),
+            vec![
+                ("mmstats_web_requests".into(), MetricType::Counter),
+                ("mmstats_web_requests_current".into(), MetricType::Gauge),
+                (
+                    "mmstats_web_requests_total_current".into(),
+                    MetricType::Gauge
+                ),
+                (
+                    "mmstats_worker_latency_distribution_seconds".into(),
+                    MetricType::Histogram
+                ),
+                ("mmstats_worker_latency_seconds".into(), MetricType::Summary),
+            ]
         );
+        assert_eq!(first[0].metrics.len(), 2, "same name and kind: merged");
+        let histogram = &first[3];
+        assert_eq!(histogram.unit, Some("seconds"));
+        assert!(
+            histogram.help.contains(
+                "exported as mmstats_worker_latency_distribution_seconds: mmstats_worker_latency_seconds is another family's name"
+            ),
+            "{}",
+            histogram.help
+        );
+        // Any order of discovery gives the same names.
+        for rotation in 1..inputs.len() {
+            let mut shuffled = inputs.clone();
+            shuffled.rotate_left(rotation);
+            shuffled.swap(0, rotation % 2);
+            let (again, dropped) = merge(shuffled.concat());
+            assert!(dropped.is_empty());
+            assert_eq!(names(&again), names(&first), "rotation {rotation}");
+            assert_eq!(again, first, "values and help too (rotation {rotation})");
+        }
+        // The exporter's own families keep their names; fields give way.
+        let mut merger = Merger::default();
+        merger.add(make("serve.files", "", FieldValue::Counter(1), "x").remove(0));
+        // The same name, type and unit as the exporter's own: still renamed.
+        merger.add(make("serve.files", "", FieldValue::Gauge(1), "x").remove(0));
+        let own = Family {
+            name: "mmstats_serve_files".into(),
+            kind: MetricType::Gauge,
+            unit: None,
+            help: "own".into(),
+            metrics: Vec::new(),
+        };
+        merger.add_reserved(own);
+        let (families, _) = merger.finish();
+        assert_eq!(
+            names(&families),
+            vec![
+                ("mmstats_serve_files".into(), MetricType::Gauge),
+                ("mmstats_serve_files_cumulative".into(), MetricType::Counter),
+                ("mmstats_serve_files_current".into(), MetricType::Gauge),
+            ]
+        );
+        assert!(
+            families[0].metrics.is_empty(),
+            "the own family took nothing in"
+        );
+    }
+
+    #[test]
+    fn numbered_names_follow_and_then_a_family_is_dropped() {
+        // Gauges that take the names a clashing histogram `c` (gauges come first) would try.
+        let gauge = |name: &str| Family {
+            name: name.to_owned(),
+            kind: MetricType::Gauge,
+            unit: None,
+            help: String::new(),
+            metrics: Vec::new(),
+        };
+        let histogram = Family {
+            kind: MetricType::Histogram,
+            ..gauge("c")
+        };
+        let mut taken = vec![gauge("c"), gauge("c_distribution")];
+        let (families, dropped) = merge([taken.clone(), vec![histogram.clone()]].concat());
+        assert!(dropped.is_empty());
+        assert!(
+            families
+                .iter()
+                .any(|f| f.name == "c_distribution_2" && f.kind == MetricType::Histogram)
+        );
+        for n in 2..=9 {
+            taken.push(gauge(&format!("c_distribution_{n}")));
+        }
+        let (families, dropped) = merge([taken.clone(), vec![histogram]].concat());
+        assert_eq!(dropped, vec!["c"]);
+        assert_eq!(families.len(), taken.len());
+    }
+
+    #[test]
+    fn field_labels_become_prometheus_labels_by_one_rule() {
+        let names = |keys: &[&str]| field_label_names(keys.iter().copied());
+        assert_eq!(names(&["conn"]), ["conn"]);
+        assert_eq!(
+            names(&["le", "pid", "program", "quantile", "thread", "value"]),
+            [
+                "field_le",
+                "field_pid",
+                "field_program",
+                "field_quantile",
+                "field_thread",
+                "field_value"
+            ]
+        );
+        assert_eq!(
+            names(&["field_pid", "pid"]),
+            ["field_pid", "field_field_pid"]
+        );
+        assert_eq!(names(&["__name__"]), ["field___name__"]);
+        assert_eq!(names(&["a-b", "9x", ""]), ["a_b", "_9x", "label"]);
+        for name in names(&["__x", "pid", "a.b", "7"]) {
+            assert!(is_valid_label_name(&name), "{name}");
+        }
+
+        let labelled = Field {
+            labels: mmstats::Labels::from_pairs(&[("conn", "7\"\\x"), ("pid", "1")]).unwrap(),
+            ..field("web.conn.bytes_in", "bytes", FieldValue::Counter(5))
+        };
+        let group = [label("program", "web")];
+        let families = families_of(&labelled, &group, &options());
+        assert_eq!(
+            families[0].metrics[0].labels[..],
+            [
+                label("program", "web"),
+                label("conn", "7\"\\x"),
+                label("field_pid", "1")
+            ]
+        );
+        let text = encode(&families, Format::Prometheus);
+        assert!(
+            text.contains(
+                "mmstats_web_conn_bytes_in_total{program=\"web\",conn=\"7\\\"\\\\x\",field_pid=\"1\"} 5\n"
+            ),
+            "{text}"
+        );
+        // Two connections: one family, two series.
+        let other = Field {
+            labels: mmstats::Labels::from_pairs(&[("conn", "8")]).unwrap(),
+            ..labelled.clone()
+        };
+        let (merged, _) = merge(
+            [
+                families_of(&labelled, &group, &options()),
+                families_of(&other, &group, &options()),
+            ]
+            .concat(),
+        );
+        assert_eq!(merged.len(), 1);
+        assert_eq!(merged[0].metrics.len(), 2);
+        // A labelled string: its labels and the `value` label.
+        let text = Field {
+            labels: mmstats::Labels::from_pairs(&[("conn", "8"), ("value", "v")]).unwrap(),
+            ..field("web.conn.peer", "", FieldValue::Text("10.0.0.1".into()))
+        };
+        let info = families_of(&text, &group, &options());
+        assert_eq!(
+            info[0].metrics[0].labels[..],
+            [
+                label("program", "web"),
+                label("conn", "8"),
+                label("field_value", "v"),
+                label("value", "10.0.0.1")
+            ]
+        );
+    }
+
+    #[test]
+    fn series_beyond_the_bound_are_cut_and_counted() {
+        let group = [label("program", "web")];
+        let mut families = Vec::new();
+        for conn in (0..25).rev() {
+            let f = Field {
+                labels: mmstats::Labels::from_pairs(&[("conn", &format!("{conn:02}"))]).unwrap(),
+                ..field("web.conn.bytes_in", "bytes", FieldValue::Counter(conn))
+            };
+            families.extend(families_of(&f, &group, &options()));
+        }
+        families.extend(families_of(
+            &field("web.up", "", FieldValue::Bool(true)),
+            &group,
+            &options(),
+        ));
+        let (mut merged, _) = merge(families);
+        let cut = limit_series(&mut merged, 10);
+        assert_eq!(
+            cut,
+            vec![SeriesCut {
+                family: "mmstats_web_conn_bytes_in".into(),
+                had: 25,
+                dropped: 15
+            }]
+        );
+        let kept: Vec<&str> = merged[0]
+            .metrics
+            .iter()
+            .map(|m| m.labels[1].1.as_str())
+            .collect();
+        assert_eq!(
+            kept,
+            ["00", "01", "02", "03", "04", "05", "06", "07", "08", "09"]
+        );
+        assert_eq!(merged[1].metrics.len(), 1);
     }
 
     #[test]

@@ -123,11 +123,35 @@ pub fn parse(bytes: &[u8]) -> Reply {
         .and_then(|(_, v)| v.parse::<usize>().ok())
     {
         body.truncate(length);
+    } else if headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    }) {
+        body = dechunk(&body);
     }
     Reply {
         status,
         headers,
         body,
+    }
+}
+
+/// The body of a chunked response (Prometheus' larger API answers).
+fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let Some(end) = rest.windows(2).position(|w| w == b"\r\n") else {
+            panic!("a chunk without a size line");
+        };
+        let line = String::from_utf8_lossy(&rest[..end]);
+        let size = usize::from_str_radix(line.split(';').next().unwrap().trim(), 16)
+            .unwrap_or_else(|_| panic!("bad chunk size {line:?}"));
+        rest = &rest[end + 2..];
+        if size == 0 {
+            return body;
+        }
+        assert!(rest.len() >= size + 2, "a truncated chunk");
+        body.extend_from_slice(&rest[..size]);
+        rest = &rest[size + 2..];
     }
 }
 

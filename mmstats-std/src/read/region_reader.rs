@@ -281,28 +281,28 @@ fn read_kept<S: mmstats_nostd::WordSource + ?Sized>(
             if scratch.len() < info.scratch_words() {
                 scratch.resize(info.scratch_words(), 0);
             }
-            match view.read(&info, scratch, DEFAULT_MAX_TRIES) {
-                Ok(value) => {
-                    if let Some(repeat) = repeats.check(&info) {
-                        problems.push(repeat);
-                        break;
-                    }
-                    fields.push(Field {
-                        name: info.name.to_string(),
-                        labels: info.labels.clone(),
-                        unit: unit_name(&info),
-                        description: info.description.to_string(),
-                        value: FieldValue::from_value(value),
-                    });
-                    break;
-                }
-                Err(ReadError::UnknownKind { .. }) => break,
-                Err(ReadError::SlotChanged) => {}
-                Err(error) => {
-                    problems.push(FieldProblem::value(&info, error));
-                    break;
-                }
+            let value = match view.read(&info, scratch, DEFAULT_MAX_TRIES) {
+                Err(ReadError::SlotChanged) => continue,
+                other => other,
+            };
+            // The repeat rule (checked once the slot held still): a repeat
+            // is reported, not shown.
+            if let Some(repeat) = repeats.check(&info) {
+                problems.push(repeat);
+                break;
             }
+            match value {
+                Ok(value) => fields.push(Field {
+                    name: info.name.to_string(),
+                    labels: info.labels.clone(),
+                    unit: unit_name(&info),
+                    description: info.description.to_string(),
+                    value: FieldValue::from_value(value),
+                }),
+                Err(ReadError::UnknownKind { .. }) => {}
+                Err(error) => problems.push(FieldProblem::value(&info, error)),
+            }
+            break;
         }
     }
     Ok((count, fields))
