@@ -451,6 +451,7 @@ fn decode<S: WordSource + ?Sized>(
             match view.read(&info, scratch, DEFAULT_MAX_TRIES) {
                 Ok(value) => fields.push(Field {
                     name: info.name.to_string(),
+                    labels: info.labels.clone(),
                     unit: unit_name(&info),
                     description: info.description.to_string(),
                     value: FieldValue::from_value(value),

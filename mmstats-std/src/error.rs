@@ -193,6 +193,13 @@ impl AddFieldError {
     }
 }
 
+/// Invalid labels, as the region would have refused them.
+impl From<mmstats_nostd::LabelError> for AddFieldError {
+    fn from(inner: mmstats_nostd::LabelError) -> Self {
+        Self::Region(mmstats_nostd::AddFieldError::InvalidLabels(inner))
+    }
+}
+
 impl From<mmstats_nostd::AddFieldError> for AddFieldError {
     fn from(inner: mmstats_nostd::AddFieldError) -> Self {
         Self::Region(inner)
