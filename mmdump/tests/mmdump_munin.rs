@@ -156,3 +156,159 @@ fn munin_run_runs_the_plugin_through_its_symlink() {
         .expect("kept after the writer left");
     assert!(gone >= after, "{after} then {gone}");
 }
+
+/// The `X` of every `X.label` line (config) or `X.value` line (fetch).
+fn ids(output: &str, suffix: &str) -> Vec<String> {
+    output
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter_map(|(key, _)| key.strip_suffix(suffix))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn munin_setup(extra_config: &str) -> (tempfile::TempDir, PathBuf, Munin) {
+    let munin_run = tool_or_skip("munin-run", "MMSTATS_REQUIRE_MUNIN").expect("checked by caller");
+    let work = tempfile::tempdir().unwrap();
+    let stats = work.path().join("stats");
+    let plugins = work.path().join("plugins");
+    // A state directory of the test's own: munin-run's default one is
+    // shared by every run, and the ledger in it would count the writers of
+    // earlier runs as exited (their last values kept in the sums).
+    let state = work.path().join("state");
+    for dir in [&stats, &plugins, &state] {
+        std::fs::create_dir(dir).unwrap();
+    }
+    let binary = Path::new(env!("CARGO_BIN_EXE_mmdump"));
+    for name in ["mmstats_web", "mmstats_http"] {
+        std::os::unix::fs::symlink(binary, plugins.join(name)).unwrap();
+    }
+    let config = work.path().join("plugin.conf");
+    let user = if rustix::process::geteuid().is_root() {
+        "user root\n"
+    } else {
+        ""
+    };
+    std::fs::write(
+        &config,
+        format!(
+            "[mmstats_*]\n{user}env.MMSTATS_DIR {}\nenv.MUNIN_PLUGSTATE {}\n{extra_config}",
+            stats.display(),
+            state.display()
+        ),
+    )
+    .unwrap();
+    let munin = Munin {
+        munin_run,
+        plugins,
+        config,
+    };
+    (work, stats, munin)
+}
+
+#[test]
+fn munin_gets_numbers_only_and_the_same_fields_in_config_and_fetch() {
+    if tool_or_skip("munin-run", "MMSTATS_REQUIRE_MUNIN").is_none() {
+        return;
+    }
+    let (_work, stats, munin) = munin_setup("");
+    // Two writers of the same program: two `web.healthy` bools, and
+    // connections that open and close every tick.
+    let (first, _) = start_demo(&stats, 1);
+    let (second, _) = start_demo(&stats, 1);
+    std::thread::sleep(Duration::from_millis(500));
+    let mut seen: Option<Vec<String>> = None;
+    for round in 0..3 {
+        let config = munin.run("mmstats_web", &["config"]);
+        let fetch = munin.run("mmstats_web", &[]);
+        let configured = ids(&config, ".label");
+        let fetched = ids(&fetch, ".value");
+        println!("round {round}: {fetched:?}");
+        assert_eq!(configured, fetched, "config:\n{config}\nfetch:\n{fetch}");
+        if let Some(before) = &seen {
+            assert_eq!(before, &fetched, "the field set is stable");
+        }
+        for line in fetch.lines() {
+            let (_, value) = line.split_once(".value ").unwrap();
+            assert!(
+                value == "U" || value.parse::<f64>().is_ok(),
+                "not a number: {line}"
+            );
+        }
+        let healthy = fetch
+            .lines()
+            .find_map(|l| l.strip_prefix("web_healthy.value "))
+            .expect("web.healthy is graphed");
+        assert_eq!(healthy, "1", "a bool combined over two files: {fetch}");
+        assert!(!fetched.iter().any(|id| id.contains("events")), "{fetch}");
+        assert!(
+            !fetched.iter().any(|id| id
+                .strip_prefix("web_conn_")
+                .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))),
+            "connections are label values, not field names: {fetch}"
+        );
+        assert!(
+            fetched.iter().any(|id| id.starts_with("web_conn_")),
+            "{fetch}"
+        );
+        seen = Some(fetched);
+        std::thread::sleep(Duration::from_millis(1200));
+    }
+    terminate(first);
+    terminate(second);
+}
+
+#[test]
+fn graph_per_label_writes_a_multigraph_per_label_value() {
+    if tool_or_skip("munin-run", "MMSTATS_REQUIRE_MUNIN").is_none() {
+        return;
+    }
+    let (_work, stats, munin) = munin_setup("\n[mmstats_http]\nenv.graph_per_label status\n");
+    let file = mmstats::StatsFile::builder("http")
+        .dir(&stats)
+        .create()
+        .unwrap();
+    let ok = file
+        .with_labels(&[("status", "200")])
+        .unwrap()
+        .counter("http.responses")
+        .unwrap();
+    let failed = file
+        .with_labels(&[("status", "500")])
+        .unwrap()
+        .counter("http.responses")
+        .unwrap();
+    ok.add(7);
+    failed.add(2);
+    let config = munin.run("mmstats_http", &["config"]);
+    println!("{config}");
+    for line in [
+        "multigraph mmstats_http",
+        "multigraph mmstats_http.status_200",
+        "multigraph mmstats_http.status_500",
+        "graph_title mmstats http status=500",
+        "http_responses.type DERIVE",
+    ] {
+        assert!(
+            config.lines().any(|l| l == line),
+            "{line:?} missing:\n{config}"
+        );
+    }
+    let fetch = munin.run("mmstats_http", &[]);
+    println!("{fetch}");
+
+    let values: Vec<&str> = fetch
+        .lines()
+        .filter(|l| !l.starts_with("multigraph"))
+        .collect();
+    // The combined graph, then one per status.
+    assert_eq!(
+        values,
+        [
+            "http_responses.value 9",
+            "http_responses.value 7",
+            "http_responses.value 2"
+        ],
+        "{fetch}"
+    );
+}

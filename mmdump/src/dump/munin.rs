@@ -15,13 +15,30 @@
 //!
 //! Values of every selected file are combined (`sum` by default, see
 //! [`super::aggregate`]); counters become munin `DERIVE` fields with
-//! minimum 0 (munin graphs their rate), everything else numeric a `GAUGE`;
-//! strings and timestamps are left out. Settings come from munin's plugin
+//! minimum 0 (munin graphs their rate), everything else numeric a `GAUGE`.
+//! Munin reads numbers only: a field is graphed only if it has one
+//! (averages and histograms their mean, `U` while empty; bools 0 or 1);
+//! strings, timestamps and event rings are left out.
+//!
+//! **A stable set of fields.** Munin keeps one RRD file per field and
+//! expects `config` and fetch to list the same fields, run after run.
+//! Fields told apart only by their labels (format 2.2: per-connection
+//! fields such as `web.conn.bytes_in{conn="1234"}`) are therefore combined
+//! across label values into one munin field per name, with the same rule
+//! as files (counters summed, gauges by `aggregate`). A **bool** combined
+//! is never above 1: with `sum` or `max` it is 1 when any is true, with
+//! `min` when all are, with `avg` the share that is. With the setting
+//! `graph_per_label KEY` (and a munin that announces multigraph support,
+//! `MUNIN_CAP_MULTIGRAPH=1`), the plugin also writes one graph below the
+//! combined one per value of the label `KEY` (`mmstats_web.status_200`),
+//! for labels with few values (a status code, a shard), not per
+//! connection. When munin announces `MUNIN_CAP_DIRTYCONFIG=1`, `config`
+//! also prints the values from the same read, so the two cannot differ. Settings come from munin's plugin
 //! configuration as environment variables: `MMSTATS_DIR` (where the files
 //! are), `paths` (files, directories or wildcards, space-separated,
 //! instead), `include` and `exclude` (extra name patterns), `files` (file
 //! name wildcards), `aggregate` (`sum`, `avg`, `min`, `max`), `title`,
-//! `category` (default `mmstats`).
+//! `category` (default `mmstats`), `graph_per_label` (a label key).
 //!
 //! When munin gives the plugin a state directory (`MUNIN_PLUGSTATE`), the
 //! plugin keeps a [`CounterLedger`] there, so that summed counters do not
@@ -40,7 +57,7 @@ use mmstats::{Field, FieldValue, FileStats};
 
 use super::aggregate::{Aggregate, AggregateMode, CounterLedger, aggregate};
 use super::select::Selection;
-use super::{Report, collect_selected, discover, raw_value};
+use super::{Report, collect_selected, discover};
 
 /// What munin asks of a plugin (its first argument).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +95,13 @@ pub enum MuninError {
     },
     /// `aggregate per-file`: munin wants a fixed set of fields.
     PerFile,
+    /// `graph_per_label` that is no label key.
+    BadLabelKey {
+        /// The setting.
+        key: String,
+    },
+    /// `graph_per_label` while munin does not announce multigraph support.
+    NoMultigraph,
 }
 
 impl fmt::Display for MuninError {
@@ -96,6 +120,13 @@ impl fmt::Display for MuninError {
             ),
             Self::PerFile => f.write_str(
                 "aggregate per-file does not suit munin (files come and go); use sum, avg, min or max",
+            ),
+            Self::BadLabelKey { key } => write!(
+                f,
+                "graph_per_label {key:?} is not a label key (letters, digits and _, not starting with a digit)"
+            ),
+            Self::NoMultigraph => f.write_str(
+                "graph_per_label needs a munin with multigraph support (MUNIN_CAP_MULTIGRAPH=1 is not set)",
             ),
         }
     }
@@ -139,6 +170,10 @@ pub struct MuninPlugin {
     pub title: String,
     /// Graph category.
     pub category: String,
+    /// One more graph per value of this label (`graph_per_label`).
+    pub graph_per_label: Option<String>,
+    /// Whether `config` also prints the values (`MUNIN_CAP_DIRTYCONFIG`).
+    pub dirty_config: bool,
 }
 
 /// The subtree a plugin name selects: `mmstats_worker__status` gives
@@ -220,7 +255,20 @@ impl MuninPlugin {
             return Err(MuninError::PerFile);
         }
         let inputs: Vec<PathBuf> = words("paths").into_iter().map(PathBuf::from).collect();
+        let graph_per_label = env("graph_per_label")
+            .map(|key| key.trim().to_owned())
+            .filter(|key| !key.is_empty());
+        if let Some(key) = &graph_per_label {
+            if !mmstats_nostd::labels::is_valid_key(key) {
+                return Err(MuninError::BadLabelKey { key: key.clone() });
+            }
+            if env("MUNIN_CAP_MULTIGRAPH").as_deref() != Some("1") {
+                return Err(MuninError::NoMultigraph);
+            }
+        }
         Ok(Self {
+            graph_per_label,
+            dirty_config: env("MUNIN_CAP_DIRTYCONFIG").as_deref() == Some("1"),
             name: name.to_owned(),
             title: env("title").unwrap_or_else(|| {
                 format!("mmstats {}", subtree.as_deref().unwrap_or("(all fields)"))
@@ -259,17 +307,26 @@ impl MuninPlugin {
                 }
                 Ok(report)
             }
-            MuninCommand::Config => {
+            MuninCommand::Config | MuninCommand::Fetch => {
                 let report = collect_selected(&self.inputs, &self.selection);
-                let combined = self.combine(&report, None);
-                self.write_config(out, &combined)?;
-                Ok(report)
-            }
-            MuninCommand::Fetch => {
-                let report = collect_selected(&self.inputs, &self.selection);
-                let combined = self.combine(&report, state_dir);
-                for (field, id) in graphed(&combined) {
-                    writeln!(out, "{id}.value {}", munin_value(&field.value))?;
+                let config = command == MuninCommand::Config;
+                let values = !config || self.dirty_config;
+                // The ledger is brought up to date by the reads whose
+                // values munin stores.
+                let state_dir = if values { state_dir } else { None };
+                for graph in self.graphs(&report) {
+                    let combined = self.combine(&graph.files, &report, state_dir, &graph.suffix);
+                    if let Some(name) = &graph.multigraph {
+                        writeln!(out, "multigraph {name}")?;
+                    }
+                    if config {
+                        self.write_config(out, &combined, graph.title.as_deref())?;
+                    }
+                    if values {
+                        for (_, id, value) in graphed(&combined) {
+                            writeln!(out, "{id}.value {value}")?;
+                        }
+                    }
                 }
                 Ok(report)
             }
@@ -288,17 +345,70 @@ impl MuninPlugin {
         }
     }
 
-    /// Combines the files, through the ledger kept in `state_dir` if any.
-    fn combine(&self, report: &Report, state_dir: Option<&Path>) -> Aggregate {
-        // Label values are aggregated (a field's labels dropped before
-        // combining), so that the field set `config` lists does not change
-        // as labelled fields (connections) come and go.
-        let unlabelled: Vec<FileStats> = report.files.iter().map(without_labels).collect();
-        let files: Vec<&FileStats> = unlabelled.iter().collect();
-        let Some(dir) = state_dir else {
-            return aggregate(&files, self.mode, &Default::default());
+    /// The graphs to write: the combined one, then (with
+    /// `graph_per_label`) one per value of that label, each with the
+    /// files' fields it shows, label values merged.
+    fn graphs(&self, report: &Report) -> Vec<Graph> {
+        let mut graphs = vec![Graph {
+            multigraph: self.graph_per_label.as_ref().map(|_| self.name.clone()),
+            title: None,
+            suffix: String::new(),
+            files: report
+                .files
+                .iter()
+                .map(|f| merge_label_values(f, self.mode, |_| true))
+                .collect(),
+        }];
+        let Some(key) = &self.graph_per_label else {
+            return graphs;
         };
-        let state = dir.join(format!("{}.mmstats-ledger.json", self.name));
+        let values: std::collections::BTreeSet<&str> = report
+            .files
+            .iter()
+            .flat_map(|f| &f.fields)
+            .filter_map(|f| f.labels.get(key))
+            .collect();
+        for value in values {
+            let id = munin_field_name(value);
+            graphs.push(Graph {
+                multigraph: Some(format!(
+                    "{}.{key}_{}",
+                    self.name,
+                    id.trim_start_matches('_')
+                )),
+                title: Some(format!("{} {key}={value}", self.title)),
+                suffix: format!(".{key}_{id}"),
+                files: report
+                    .files
+                    .iter()
+                    .map(|f| {
+                        merge_label_values(f, self.mode, |field| {
+                            field.labels.get(key) == Some(value)
+                        })
+                    })
+                    .collect(),
+            });
+        }
+        graphs
+    }
+
+    /// Combines `files`, through the ledger kept in `state_dir` if any
+    /// (one per graph: `suffix` tells them apart).
+    fn combine(
+        &self,
+        files: &[FileStats],
+        report: &Report,
+        state_dir: Option<&Path>,
+        suffix: &str,
+    ) -> Aggregate {
+        let files: Vec<&FileStats> = files.iter().collect();
+        let bools = bool_names(&files);
+        let Some(dir) = state_dir else {
+            let mut combined = aggregate(&files, self.mode, &Default::default());
+            cap_bools(&mut combined, &bools, self.mode);
+            return combined;
+        };
+        let state = dir.join(format!("{}{suffix}.mmstats-ledger.json", self.name));
         let mut ledger: CounterLedger = fs::read(&state)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
@@ -313,17 +423,31 @@ impl MuninPlugin {
         // Losing the state only loses continuity, never values: ignore
         // failures to save it.
         let _ = save_state(&state, &ledger);
-        aggregate(&files, self.mode, ledger.retired())
+        let mut combined = aggregate(&files, self.mode, ledger.retired());
+        cap_bools(&mut combined, &bools, self.mode);
+        combined
     }
 
-    fn write_config(&self, out: &mut impl Write, combined: &Aggregate) -> io::Result<()> {
-        let fields = graphed(combined);
+    fn write_config(
+        &self,
+        out: &mut impl Write,
+        combined: &Aggregate,
+        title: Option<&str>,
+    ) -> io::Result<()> {
+        let fields: Vec<(&Field, String)> = graphed(combined)
+            .into_iter()
+            .map(|(field, id, _)| (field, id))
+            .collect();
         let all_counters = !fields.is_empty()
             && fields
                 .iter()
                 .all(|(f, _)| matches!(f.value, FieldValue::Counter(_)));
         let bytes = !fields.is_empty() && fields.iter().all(|(f, _)| f.unit == "bytes");
-        writeln!(out, "graph_title {}", one_line(&self.title))?;
+        writeln!(
+            out,
+            "graph_title {}",
+            one_line(title.unwrap_or(&self.title))
+        )?;
         writeln!(out, "graph_category {}", one_line(&self.category))?;
         writeln!(
             out,
@@ -379,23 +503,123 @@ impl MuninPlugin {
     }
 }
 
-/// The fields a graph shows (numeric ones), with their munin field names:
-/// the name with every character outside `[A-Za-z0-9_]` made `_` (and a
-/// leading digit prefixed by `_`), made unique by a `_2`, `_3` … suffix in
-/// order of appearance.
-fn graphed(combined: &Aggregate) -> Vec<(&Field, String)> {
+/// One graph: the files' fields it shows.
+struct Graph {
+    /// `multigraph` name, when the plugin writes more than one graph.
+    multigraph: Option<String>,
+    /// Title, if not the plugin's.
+    title: Option<String>,
+    /// Tells the graph's ledger file apart.
+    suffix: String,
+    /// The files, each with only the fields of this graph and its label
+    /// values merged.
+    files: Vec<FileStats>,
+}
+
+/// `file` with only the fields `keep` selects, and fields of one name told
+/// apart only by labels merged into one (labels dropped) by `mode`, as
+/// files are combined: the stable set of names munin needs.
+fn merge_label_values(
+    file: &FileStats,
+    mode: AggregateMode,
+    keep: impl Fn(&Field) -> bool,
+) -> FileStats {
+    let mut out = file.clone();
+    out.fields.clear();
+    let mut labelled = file.clone();
+    labelled.fields.clear();
+    for field in &file.fields {
+        if !keep(field) {
+            continue;
+        }
+        if field.labels.is_empty() {
+            out.fields.push(field.clone());
+        } else {
+            let mut bare = field.clone();
+            bare.labels = mmstats_nostd::Labels::new();
+            labelled.fields.push(bare);
+        }
+    }
+    if !labelled.fields.is_empty() {
+        // Bools merged by `aggregate` under `sum` are a count of trues;
+        // make each file's merged bool a bool again first.
+        let bools = bool_names(&[&labelled]);
+        let mut merged = aggregate(&[&labelled], mode, &Default::default());
+        cap_bools(&mut merged, &bools, mode);
+        for (name, value) in merged
+            .fields
+            .iter()
+            .map(|f| (&f.field.name, &f.field.value))
+        {
+            if bools.contains(name.as_str())
+                && let FieldValue::Gauge(n) = value
+            {
+                let mut field = merged_field(&merged, name);
+                field.value = FieldValue::Bool(*n > 0);
+                out.fields.push(field);
+            } else {
+                out.fields.push(merged_field(&merged, name));
+            }
+        }
+    }
+    out
+}
+
+fn merged_field(merged: &Aggregate, name: &str) -> Field {
+    merged
+        .fields
+        .iter()
+        .find(|f| f.field.name == name)
+        .map(|f| f.field.clone())
+        .expect("the name comes from these fields")
+}
+
+/// Names of fields that are bools in any of `files`.
+fn bool_names(files: &[&FileStats]) -> std::collections::HashSet<String> {
+    files
+        .iter()
+        .flat_map(|f| &f.fields)
+        .filter(|f| matches!(f.value, FieldValue::Bool(_)))
+        .map(|f| f.name.clone())
+        .collect()
+}
+
+/// A bool combined is never above 1: `sum` (a count of trues) becomes
+/// whether any is true, as `max`.
+fn cap_bools(
+    combined: &mut Aggregate,
+    bools: &std::collections::HashSet<String>,
+    mode: AggregateMode,
+) {
+    if !matches!(mode, AggregateMode::Sum | AggregateMode::PerFile) {
+        return;
+    }
+    for field in &mut combined.fields {
+        if bools.contains(&field.field.name)
+            && let FieldValue::Gauge(n) = field.field.value
+        {
+            field.field.value = FieldValue::Bool(n > 0);
+        }
+    }
+}
+
+/// The fields a graph shows (those with a number), with their munin field
+/// names and values: the name with every character outside
+/// `[A-Za-z0-9_]` made `_` (and a leading digit prefixed by `_`), made
+/// unique by a `_2`, `_3` … suffix in order of appearance.
+fn graphed(combined: &Aggregate) -> Vec<(&Field, String, String)> {
     let mut used: HashMap<String, usize> = HashMap::new();
     combined
         .fields
         .iter()
         .map(|f| &f.field)
-        .filter(|f| !matches!(f.value, FieldValue::Text(_) | FieldValue::Timestamp(_)))
-        .map(|field| {
+        .filter_map(|field| munin_value(&field.value).map(|value| (field, value)))
+        .map(|(field, value)| {
             let base = munin_field_name(&field.name);
             let n = used.entry(base.clone()).or_insert(0);
             *n += 1;
             let id = if *n == 1 { base } else { format!("{base}_{n}") };
-            (field, id)
+            (field, id, value)
         })
         .collect()
 }
@@ -413,13 +637,38 @@ pub fn munin_field_name(name: &str) -> String {
     id
 }
 
-/// A value as munin reads it.
-fn munin_value(value: &FieldValue) -> String {
-    match value {
+/// A value as munin reads it: a number, `U` (unknown) for an empty mean
+/// or a float that is not finite; `None` for a field without a number
+/// (strings, timestamps, event rings), which is not graphed.
+#[allow(clippy::cast_precision_loss)] // munin stores doubles
+fn munin_value(value: &FieldValue) -> Option<String> {
+    let number = |f: f64| {
+        if f.is_finite() {
+            f.to_string()
+        } else {
+            "U".to_owned()
+        }
+    };
+    let mean = |sum: f64, count: u64| {
+        if count == 0 {
+            "U".to_owned()
+        } else {
+            number(sum / count as f64)
+        }
+    };
+    Some(match value {
+        FieldValue::Counter(v) | FieldValue::UInt(v) => v.to_string(),
+        FieldValue::Gauge(v) | FieldValue::Int(v) => v.to_string(),
+        FieldValue::Float(f) => number(*f),
         FieldValue::Bool(b) => u8::from(*b).to_string(),
-        FieldValue::Float(f) if !f.is_finite() => "U".into(),
-        other => raw_value(other),
-    }
+        FieldValue::Average { sum, count }
+        | FieldValue::MovingAverage { sum, count, .. }
+        | FieldValue::WindowAverage { sum, count, .. } => mean(*sum, *count),
+        FieldValue::Histogram(h) => mean(h.sum as f64, h.count),
+        FieldValue::Text(_) | FieldValue::Timestamp(_) | FieldValue::EventRing { .. } => {
+            return None;
+        }
+    })
 }
 
 /// Text on one line (munin's protocol is line-based).
@@ -457,15 +706,6 @@ fn suggestions(report: &Report) -> Vec<String> {
 }
 
 /// Writes the ledger next to `path` and renames it into place.
-/// `file` with every field's labels dropped.
-fn without_labels(file: &FileStats) -> FileStats {
-    let mut file = file.clone();
-    for field in &mut file.fields {
-        field.labels = mmstats::Labels::new();
-    }
-    file
-}
-
 fn save_state(path: &Path, ledger: &CounterLedger) -> io::Result<()> {
     let temp = path.with_extension(format!("tmp{}", std::process::id()));
     let mut file = fs::OpenOptions::new()
@@ -544,6 +784,56 @@ mod tests {
             "fletch".parse::<MuninCommand>(),
             Err(MuninError::UnknownCommand { .. })
         ));
+    }
+
+    #[test]
+    fn only_numbers_reach_munin() {
+        assert_eq!(munin_value(&FieldValue::Counter(3)).as_deref(), Some("3"));
+        assert_eq!(munin_value(&FieldValue::Bool(true)).as_deref(), Some("1"));
+        assert_eq!(
+            munin_value(&FieldValue::Float(f64::NAN)).as_deref(),
+            Some("U")
+        );
+        assert_eq!(
+            munin_value(&FieldValue::Average { sum: 3.0, count: 2 }).as_deref(),
+            Some("1.5")
+        );
+        assert_eq!(
+            munin_value(&FieldValue::Average { sum: 0.0, count: 0 }).as_deref(),
+            Some("U")
+        );
+        for no_number in [
+            FieldValue::Text("x".into()),
+            FieldValue::Timestamp(5),
+            FieldValue::EventRing {
+                appended: 237,
+                capacity: 256,
+                payload_words: 2,
+            },
+        ] {
+            assert_eq!(munin_value(&no_number), None, "{no_number:?}");
+        }
+    }
+
+    #[test]
+    fn plugin_settings_for_label_graphs_are_checked() {
+        assert_eq!(
+            plugin("mmstats_", &[("graph_per_label", "status")]).unwrap_err(),
+            MuninError::NoMultigraph
+        );
+        assert!(matches!(
+            plugin(
+                "mmstats_",
+                &[("graph_per_label", "2x"), ("MUNIN_CAP_MULTIGRAPH", "1")]
+            ),
+            Err(MuninError::BadLabelKey { .. })
+        ));
+        let p = plugin(
+            "mmstats_",
+            &[("graph_per_label", "status"), ("MUNIN_CAP_MULTIGRAPH", "1")],
+        )
+        .unwrap();
+        assert_eq!(p.graph_per_label.as_deref(), Some("status"));
     }
 
     #[test]
