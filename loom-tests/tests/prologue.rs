@@ -25,6 +25,7 @@ fn options() -> RegionOptions {
         start_time: 77,
         boot_id: 0xB007,
         created_ns: 1_700_000_000_000_000_000,
+        labels: false,
     }
 }
 

@@ -141,7 +141,7 @@ impl Demo {
             let started = Instant::now();
             // Every 10 ms: `web.ticks` kept at the known rate. Every 100 ms:
             // uptime, heartbeat, and connections that come and go (dynamic
-            // fields `web.conn.N.*`, at most three open, one closing and one
+            // fields `web.conn.*` with label `conn="N"`, at most three open, one closing and one
             // opening per tick), each tick a span in `web.events`.
             let mut beats = 0u32;
             let mut connections = std::collections::VecDeque::new();
@@ -163,9 +163,14 @@ impl Demo {
                     {
                         events.event(EVENT_CLOSE, &[id]);
                     }
-                    if let Ok(conn) = ConnStats::register(
-                        &main_for_ticker.dynamic_group(&format!("conn.{next_connection}.")),
-                    ) {
+                    // One family per field, the connection a label:
+                    // `web.conn.requests{conn="N"}`.
+                    let id = next_connection.to_string();
+                    let group = main_for_ticker
+                        .dynamic_group("conn.")
+                        .with_labels(&[("conn", &id)])
+                        .map_err(mmstats::AddFieldError::from);
+                    if let Ok(conn) = group.and_then(|g| ConnStats::register(&g)) {
                         events.event(EVENT_OPEN, &[next_connection]);
                         connections.push_back((next_connection, conn));
                         next_connection += 1;

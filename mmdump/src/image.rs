@@ -427,6 +427,10 @@ fn decode<S: WordSource + ?Sized>(
         // Grown as entries validate, never sized from the claimed count.
         let mut fields = Vec::new();
         let mut problems = Vec::new();
+        // FORMAT.md §4.2, as every stats-file reader applies it: repeats
+        // are reported after the other problems.
+        let mut repeats = mmstats::RepeatFilter::new();
+        let mut repeated = Vec::new();
         for index in 0..count {
             let info = match view.entry(index) {
                 Ok(Some(info)) => info,
@@ -443,9 +447,14 @@ fn decode<S: WordSource + ?Sized>(
                     continue;
                 }
             };
+            if let Some(problem) = repeats.check(&info) {
+                repeated.push(problem);
+                continue;
+            }
             match view.read(&info, scratch, DEFAULT_MAX_TRIES) {
                 Ok(value) => fields.push(Field {
                     name: info.name.to_string(),
+                    labels: info.labels.clone(),
                     unit: unit_name(&info),
                     description: info.description.to_string(),
                     value: FieldValue::from_value(value),
@@ -458,6 +467,7 @@ fn decode<S: WordSource + ?Sized>(
                 }
             }
         }
+        problems.append(&mut repeated);
         // A memory image does not change; an image file being rewritten
         // (or a live stats file given as an image) may.
         if !view.still_valid() {
@@ -709,6 +719,51 @@ pub fn to_json(report: &ImageReport) -> Json {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_repeated_name_and_labels_shows_the_lowest_slot_as_stats_files_do() {
+        let memory: Vec<mmstats_nostd::Word> =
+            (0..1024).map(|_| mmstats_nostd::Word::new(0)).collect();
+        let options = mmstats_nostd::RegionOptions {
+            labels: true,
+            ..mmstats_nostd::RegionOptions::default()
+        };
+        let mut region = mmstats_nostd::Region::create(&memory, &options).unwrap();
+        for (n, conn) in ["1", "2", "1"].into_iter().enumerate() {
+            let labels = [("conn", conn)];
+            let spec = mmstats::FieldSpec::new("c").labels(&labels);
+            region.counter(spec).unwrap().add(n as u64 + 1);
+        }
+        let bytes: Vec<u8> = memory
+            .iter()
+            .flat_map(|w| w.load(mmstats_nostd::sync::Ordering::Relaxed).to_ne_bytes())
+            .collect();
+        let image = ByteImage::new(&bytes);
+        let view = RegionView::open(&image).unwrap();
+        let mut scratch = vec![0u64; MAX_COPY_WORDS];
+        let stats = decode(&view, Path::new("image"), &mut scratch).unwrap();
+        let shown: Vec<(String, FieldValue)> = stats
+            .fields
+            .iter()
+            .map(|f| (format!("{}{}", f.name, f.labels), f.value.clone()))
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                (r#"c{conn="1"}"#.to_owned(), FieldValue::Counter(1)),
+                (r#"c{conn="2"}"#.to_owned(), FieldValue::Counter(2)),
+            ]
+        );
+        assert_eq!(
+            stats.problems,
+            vec![mmstats::FieldProblem::Duplicate {
+                index: 2,
+                name: "c".to_owned(),
+                labels: stats.fields[0].labels.clone(),
+                first: 0,
+            }]
+        );
+    }
 
     #[test]
     fn addresses_parse_in_hex_and_decimal() {

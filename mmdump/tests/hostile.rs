@@ -170,7 +170,7 @@ fn a_foreign_major_version_is_named_in_the_error() {
     std::fs::write(&victim, &bytes).unwrap();
     let message = read_file(&victim).unwrap_err().to_string();
     assert!(
-        message.contains("version 9.1 is not supported"),
+        message.contains("version 9.2 is not supported"),
         "{message}"
     );
 }

@@ -24,13 +24,22 @@ pub const BYTE_ORDER_MARK: u32 = 0x0102_0304;
 pub const MAJOR: u16 = 2;
 /// Minor version: additions only (new kinds, units, flags, longer headers).
 /// 2.1 added retired and reused slots, histograms, moving and windowed
-/// averages, and event rings.
-pub const MINOR: u16 = 1;
+/// averages, and event rings; 2.2 added field labels (entry offset 42 and
+/// entry bytes 256 on, [`crate::labels`]).
+pub const MINOR: u16 = 2;
 
 /// Length in bytes of the prologue this writer emits (`header_len`).
 pub const PROLOGUE_LEN: usize = 256;
-/// Length in bytes of one field-table entry this writer emits (`entry_len`).
+/// Length in bytes of the fixed part of a field-table entry (`entry_len`
+/// of a region without room for labels).
 pub const ENTRY_LEN: usize = 256;
+/// `entry_len` of a region with room for labels (2.2): the 256 fixed bytes
+/// plus [`LABEL_BYTES_MAX`](crate::labels::LABEL_BYTES_MAX) label bytes.
+pub const ENTRY_LEN_LABELS: usize = ENTRY_LEN + crate::labels::LABEL_BYTES_MAX;
+/// Offset, inside an entry, of its label bytes (2.2).
+pub const LABELS_OFFSET: usize = ENTRY_LEN;
+/// Words of label bytes in an entry of [`ENTRY_LEN_LABELS`] bytes.
+pub const LABEL_WORDS: usize = crate::labels::LABEL_BYTES_MAX / 8;
 /// Prologue length in words.
 pub const PROLOGUE_WORDS: usize = PROLOGUE_LEN / 8;
 /// Entry length in words.
@@ -191,8 +200,9 @@ pub struct EntryRecord {
     pub name_len: u16,
     /// Bytes of `desc` in use (0 to [`DESC_MAX`]).
     pub desc_len: u16,
-    /// Zero.
-    pub reserved: u16,
+    /// Bytes of label encoding at entry offset [`LABELS_OFFSET`] (2.2;
+    /// reserved and 0 in 2.0 and 2.1).
+    pub labels_len: u16,
     /// Words in one copy of the value.
     pub copy_words: u32,
     /// Kind-specific parameter (string: capacity in bytes).
@@ -366,7 +376,7 @@ impl EntryRecord {
         self.buffers = self.buffers.swap_bytes();
         self.name_len = self.name_len.swap_bytes();
         self.desc_len = self.desc_len.swap_bytes();
-        self.reserved = self.reserved.swap_bytes();
+        self.labels_len = self.labels_len.swap_bytes();
         self.copy_words = self.copy_words.swap_bytes();
         self.param = self.param.swap_bytes();
     }
@@ -414,12 +424,13 @@ pin!(EntryRecord, flags, 32);
 pin!(EntryRecord, buffers, 36);
 pin!(EntryRecord, name_len, 38);
 pin!(EntryRecord, desc_len, 40);
-pin!(EntryRecord, reserved, 42);
+pin!(EntryRecord, labels_len, 42);
 pin!(EntryRecord, copy_words, 44);
 pin!(EntryRecord, param, 48);
 pin!(EntryRecord, name, 56);
 pin!(EntryRecord, desc, 56 + NAME_MAX);
 const _: () = assert!(56 + NAME_MAX + DESC_MAX == ENTRY_LEN);
+const _: () = assert!(ENTRY_LEN_LABELS == 384 && ENTRY_LEN_LABELS.is_multiple_of(8));
 
 #[cfg(test)]
 mod tests {

@@ -97,6 +97,7 @@ mod buffer;
 mod handles;
 pub mod histogram;
 mod kind;
+pub mod labels;
 pub mod latch;
 pub mod layout;
 mod reader;
@@ -121,6 +122,7 @@ pub use handles::{
 };
 pub use histogram::{Clock, Histogram, HistogramShape, HistogramTimer, HistogramView};
 pub use kind::{Kind, Shape, Unit};
+pub use labels::{LabelError, LabelIter, Labels};
 pub use layout::{ByteOrder, MAX_COPY_WORDS, MAX_STRING_CAPACITY, NAME_MAX};
 pub use reader::{
     DEFAULT_MAX_TRIES, EntryError, FieldInfo, MAX_READER_FIELDS, MAX_READER_REGION_LEN, OpenError,

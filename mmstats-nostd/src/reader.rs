@@ -34,12 +34,13 @@
 
 use crate::histogram::{HistogramShape, HistogramView};
 use crate::kind::{Kind, Unit};
+use crate::labels::{LabelError, Labels};
 use crate::latch::{LatchError, LatchLocation, read_latch};
 use crate::layout::{
     ByteOrder, DESC_MAX, ENTRY_ID_WORD, ENTRY_STATE_WORD, ENTRY_WORDS, EntryRecord, EntryState,
-    FIELD_COUNT_WORD, FLAG_DYNAMIC, GENERATION_WORD, HEARTBEAT_WORD, MAGIC, MAJOR, MAX_BUFFERS,
-    NAME_MAX, PROLOGUE_LEN, PROLOGUE_WORDS, Prologue, STATE_CLOSED, STATE_INITIALISING,
-    STATE_READY, STATE_WORD,
+    FIELD_COUNT_WORD, FLAG_DYNAMIC, GENERATION_WORD, HEARTBEAT_WORD, LABEL_WORDS, LABELS_OFFSET,
+    MAGIC, MAJOR, MAX_BUFFERS, NAME_MAX, PROLOGUE_LEN, PROLOGUE_WORDS, Prologue, STATE_CLOSED,
+    STATE_INITIALISING, STATE_READY, STATE_WORD,
 };
 use crate::ring::{RingCursor, RingError, RingEvent, RingLocation, RingPoll, RingShape};
 use crate::slot::{SlotRead, read_slot};
@@ -58,8 +59,9 @@ const ENTRY_TRIES: u32 = 8;
 
 /// Most published fields a reader accepts in one region; a region whose
 /// header claims more is refused ([`OpenError::TooManyFields`]). At 256
-/// bytes an entry, that is a 64 MiB field table: room for the 100,000
-/// fields of one file that the benchmarks read.
+/// bytes an entry, that is a 64 MiB field table (96 MiB at 384 bytes, with
+/// room for labels): room for the 100,000 fields of one file that the
+/// benchmarks read.
 pub const MAX_READER_FIELDS: usize = 262_144;
 
 /// Longest region a reader accepts, in bytes (1 GiB); a region whose
@@ -203,6 +205,14 @@ pub enum EntryError {
         /// Entry index.
         index: usize,
     },
+    /// The entry's labels (format 2.2) are malformed or do not fit in the
+    /// entry: a problem of this field only.
+    BadLabels {
+        /// Entry index.
+        index: usize,
+        /// What is wrong.
+        error: LabelError,
+    },
 }
 
 impl core::fmt::Display for EntryError {
@@ -215,6 +225,9 @@ impl core::fmt::Display for EntryError {
                 f,
                 "field {index} is empty (all zeros) although the header publishes it"
             ),
+            Self::BadLabels { index, error } => {
+                write!(f, "field {index} has invalid labels: {error}")
+            }
         }
     }
 }
@@ -348,6 +361,9 @@ pub struct FieldInfo {
     pub id: u64,
     /// Name, label prefix included.
     pub name: heapless::String<NAME_MAX>,
+    /// Labels (format 2.2; empty for older regions and unlabelled fields).
+    /// A field is identified by its name and its labels together.
+    pub labels: Labels,
     /// One-line description.
     pub description: heapless::String<DESC_MAX>,
     /// The kind, if this reader knows the code.
@@ -743,9 +759,18 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
             .ok_or(EntryError::OutOfBounds { index })?;
         for _ in 0..ENTRY_TRIES {
             let read = read_slot(self.source, entry_word, self.order, None, |_| {
-                let mut words = [0u64; ENTRY_WORDS];
-                for (offset, slot) in words.iter_mut().enumerate() {
+                let mut words = [0u64; ENTRY_WORDS + LABEL_WORDS];
+                for (offset, slot) in words[..ENTRY_WORDS].iter_mut().enumerate() {
                     *slot = self.source.load(entry_word + offset)?;
+                }
+                // The label bytes are part of the entry, so they are read
+                // under the same slot check. At most LABEL_WORDS loads,
+                // and only words inside this entry's `entry_len`; a longer
+                // claim is refused by check_entry.
+                let label_words = self.label_words(&words);
+                for offset in 0..label_words {
+                    words[ENTRY_WORDS + offset] =
+                        self.source.load(entry_word + ENTRY_WORDS + offset)?;
                 }
                 Some(words)
             });
@@ -768,16 +793,41 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
         Ok(None)
     }
 
+    /// The entry's `labels_len`, in this machine's order.
+    fn labels_len(&self, words: &[u64; ENTRY_WORDS + LABEL_WORDS]) -> usize {
+        // Word 5 holds desc_len, labels_len and copy_words; decoding the
+        // record is the one place that knows where in the word it is.
+        let mut fixed = [0u64; ENTRY_WORDS];
+        fixed.copy_from_slice(&words[..ENTRY_WORDS]);
+        let mut entry = EntryRecord::from_words(fixed);
+        if self.order == ByteOrder::Swapped {
+            entry.swap_numbers();
+        }
+        usize::from(entry.labels_len)
+    }
+
+    /// Words of label bytes to load after the fixed entry: what
+    /// `labels_len` asks for, cut to what the entry and the limit hold.
+    fn label_words(&self, words: &[u64; ENTRY_WORDS + LABEL_WORDS]) -> usize {
+        let room = (self.prologue.entry_len as usize).saturating_sub(LABELS_OFFSET) / 8;
+        self.labels_len(words)
+            .div_ceil(8)
+            .min(room)
+            .min(LABEL_WORDS)
+    }
+
     /// The checks of `docs/FORMAT.md` §8 on one live entry's words.
     fn check_entry(
         &self,
         index: usize,
         entry_word: usize,
-        words: [u64; ENTRY_WORDS],
+        words: [u64; ENTRY_WORDS + LABEL_WORDS],
     ) -> Result<FieldInfo, EntryError> {
         let corrupt = |reason| EntryError::Corrupt { index, reason };
         let p = &self.prologue;
-        let mut entry = EntryRecord::from_words(words);
+        let mut fixed = [0u64; ENTRY_WORDS];
+        fixed.copy_from_slice(&words[..ENTRY_WORDS]);
+        let mut entry = EntryRecord::from_words(fixed);
         if self.order == ByteOrder::Swapped {
             entry.swap_numbers();
         }
@@ -800,6 +850,24 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
         if description.chars().any(char::is_control) {
             return Err(corrupt("description holds a control character"));
         }
+
+        let labels_len = usize::from(entry.labels_len);
+        if labels_len > 0 {
+            let room = (p.entry_len as usize).saturating_sub(LABELS_OFFSET);
+            if labels_len > room || labels_len > LABEL_WORDS * 8 {
+                return Err(EntryError::BadLabels {
+                    index,
+                    error: LabelError::TooLong { len: labels_len },
+                });
+            }
+        }
+        let mut label_bytes = [0u8; LABEL_WORDS * 8];
+        for (chunk, word) in label_bytes.chunks_exact_mut(8).zip(&words[ENTRY_WORDS..]) {
+            // Byte strings are stored in memory order, never swapped.
+            chunk.copy_from_slice(&word.to_ne_bytes());
+        }
+        let labels = Labels::from_bytes(&label_bytes[..labels_len])
+            .map_err(|error| EntryError::BadLabels { index, error })?;
 
         let buffers = usize::from(entry.buffers);
         if buffers == 0 || buffers > MAX_BUFFERS {
@@ -847,6 +915,7 @@ impl<'s, S: WordSource + ?Sized> RegionView<'s, S> {
             index,
             id: entry.id,
             name: heapless::String::new(),
+            labels,
             description: heapless::String::new(),
             kind,
             kind_code: entry.kind,

@@ -9,12 +9,14 @@ use crate::handles::{
 };
 use crate::histogram::{Clock, Histogram, HistogramShape, HistogramShapeError, HistogramTimer};
 use crate::kind::{Kind, Shape, Unit};
+use crate::labels::{LabelError, Labels};
 use crate::latch::LatchWriter;
 use crate::layout::{
-    self, DATA_USED_WORD, DESC_MAX, ENTRY_LEN, ENTRY_LIVE, ENTRY_WORDS, EntryRecord, EntryState,
-    FIELD_COUNT_WORD, GENERATION_WORD, HEARTBEAT_WORD, MAX_BUFFERS, MAX_MOVING_SAMPLES,
-    MAX_STRING_CAPACITY, MAX_WINDOW_SLOTS, NAME_MAX, PROLOGUE_LEN, PROLOGUE_WORDS, Prologue,
-    STATE_CLOSED, STATE_INITIALISING, STATE_READY, STATE_WORD, deadline_passed,
+    self, DATA_USED_WORD, DESC_MAX, ENTRY_LEN, ENTRY_LEN_LABELS, ENTRY_LIVE, ENTRY_WORDS,
+    EntryRecord, EntryState, FIELD_COUNT_WORD, GENERATION_WORD, HEARTBEAT_WORD, LABEL_WORDS,
+    MAX_BUFFERS, MAX_MOVING_SAMPLES, MAX_STRING_CAPACITY, MAX_WINDOW_SLOTS, NAME_MAX, PROLOGUE_LEN,
+    PROLOGUE_WORDS, Prologue, STATE_CLOSED, STATE_INITIALISING, STATE_READY, STATE_WORD,
+    deadline_passed,
 };
 use crate::ring::{EventRing, RingShape};
 use crate::slot::{Dynamic, Slot, SlotWriter};
@@ -101,6 +103,10 @@ pub struct FieldSpec<'s> {
     pub slots: u16,
     /// Payload words of each event-ring record (1 to 32).
     pub payload_words: u8,
+    /// Labels, as (key, value) pairs in any order (format 2.2; the region
+    /// needs [`RegionOptions::labels`]). Checked and sorted when the field
+    /// is added ([`Labels::from_pairs`]).
+    pub labels: &'s [(&'s str, &'s str)],
 }
 
 impl<'s> FieldSpec<'s> {
@@ -120,6 +126,7 @@ impl<'s> FieldSpec<'s> {
             window: DEFAULT_WINDOW,
             slots: DEFAULT_WINDOW_SLOTS,
             payload_words: crate::ring::DEFAULT_PAYLOAD_WORDS,
+            labels: &[],
         }
     }
 
@@ -201,6 +208,13 @@ impl<'s> FieldSpec<'s> {
         self
     }
 
+    /// Sets the labels ((key, value) pairs, any order; format 2.2).
+    #[must_use]
+    pub const fn labels(mut self, labels: &'s [(&'s str, &'s str)]) -> Self {
+        self.labels = labels;
+        self
+    }
+
     /// Marks the value as set once.
     #[must_use]
     pub const fn constant(mut self) -> Self {
@@ -219,7 +233,8 @@ impl<'s> From<&'s str> for FieldSpec<'s> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct RegionOptions {
     /// Field-table entries; 0 picks one entry per 320 bytes of region
-    /// (a 256-byte entry plus 64 bytes of values on average).
+    /// (a 256-byte entry plus 64 bytes of values on average; 448 bytes
+    /// with room for labels).
     pub table_capacity: usize,
     /// Generation; 0 continues the generation found in the buffer (plus
     /// one) if it already holds a region, else starts at 1.
@@ -232,6 +247,11 @@ pub struct RegionOptions {
     pub boot_id: u64,
     /// Creation time, nanoseconds since the Unix epoch (0: unknown).
     pub created_ns: u64,
+    /// Room for labels (format 2.2): entries of
+    /// [`ENTRY_LEN_LABELS`](crate::layout::ENTRY_LEN_LABELS) bytes instead
+    /// of 256. Without it, adding a field with labels fails with
+    /// [`AddFieldError::NoLabelRoom`].
+    pub labels: bool,
 }
 
 /// Why a region could not be created.
@@ -335,6 +355,11 @@ pub enum AddFieldError {
     },
     /// [`Region::dynamic`] must add exactly one field.
     DynamicNeedsOneField,
+    /// The field's labels are invalid (format 2.2).
+    InvalidLabels(LabelError),
+    /// The field has labels but the region was created without room for
+    /// them ([`RegionOptions::labels`]).
+    NoLabelRoom,
 }
 
 impl AddFieldError {
@@ -384,11 +409,28 @@ impl core::fmt::Display for AddFieldError {
             Self::DynamicNeedsOneField => {
                 f.write_str("a dynamic field must be added by exactly one call")
             }
+            Self::InvalidLabels(error) => write!(f, "invalid labels: {error}"),
+            Self::NoLabelRoom => {
+                f.write_str("the field has labels but the region has no room for labels")
+            }
         }
     }
 }
 
-impl core::error::Error for AddFieldError {}
+impl core::error::Error for AddFieldError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::InvalidLabels(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl From<LabelError> for AddFieldError {
+    fn from(error: LabelError) -> Self {
+        Self::InvalidLabels(error)
+    }
+}
 
 /// A region being written: the prologue is published, fields are appended.
 ///
@@ -401,6 +443,8 @@ pub struct Region<'a> {
     words: &'a [Word],
     table_word: usize,
     capacity: usize,
+    /// Words per entry: [`ENTRY_WORDS`], or more with room for labels.
+    entry_words: usize,
     data_end: usize,
     next_free: usize,
     count: usize,
@@ -437,14 +481,20 @@ impl<'a> Region<'a> {
                 capacity: options.table_capacity,
             });
         }
+        let entry_len = if options.labels {
+            ENTRY_LEN_LABELS
+        } else {
+            ENTRY_LEN
+        };
+        let entry_words = entry_len / 8;
         let capacity = if options.table_capacity == 0 {
-            (len.saturating_sub(PROLOGUE_WORDS) * 8 / (ENTRY_LEN + 64))
+            (len.saturating_sub(PROLOGUE_WORDS) * 8 / (entry_len + 64))
                 .clamp(1, crate::MAX_READER_FIELDS)
         } else {
             options.table_capacity
         };
         let data_start = capacity
-            .checked_mul(ENTRY_WORDS)
+            .checked_mul(entry_words)
             .and_then(|w| w.checked_add(PROLOGUE_WORDS))
             .unwrap_or(usize::MAX);
         if data_start >= len {
@@ -466,7 +516,7 @@ impl<'a> Region<'a> {
             major: layout::MAJOR,
             minor: layout::MINOR,
             header_len: PROLOGUE_LEN as u32,
-            entry_len: ENTRY_LEN as u32,
+            entry_len: entry_len as u32,
             region_len: (len * 8) as u64,
             state: STATE_INITIALISING,
             generation,
@@ -508,6 +558,7 @@ impl<'a> Region<'a> {
             words,
             table_word: PROLOGUE_WORDS,
             capacity,
+            entry_words,
             data_end: len,
             next_free: data_start,
             count: 0,
@@ -620,6 +671,12 @@ impl<'a> Region<'a> {
     #[must_use]
     pub const fn table_capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// Whether fields may carry labels ([`RegionOptions::labels`]).
+    #[must_use]
+    pub const fn has_label_room(&self) -> bool {
+        self.entry_words > ENTRY_WORDS
     }
 
     /// Bytes of value area still free (before padding).
@@ -954,6 +1011,10 @@ impl<'a> Region<'a> {
         if spec.description.len() > DESC_MAX || spec.description.chars().any(char::is_control) {
             return Err(AddFieldError::InvalidDescription);
         }
+        let labels = Labels::from_pairs(spec.labels)?;
+        if !labels.is_empty() && !self.has_label_room() {
+            return Err(AddFieldError::NoLabelRoom);
+        }
         let copy_words = match kind.shape(param) {
             Shape::Single => 1,
             Shape::Latched { copy_words } | Shape::Block { copy_words } => copy_words,
@@ -1016,8 +1077,8 @@ impl<'a> Region<'a> {
             }
         };
         let id = self.next_id;
-        let entry_start = self.table_word + index * ENTRY_WORDS;
-        let entry_words = &self.words[entry_start..entry_start + ENTRY_WORDS];
+        let entry_start = self.table_word + index * self.entry_words;
+        let entry_words = &self.words[entry_start..entry_start + self.entry_words];
         let slot = SlotWriter::new(entry_words);
         let value = &self.words[start..start + value_words];
 
@@ -1043,7 +1104,7 @@ impl<'a> Region<'a> {
             buffers: buffers as u16,
             name_len: name.len() as u16,
             desc_len: spec.description.len() as u16,
-            reserved: 0,
+            labels_len: labels.as_bytes().len() as u16,
             copy_words: copy_words as u32,
             param,
             name: [0; NAME_MAX],
@@ -1051,6 +1112,20 @@ impl<'a> Region<'a> {
         };
         entry.name[..name.len()].copy_from_slice(name.as_bytes());
         entry.desc[..spec.description.len()].copy_from_slice(spec.description.as_bytes());
+        // The label bytes as words in memory order, zero-padded (a reused
+        // slot's old labels are overwritten too).
+        let mut label_words = [0u64; LABEL_WORDS];
+        for (word, chunk) in label_words.iter_mut().zip(labels.as_bytes().chunks(8)) {
+            let mut bytes = [0u8; 8];
+            bytes[..chunk.len()].copy_from_slice(chunk);
+            *word = u64::from_ne_bytes(bytes);
+        }
+        let record = entry.to_words();
+        let all_words = record
+            .iter()
+            .chain(label_words.iter())
+            .copied()
+            .take(self.entry_words);
 
         if reuse {
             let Some(slot) = slot else {
@@ -1060,7 +1135,7 @@ impl<'a> Region<'a> {
             // then the new value and entry; then live and the new id.
             slot.begin_rewrite();
             init(value);
-            for (offset, (word, value)) in entry_words.iter().zip(entry.to_words()).enumerate() {
+            for (offset, (word, value)) in entry_words.iter().zip(all_words).enumerate() {
                 if offset != layout::ENTRY_STATE_WORD && offset != layout::ENTRY_ID_WORD {
                     // Relaxed: ordered by the fence of begin_rewrite and
                     // published by the Release store of the id.
@@ -1070,7 +1145,7 @@ impl<'a> Region<'a> {
             slot.publish(id);
         } else {
             init(value);
-            for (word, value) in entry_words.iter().zip(entry.to_words()) {
+            for (word, value) in entry_words.iter().zip(all_words) {
                 // Relaxed: published by the Release store of the field count.
                 word.store(value, Ordering::Relaxed);
             }
@@ -1102,11 +1177,10 @@ impl<'a> Region<'a> {
     fn find_reusable(&self, now: u64, reserved: usize, align: usize) -> Reusable {
         let mut found = Reusable::default();
         for index in 0..self.count {
-            let entry_start = self.table_word + index * ENTRY_WORDS;
+            let entry_start = self.table_word + index * self.entry_words;
             // Just the entry: a slice to the end of the region would make
             // miri's borrow tracker retag every word after it, per slot.
-            let Some(slot) = SlotWriter::new(&self.words[entry_start..entry_start + ENTRY_WORDS])
-            else {
+            let Some(slot) = SlotWriter::new(&self.words[entry_start..entry_start + 2]) else {
                 continue;
             };
             // An acquire load (SlotWriter::state): pairs with the Release
@@ -1140,7 +1214,7 @@ impl<'a> Region<'a> {
     }
 
     fn data_start(&self) -> usize {
-        self.table_word + self.capacity * ENTRY_WORDS
+        self.table_word + self.capacity * self.entry_words
     }
 }
 

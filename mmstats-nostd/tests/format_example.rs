@@ -20,6 +20,7 @@ fn example() -> Vec<u8> {
             start_time: 5678,
             boot_id: 0x1122_3344_5566_7788,
             created_ns: 1_700_000_000_000_000_000,
+            labels: false,
         },
     )
     .unwrap();
@@ -36,6 +37,43 @@ fn example() -> Vec<u8> {
     hits.add(42);
     version.set("v1.2");
     to_bytes(&memory)
+}
+
+/// The labelled example (format 2.2): one counter `rx` = 7 with the label
+/// `conn=1234`, in a table of capacity 1 with room for labels.
+fn labelled_example() -> Vec<u8> {
+    let memory = words(32 + 48 + 1);
+    let mut region = Region::create(
+        &memory,
+        &RegionOptions {
+            table_capacity: 1,
+            generation: 1,
+            labels: true,
+            ..RegionOptions::default()
+        },
+    )
+    .unwrap();
+    let rx = region
+        .counter(FieldSpec::new("rx").labels(&[("conn", "1234")]))
+        .unwrap();
+    rx.add(7);
+    to_bytes(&memory)
+}
+
+/// The ```text block between `<!-- {marker}:start -->` and `:end`.
+fn doc_block(marker: &str) -> &'static str {
+    let doc = include_str!("../../docs/FORMAT.md");
+    let start = doc
+        .find(&format!("<!-- {marker}:start -->"))
+        .expect("start marker");
+    let end = doc
+        .find(&format!("<!-- {marker}:end -->"))
+        .expect("end marker");
+    doc[start..end]
+        .split_once("```text\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map(|(body, _)| body)
+        .expect("a ```text block between the markers")
 }
 
 /// `hexdump -C` style, with runs of zero lines folded into `*`.
@@ -97,5 +135,18 @@ fn format_md_hex_example_is_current() {
     assert_eq!(
         body, dump,
         "docs/FORMAT.md example is stale; current dump:\n{dump}"
+    );
+}
+
+#[test]
+fn format_md_labelled_example_is_current() {
+    if cfg!(target_endian = "big") {
+        return; // The document shows the little-endian encoding.
+    }
+    let dump = hexdump(&labelled_example());
+    assert_eq!(
+        doc_block("hex-labels"),
+        dump,
+        "docs/FORMAT.md labelled example is stale; current dump:\n{dump}"
     );
 }

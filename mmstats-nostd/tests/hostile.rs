@@ -121,7 +121,7 @@ fn magic_byte_order_version_and_state_are_checked() {
     version[12..14].copy_from_slice(&3u16.to_ne_bytes());
     assert_eq!(
         open(&version),
-        Err(OpenError::UnsupportedVersion { major: 3, minor: 1 })
+        Err(OpenError::UnsupportedVersion { major: 3, minor: 2 })
     );
 
     let mut state = good.clone();

@@ -121,7 +121,7 @@ fn histograms_averages_and_rings_round_trip_live_and_from_an_image() {
     let bytes = sample_region();
     let image = ByteImage::new(&bytes);
     let view = RegionView::open(&image).unwrap();
-    assert_eq!(view.prologue().minor, 1);
+    assert_eq!(view.prologue().minor, 2);
     assert_eq!(read_all(&view).unwrap(), expected());
     assert_eq!(
         ring_records(&view),

@@ -85,6 +85,7 @@ fn metadata_round_trips() {
             start_time: 1234,
             boot_id: 55,
             created_ns: 66,
+            labels: false,
         },
     )
     .unwrap();

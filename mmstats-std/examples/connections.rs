@@ -30,7 +30,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut id: u64 = 1000;
     while !stop.load(Ordering::Relaxed) {
         id += 1;
-        let conn = ConnStats::register(&file.dynamic_group(&format!("conn.{id}.")))?;
+        // One family of fields, `conn.bytes_in` and `conn.latency`, the
+        // connection a label: readers show `conn.bytes_in{conn="1001"}`.
+        let label = id.to_string();
+        let conn = ConnStats::register(
+            &file
+                .dynamic_group("conn.")
+                .with_labels(&[("conn", &label)])?,
+        )?;
         {
             let _span = events.span(1, "handshake"); // enter now, exit on drop
             std::thread::sleep(Duration::from_millis(2));

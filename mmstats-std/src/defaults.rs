@@ -16,7 +16,8 @@ pub const EXTENSION: &str = "mmstats";
 /// Prefix of the POSIX shared-memory objects this crate creates (on Linux
 /// they appear as `/dev/shm/mmstats.*.mmstats`).
 pub const SHM_PREFIX: &str = "mmstats.";
-/// Default region size: 256 KiB (about 800 fields of every kind; tmpfs only
+/// Default region size: 256 KiB (about 580 fields of every kind with room
+/// for labels, the default, or 800 without; tmpfs only
 /// allocates the pages that are touched).
 pub const DEFAULT_SIZE: usize = 256 * 1024;
 /// How long a retired dynamic field's slot waits before another field may

@@ -168,7 +168,8 @@ impl std::error::Error for CreateError {
 pub enum AddFieldError {
     /// The region refused it (see the inner error).
     Region(mmstats_nostd::AddFieldError),
-    /// A field with this full name exists already.
+    /// A live field with this full name and these labels exists already
+    /// (the text is the name followed by the labels, as readers show them).
     DuplicateName(String),
 }
 
@@ -189,6 +190,13 @@ impl AddFieldError {
     #[must_use]
     pub const fn is_full(&self) -> bool {
         matches!(self, Self::Region(inner) if inner.is_full())
+    }
+}
+
+/// Invalid labels, as the region would have refused them.
+impl From<mmstats_nostd::LabelError> for AddFieldError {
+    fn from(inner: mmstats_nostd::LabelError) -> Self {
+        Self::Region(mmstats_nostd::AddFieldError::InvalidLabels(inner))
     }
 }
 

@@ -125,14 +125,15 @@ pub use histogram::HistogramSnapshot;
 pub use histogram_timer::HistogramTimer;
 pub use liveness::Liveness;
 pub use map::{LiveWords, ReadMap};
-pub use mmstats_nostd::{FieldSpec, Kind, Padding, Unit};
+pub use mmstats_nostd::{FieldSpec, Kind, LabelError, LabelIter, Labels, Padding, Unit};
 pub use publish::{
     Average, Counter, Flag, FloatGauge, Gauge, Handle, Histogram, Location, MovingAverage,
     SharedCounter, SharedGauge, StatsFile, StatsFileBuilder, Text, Timestamp,
 };
 pub use read::{
-    FileStats, ReadFailure, ReadFileError, RegionInfo, RegionReader, Sample, Snapshot,
-    SnapshotValue, open_for_reading, open_for_reading_at, read_file, read_open_file, unit_name,
+    FileStats, ReadFailure, ReadFileError, RegionInfo, RegionReader, RepeatFilter, Sample,
+    Snapshot, SnapshotValue, open_for_reading, open_for_reading_at, read_file, read_open_file,
+    unit_name,
 };
 pub use trust::DirTrustError;
 pub use value::{Field, FieldProblem, FieldValue, Format};

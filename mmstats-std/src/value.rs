@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use mmstats_nostd::{EntryError, FieldInfo, ReadError, Value};
+use mmstats_nostd::{EntryError, FieldInfo, Labels, ReadError, Value};
 
 use crate::histogram::HistogramSnapshot;
 
@@ -226,6 +226,9 @@ impl fmt::Display for FieldValue {
 pub struct Field {
     /// Full name, label prefix included.
     pub name: String,
+    /// Labels (format 2.2; empty for unlabelled fields and legacy files).
+    /// A field of a file is identified by its name and labels together.
+    pub labels: Labels,
     /// The unit's name ("" for none; `unit(N)` for a code this reader does
     /// not know).
     pub unit: String,
@@ -256,6 +259,19 @@ pub enum FieldProblem {
         /// Why.
         error: ReadError,
     },
+    /// The field repeats the name and labels of the live field in a lower
+    /// slot, which is the one shown (docs/FORMAT.md §4.1); this one's value
+    /// is not.
+    Duplicate {
+        /// Field-table index of the repeat.
+        index: usize,
+        /// The name both fields have.
+        name: String,
+        /// The labels both fields have.
+        labels: Labels,
+        /// Field-table index of the field shown.
+        first: usize,
+    },
 }
 
 impl FieldProblem {
@@ -278,6 +294,15 @@ impl fmt::Display for FieldProblem {
             }
             Self::Entry(error) => write!(f, "{error}"),
             Self::Value { index, name, error } => write!(f, "field {index} ({name}): {error}"),
+            Self::Duplicate {
+                index,
+                name,
+                labels,
+                first,
+            } => write!(
+                f,
+                "field {index} ({name}{labels}) repeats field {first}, which is shown instead"
+            ),
         }
     }
 }

@@ -58,6 +58,11 @@ BYTE_ORDER_MARK = 0x01020304
 MAJOR = 2
 PROLOGUE_LEN = 256
 ENTRY_RECORD_LEN = 256
+LABELS_OFFSET = 256  # format 2.2: label bytes after the fixed entry
+LABEL_BYTES_MAX = 128
+LABELS_MAX = 8
+LABEL_KEY_MAX = 32
+LABEL_VALUE_MAX = 64
 NAME_MAX = 120
 DESC_MAX = 80
 MAX_BUFFERS = 16
@@ -107,7 +112,7 @@ ENTRY_FIELDS = [
     ("state", 0, "Q"), ("id", 8, "Q"), ("value_offset", 16, "Q"),
     ("value_len", 24, "I"), ("kind", 28, "H"), ("unit", 30, "H"), ("flags", 32, "I"),
     ("buffers", 36, "H"), ("name_len", 38, "H"), ("desc_len", 40, "H"),
-    ("copy_words", 44, "I"), ("param", 48, "Q"),
+    ("labels_len", 42, "H"), ("copy_words", 44, "I"), ("param", 48, "Q"),
 ]
 ENTRY_NAME, ENTRY_DESC = 56, 176
 
@@ -135,8 +140,9 @@ class Field:
     the keys mmdump --json adds for them (FORMAT.md section 13)."""
 
     def __init__(self, name, kind, value, unit="", description="", average=None,
-                 extra=None):
+                 extra=None, labels=()):
         self.name = name
+        self.labels = list(labels)  # (key, value) pairs, sorted by key (2.2)
         self.kind = kind
         self.value = value
         self.unit = unit
@@ -159,6 +165,62 @@ class FileStats:
         self.fields = fields
         self.problems = problems  # fields that could not be read
         self.region = region  # prologue facts (format 2)
+
+
+class LabelError(Error):
+    """Label bytes that are not the encoding of FORMAT.md section 4.1."""
+
+
+def _is_label_key(key):
+    return (1 <= len(key) <= LABEL_KEY_MAX
+            and (key[0:1].isalpha() or key[0:1] == b"_") and key[0] < 0x80
+            and all(c < 0x80 and (chr(c).isalnum() or c == 0x5F) for c in key))
+
+
+def parse_labels(raw):
+    """The (key, value) pairs of stored label bytes (section 4.1), or
+    LabelError with the same text as the Rust reader's."""
+    if len(raw) > LABEL_BYTES_MAX:
+        raise LabelError("labels take %d bytes encoded; the limit is %d"
+                         % (len(raw), LABEL_BYTES_MAX))
+    pairs, rest, previous = [], raw, None
+    while rest:
+        end = rest.find(b"\0")
+        if end < 0:
+            raise LabelError("label bytes are not key=value pairs ending in a zero byte")
+        label, rest = rest[:end], rest[end + 1:]
+        eq = label.find(b"=")
+        if eq < 0:
+            raise LabelError("label bytes are not key=value pairs ending in a zero byte")
+        key, value = label[:eq], label[eq + 1:]
+        if not _is_label_key(key):
+            raise LabelError("a label key is empty, too long or not [A-Za-z_][A-Za-z0-9_]*")
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if text is None or not 1 <= len(value) <= LABEL_VALUE_MAX or is_control(text):
+            raise LabelError("a label value is empty, too long, not UTF-8 or holds a "
+                             "control character")
+        if previous is not None:
+            if previous == key:
+                raise LabelError("two labels have the same key")
+            if previous > key:
+                raise LabelError("labels are not sorted by key")
+        previous = key
+        pairs.append((key.decode("ascii"), text))
+        if len(pairs) > LABELS_MAX:
+            raise LabelError("%d labels; the limit is %d" % (len(pairs), LABELS_MAX))
+    return pairs
+
+
+def labels_text(pairs):
+    """Labels as readers show them: `{key="value",...}`, "" for none;
+    backslash and quote escaped."""
+    if not pairs:
+        return ""
+    return "{" + ",".join('%s="%s"' % (k, v.replace("\\", "\\\\").replace('"', '\\"'))
+                          for k, v in pairs) + "}"
 
 
 def is_control(text):
@@ -309,7 +371,10 @@ class Region:
             first_id = self.word(at // 8 + 1)
             if self.word(at // 8) != ENTRY_LIVE or first_id == 0:
                 return None
-            raw = bytes(self.buf[at:at + ENTRY_RECORD_LEN])
+            # The fixed entry and, in format 2.2, up to 128 label bytes:
+            # part of the entry, so read under the same slot check.
+            raw = bytes(self.buf[at:at + min(p["entry_len"],
+                                             ENTRY_RECORD_LEN + LABEL_BYTES_MAX)])
             if self.word(at // 8) == ENTRY_LIVE and self.word(at // 8 + 1) == first_id:
                 break
         else:
@@ -338,6 +403,17 @@ class Region:
             corrupt("description is not UTF-8")
         if is_control(desc):
             corrupt("description holds a control character")
+        # Section 4.1 (format 2.2): the labels, a problem of this field only.
+        labels_len = e["labels_len"]
+        try:
+            if labels_len and (labels_len > p["entry_len"] - LABELS_OFFSET
+                               or labels_len > LABEL_BYTES_MAX):
+                raise LabelError("labels take %d bytes encoded; the limit is %d"
+                                 % (labels_len, LABEL_BYTES_MAX))
+            labels = parse_labels(raw[LABELS_OFFSET:LABELS_OFFSET + labels_len])
+        except LabelError as error:
+            raise Error("field %d has invalid labels: %s" % (index, error))
+        e["labels"] = labels
         buffers, copy_words, kind = e["buffers"], e["copy_words"], KINDS.get(e["kind"])
         param = e["param"]
         if not 1 <= buffers <= MAX_BUFFERS:
@@ -591,12 +667,21 @@ def _read_region_once(path, fd, buf, length):
     p = region.prologue
     count = region.field_count()
     fields, problems = [], []
+    # Section 4.2: a live field repeating the name and labels of one in a
+    # lower slot is not shown, and reported after the other problems.
+    first_slot, repeats = {}, []
     for index in range(count):
         try:
             e = region.entry(index)
         except Error as error:
             problems.append(str(error))
             continue
+        if e is not None:
+            identity = (e["name"], tuple(e["labels"]))
+            if identity in first_slot:
+                repeats.append((index, e, first_slot[identity]))
+                continue
+            first_slot[identity] = index
         read = None
         # A slot retired or reused while its value is read (section 6.1):
         # read the entry again; one that keeps changing is skipped now.
@@ -620,7 +705,10 @@ def _read_region_once(path, fd, buf, length):
             continue  # not live, a kind from a newer minor version, or churning
         kind, value, average, extra = read
         fields.append(Field(e["name"], kind, value, e["unit_name"], e["description"],
-                            average, extra))
+                            average, extra, e["labels"]))
+    for index, e, first in repeats:
+        problems.append("field %d (%s%s) repeats field %d, which is shown instead"
+                        % (index, e["name"], labels_text(e["labels"]), first))
     if not region.still_valid():
         raise Unstable()
     state = region.state()
@@ -833,7 +921,10 @@ def read_file(path):
             fields = parse_legacy(data)
             pid = None
             for f in fields:
-                if f.name == "sys.pid" and f.kind in ("int", "uint"):
+                # `sys.pid`, or after a label prefix (`myapp.sys.pid`), as
+                # the original cleanstats recognised it.
+                is_pid = f.name == "sys.pid" or f.name.endswith(".sys.pid")
+                if is_pid and f.kind in ("int", "uint"):
                     pid = f.value if f.value >= 0 else None
                     break
             writer = "dead" if pid is not None and check_process(pid, 0, 0) == "gone" else "unknown"
@@ -1057,7 +1148,8 @@ def to_text(files, errors):
         lines.append("==> %s (%s)" % (stats.path, ", ".join(parts)))
         for f in stats.fields:
             value = json_value(f)
-            lines.append("  %s  %s  %s %s" % (f.name, value, f.kind, f.unit))
+            lines.append("  %s%s  %s  %s %s" % (f.name, labels_text(f.labels), value, f.kind,
+                                                f.unit))
         lines.extend("!! " + p for p in stats.problems)
     return "\n".join(lines)
 

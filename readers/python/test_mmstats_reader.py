@@ -155,6 +155,102 @@ class Format2(unittest.TestCase):
 
 
 
+def labelled_region(order, labels):
+    """A format-2.2 region with 384-byte entries: one counter `c` per item
+    of `labels` (stored label bytes), values 1, 2, ... (as
+    mmstats-nostd/tests/labels_compat.rs builds it)."""
+    n = len(labels)
+    data_offset = 256 + n * 384
+    length = data_offset + 8 * n
+    buf = bytearray(length)
+    buf[0:8] = mmstats_reader.MAGIC
+    struct.pack_into(order + "IHHIIQQQQQQQQQQQQQQQ", buf, 8, 0x01020304, 2, 2, 256, 384,
+                     length, 1, 1, 0, 0, 0, 0, 256, n, n, data_offset, 8 * n, 0, 8 * n, 0)
+    for index, raw_labels in enumerate(labels):
+        at = 256 + index * 384
+        raw = bytearray(entry(order, b"c", 1, data_offset + 8 * index, 8, 1, 1))
+        struct.pack_into(order + "QQ", raw, 0, 1, index + 1)
+        struct.pack_into(order + "H", raw, 42, len(raw_labels))
+        buf[at:at + 256] = raw
+        buf[at + 256:at + 256 + len(raw_labels)] = raw_labels
+        struct.pack_into(order + "Q", buf, data_offset + 8 * index, index + 1)
+    return bytes(buf)
+
+
+class Labels(unittest.TestCase):
+    """Format 2.2 labels (FORMAT.md sections 4.1 and 4.2)."""
+
+    def read(self, data):
+        with tempfile.NamedTemporaryFile(suffix=".mmstats") as f:
+            f.write(data)
+            f.flush()
+            return mmstats_reader.read_file(f.name)
+
+    def test_labels_are_read_in_both_byte_orders(self):
+        for order in "<>":
+            stats = self.read(labelled_region(order, [b"app=web\0conn=1\0", b"conn=2\0", b""]))
+            self.assertEqual([(f.name, f.labels, f.value) for f in stats.fields],
+                             [("c", [("app", "web"), ("conn", "1")], 1),
+                              ("c", [("conn", "2")], 2),
+                              ("c", [], 3)])
+            self.assertEqual(stats.problems, [])
+            text = mmstats_reader.to_text([stats], [])
+            self.assertIn('c{app="web",conn="1"}  1  counter', text)
+
+    def test_bad_labels_are_a_field_problem(self):
+        stats = self.read(labelled_region("<", [b"conn=1", b"b=1\0a=1\0", b"conn=3\0"]))
+        self.assertEqual([f.value for f in stats.fields], [3])
+        self.assertEqual(stats.problems, [
+            "field 0 has invalid labels: label bytes are not key=value pairs ending in a zero byte",
+            "field 1 has invalid labels: labels are not sorted by key",
+        ])
+
+    def test_the_lowest_slot_of_a_repeated_name_and_labels_is_shown(self):
+        stats = self.read(labelled_region("<", [b"conn=1\0", b"conn=2\0", b"conn=1\0"]))
+        self.assertEqual([(f.labels, f.value) for f in stats.fields],
+                         [([("conn", "1")], 1), ([("conn", "2")], 2)])
+        self.assertEqual(stats.problems, [
+            'field 2 (c{conn="1"}) repeats field 0, which is shown instead'])
+
+    def test_the_labelled_worked_example_of_format_md(self):
+        doc = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "docs", "FORMAT.md"), encoding="utf-8").read()
+        block = doc.split("<!-- hex-labels:start -->")[1].split("<!-- hex-labels:end -->")[0]
+        lines = block.split("```text\n")[1].split("```")[0].splitlines()
+        data, fold = bytearray(), False
+        for line in lines:
+            if line == "*":
+                fold = True
+                continue
+            offset = int(line[:4], 16)
+            if fold:  # runs of zero lines were folded
+                data.extend(bytes(offset - len(data)))
+                fold = False
+            if len(line) > 4:
+                data.extend(bytes.fromhex(line[6:56].split("|")[0]))
+        stats = self.read(bytes(data))
+        self.assertEqual([(f.name, f.labels, f.value) for f in stats.fields],
+                         [("rx", [("conn", "1234")], 7)])
+
+    def test_labels_escape_backslash_and_quote(self):
+        self.assertEqual(mmstats_reader.labels_text([("k", 'a\\b"c')]), '{k="a\\\\b\\"c"}')
+        self.assertEqual(mmstats_reader.labels_text([]), "")
+
+
+class LegacyPid(unittest.TestCase):
+    def test_a_pid_under_a_label_prefix_is_the_pid(self):
+        for label, pid in ((b"myapp.sys.pid", 0x7FFFFFF0), (b"sys.pid", 0x7FFFFFF0),
+                           (b"myapp.notsys.pid", None)):
+            data = (b"\x01" + struct.pack("<H", len(label)) + label + struct.pack("<H", 1)
+                    + b"q\xff" + struct.pack("<q", 0x7FFFFFF0) + b"\0\0")
+            with tempfile.NamedTemporaryFile(suffix=".mmstats") as f:
+                f.write(data)
+                f.flush()
+                stats = mmstats_reader.read_file(f.name)
+            self.assertEqual(stats.pid, pid, label)
+            self.assertEqual(stats.writer, "dead" if pid else "unknown", label)
+
+
 class Histogram(unittest.TestCase):
     """FORMAT.md section 5.4, checked against its own definitions."""
 

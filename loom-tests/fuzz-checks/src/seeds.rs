@@ -23,6 +23,7 @@ pub fn seed_region() -> Vec<u8> {
             start_time: 5678,
             boot_id: 0x1122_3344_5566_7788,
             created_ns: 1_700_000_000_000_000_000,
+            labels: false,
         },
     )
     .expect("fits");
@@ -109,6 +110,49 @@ pub fn seed_region() -> Vec<u8> {
         .dynamic(60, |r| r.timestamp("conn.5.since"))
         .expect("fits");
     _live.retire(61);
+    words
+        .iter()
+        .flat_map(|w| w.load(Ordering::Relaxed).to_ne_bytes())
+        .collect()
+}
+
+/// A region with room for labels (format 2.2): labelled fields of one
+/// name, a field without labels, and a labelled dynamic field whose slot
+/// was reused by one with shorter labels; a seed for the reader target.
+#[must_use]
+pub fn seed_labelled_region() -> Vec<u8> {
+    let words: Vec<Word> = (0..512).map(|_| Word::new(0)).collect();
+    let mut region = Region::create(
+        &words,
+        &RegionOptions {
+            table_capacity: 5,
+            generation: 2,
+            labels: true,
+            ..RegionOptions::default()
+        },
+    )
+    .expect("fits");
+    for (conn, value) in [("1234", 10), ("1235", 20)] {
+        region
+            .counter(FieldSpec::new("web.conn.bytes_in").labels(&[("conn", conn), ("app", "web")]))
+            .expect("fits")
+            .add(value);
+    }
+    region.gauge("web.inflight").expect("fits").set(2);
+    let gone = region
+        .dynamic(0, |r| {
+            r.counter(
+                FieldSpec::new("web.conn.requests").labels(&[("conn", "a-long-connection-id")]),
+            )
+        })
+        .expect("fits");
+    gone.retire(0);
+    let reused = region
+        .dynamic(1, |r| {
+            r.counter(FieldSpec::new("web.conn.requests").labels(&[("conn", "7")]))
+        })
+        .expect("fits");
+    reused.add(3);
     words
         .iter()
         .flat_map(|w| w.load(Ordering::Relaxed).to_ne_bytes())

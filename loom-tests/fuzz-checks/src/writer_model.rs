@@ -3,11 +3,12 @@
 use arbitrary::{Arbitrary, Unstructured};
 use core::sync::atomic::Ordering;
 use mmstats_nostd::layout::{
-    ENTRY_LEN, FLAG_CONSTANT, FLAG_DYNAMIC, FLAG_PAD_64, FLAG_PAD_128, FLAG_SHARED, PROLOGUE_WORDS,
+    ENTRY_LEN, ENTRY_LEN_LABELS, FLAG_CONSTANT, FLAG_DYNAMIC, FLAG_PAD_64, FLAG_PAD_128,
+    FLAG_SHARED, PROLOGUE_WORDS,
 };
 use mmstats_nostd::{
     AddFieldError, Average, ByteImage, Counter, CreateError, EventRing, FieldInfo, FieldSpec, Flag,
-    FloatGauge, Gauge, Histogram, Kind, MAX_COPY_WORDS, MAX_STRING_CAPACITY, MovingAverage,
+    FloatGauge, Gauge, Histogram, Kind, Labels, MAX_COPY_WORDS, MAX_STRING_CAPACITY, MovingAverage,
     NAME_MAX, Padding, ReadError, Region, RegionOptions, RegionState, RegionView, RingCursor,
     SharedCounter, SharedGauge, Slot, Text, Timestamp, Unit, WindowAverage, Word, WordSource,
 };
@@ -246,6 +247,7 @@ struct ModelRing {
 struct ModelField {
     id: u64,
     name: String,
+    labels: Labels,
     description: String,
     kind: Kind,
     unit: u16,
@@ -279,6 +281,8 @@ struct ModelSlot {
 /// The model of a region: what a reader must see.
 #[derive(Debug)]
 struct Model {
+    /// The region has room for labels.
+    labels: bool,
     generation: u64,
     closed: bool,
     heartbeat: u64,
@@ -333,6 +337,8 @@ pub struct Coverage {
     pub closes: usize,
     /// Re-creations.
     pub recreates: usize,
+    /// Checks of a live field with labels (format 2.2) read back.
+    pub labelled: usize,
 }
 
 impl Coverage {
@@ -359,6 +365,7 @@ impl Coverage {
         self.prefixes += other.prefixes;
         self.closes += other.closes;
         self.recreates += other.recreates;
+        self.labelled += other.labelled;
     }
 }
 
@@ -382,7 +389,12 @@ fn cut(text: &str, max: usize) -> &str {
 
 /// The model's prediction of `Region::create`: the table capacity, and the
 /// word where the value area starts.
-fn model_create(len: usize, table_capacity: usize) -> Result<(usize, usize), CreateError> {
+fn model_create(
+    len: usize,
+    table_capacity: usize,
+    labels: bool,
+) -> Result<(usize, usize), CreateError> {
+    let entry_len = if labels { ENTRY_LEN_LABELS } else { ENTRY_LEN };
     if len as u64 * 8 > mmstats_nostd::MAX_READER_REGION_LEN {
         return Err(CreateError::TooLarge { len: len * 8 });
     }
@@ -392,12 +404,12 @@ fn model_create(len: usize, table_capacity: usize) -> Result<(usize, usize), Cre
         });
     }
     let capacity = if table_capacity == 0 {
-        (len.saturating_sub(PROLOGUE_WORDS) * 8 / (ENTRY_LEN + 64))
+        (len.saturating_sub(PROLOGUE_WORDS) * 8 / (entry_len + 64))
             .clamp(1, mmstats_nostd::MAX_READER_FIELDS)
     } else {
         table_capacity
     };
-    let data_start = PROLOGUE_WORDS + capacity * (ENTRY_LEN / 8);
+    let data_start = PROLOGUE_WORDS + capacity * (entry_len / 8);
     if data_start >= len {
         return Err(CreateError::TooSmall {
             needed: (data_start + 1) * 8,
@@ -420,14 +432,18 @@ pub fn run_scenario(scenario: &Scenario) -> Coverage {
     let mut coverage = Coverage::default();
     let len = usize::from(scenario.words) % (MAX_SCENARIO_WORDS + 1);
     let table_capacity = usize::from(scenario.table_capacity % 16);
+    // Room for labels (format 2.2) from a bit the capacity does not use,
+    // so that the corpus decodes to the same operations as before.
+    let labels = scenario.table_capacity & 0x80 != 0;
     let words: Vec<Word> = (0..len).map(|_| Word::new(0)).collect();
     let options = RegionOptions {
         table_capacity,
+        labels,
         pid: 99,
         created_ns: 5,
         ..RegionOptions::default()
     };
-    let predicted = model_create(len, table_capacity);
+    let predicted = model_create(len, table_capacity, labels);
     let mut region = match (Region::create(&words, &options), predicted) {
         (Ok(region), Ok((capacity, data_start))) => {
             assert_eq!(region.table_capacity(), capacity);
@@ -442,6 +458,7 @@ pub fn run_scenario(scenario: &Scenario) -> Coverage {
     };
     let (capacity, data_start) = predicted.unwrap_or_default();
     let mut model = Model {
+        labels,
         generation: 1,
         closed: false,
         heartbeat: 0,
@@ -858,6 +875,20 @@ fn place(
     }
 }
 
+/// Labels (format 2.2), from the bits of `padding` that `padding_of` does
+/// not use (so that the corpus decodes to the same operations): mostly
+/// none; one or two valid labels; an invalid key; too many bytes.
+fn labels_of(add: &AddField) -> &'static [(&'static str, &'static str)] {
+    const LONG: &str = "0123456789012345678901234567890123456789012345678901234567890123";
+    match add.padding / 3 % 8 {
+        4 => &[("conn", "1")],
+        5 => &[("conn", "2"), ("app", "web")],
+        6 => &[("9lives", "x")],
+        7 => &[("a", LONG), ("b", LONG)],
+        _ => &[],
+    }
+}
+
 fn padding_of(add: &AddField) -> Padding {
     match add.padding % 3 {
         0 => Padding::None,
@@ -917,7 +948,8 @@ fn make<'a>(region: &mut Region<'a>, add: &AddField) -> Result<Handle<'a>, AddFi
         .describe(&add.description)
         .padding(padding_of(add))
         .buffers(buffers)
-        .capacity(capacity);
+        .capacity(capacity)
+        .labels(labels_of(add));
     match &add.kind {
         AddKind::Counter => region.counter(spec).map(Handle::Counter),
         AddKind::SharedCounter => region.shared_counter(spec).map(Handle::SharedCounter),
@@ -967,7 +999,11 @@ fn expect_valid(model: &Model, add: &AddField) -> Result<Expected, AddFieldError
     } else if add.description.len() > 80 || add.description.chars().any(char::is_control) {
         Err(AddFieldError::InvalidDescription)
     } else {
-        Ok(expected)
+        match Labels::from_pairs(labels_of(add)) {
+            Err(error) => Err(AddFieldError::InvalidLabels(error)),
+            Ok(labels) if !labels.is_empty() && !model.labels => Err(AddFieldError::NoLabelRoom),
+            Ok(_) => Ok(expected),
+        }
     }
 }
 
@@ -1012,6 +1048,7 @@ fn insert<'a>(
     let field = ModelField {
         id: model.next_id,
         name: format!("{}{}", model.prefix, add.name),
+        labels: Labels::from_pairs(labels_of(add)).unwrap_or_default(),
         description: add.description.clone(),
         kind: expected.kind,
         unit: unit_of(add).code(),
@@ -1606,6 +1643,10 @@ fn check_view<S: WordSource + ?Sized>(
         let field = entry.unwrap_or_else(|| panic!("entry {index} is not live"));
         assert_eq!(field.id, expected.id, "id of {}", expected.name);
         assert_eq!(field.name.as_str(), expected.name);
+        assert_eq!(field.labels, expected.labels, "labels of {}", expected.name);
+        if !expected.labels.is_empty() {
+            coverage.labelled += 1;
+        }
         assert_eq!(field.description.as_str(), expected.description);
         assert_eq!(field.kind, Some(expected.kind));
         assert_eq!(field.unit_code, expected.unit);

@@ -72,6 +72,7 @@ fn writer_ops_corpus_replays_and_covers_every_kind() {
     for (what, n) in [
         ("refused adds", coverage.refused),
         ("dynamic fields", coverage.dynamic),
+        ("labelled fields read back", coverage.labelled),
         ("reused slots", coverage.reused),
         ("reused value words", coverage.reused_words),
         ("full-region errors on dynamic adds", coverage.full),
@@ -110,6 +111,11 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             "region_reader",
             "seed-every-kind-swapped".to_owned(),
             checks::swap_region(&region),
+        ),
+        (
+            "region_reader",
+            "seed-labels".to_owned(),
+            checks::seed_labelled_region(),
         ),
     ];
     let fixtures =

@@ -182,6 +182,7 @@ pub fn aggregate(
             fields.push(AggregateField {
                 field: Field {
                     name: name.clone(),
+                    labels: mmstats::Labels::new(),
                     unit: String::new(),
                     description: String::new(),
                     value: FieldValue::Counter(*value),
@@ -540,6 +541,7 @@ mod tests {
                 .iter()
                 .map(|(name, value)| Field {
                     name: (*name).to_owned(),
+                    labels: mmstats::Labels::new(),
                     unit: String::new(),
                     description: String::new(),
                     value: value.clone(),

@@ -132,6 +132,7 @@ mod tests {
     fn field(name: &str, value: u64) -> Field {
         Field {
             name: name.into(),
+            labels: mmstats::Labels::new(),
             unit: String::new(),
             description: String::new(),
             value: FieldValue::Counter(value),

@@ -898,6 +898,7 @@ mod tests {
     fn field(name: &str, unit: &str, value: FieldValue) -> Field {
         Field {
             name: name.to_owned(),
+            labels: mmstats::Labels::new(),
             unit: unit.to_owned(),
             description: String::new(),
             value,

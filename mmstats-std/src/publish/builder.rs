@@ -48,6 +48,7 @@ pub struct StatsFileBuilder {
     default_fields: bool,
     heartbeat: Option<Duration>,
     reuse_delay: Duration,
+    labels: bool,
 }
 
 impl StatsFileBuilder {
@@ -110,7 +111,17 @@ impl StatsFileBuilder {
         self
     }
 
-    /// Field-table capacity (default: one entry per 320 bytes of region).
+    /// Whether fields may carry labels (default: yes). With labels, every
+    /// table entry takes 384 bytes (format 2.2); without, 256 bytes, and a
+    /// field with labels is refused ([`mmstats_nostd::AddFieldError::NoLabelRoom`]).
+    #[must_use]
+    pub const fn labels(mut self, on: bool) -> Self {
+        self.labels = on;
+        self
+    }
+
+    /// Field-table capacity (default: one entry per 448 bytes of region,
+    /// 320 without [labels](StatsFileBuilder::labels)).
     #[must_use]
     pub const fn table_capacity(mut self, fields: usize) -> Self {
         self.table_capacity = fields;
@@ -206,6 +217,7 @@ impl StatsFileBuilder {
             start_time: os::process_start_time(pid).unwrap_or(0),
             boot_id: os::boot_id(),
             created_ns: os::now_ns(),
+            labels: self.labels,
         };
         let mut region = Region::create(words, &options).map_err(|source| CreateError::Region {
             path: path.clone(),
@@ -234,7 +246,11 @@ impl StatsFileBuilder {
                 names: std::collections::HashSet::new(),
             }),
         });
-        let stats = StatsFile { inner, group: None };
+        let stats = StatsFile {
+            inner,
+            group: None,
+            labels: mmstats_nostd::Labels::new(),
+        };
         if self.default_fields {
             stats
                 .add_default_fields(pid, tid, options.created_ns)
@@ -295,6 +311,7 @@ impl StatsFile {
             default_fields: true,
             heartbeat: None,
             reuse_delay: DEFAULT_REUSE_DELAY,
+            labels: true,
         }
     }
 

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use mmstats_nostd::{FieldSpec, Region};
+use mmstats_nostd::{FieldSpec, LabelError, Labels, Region};
 
 use crate::error::AddFieldError;
 use crate::map::WriteMap;
@@ -102,6 +102,9 @@ pub struct StatsFile {
     /// `Some(prefix)`: fields added through this view are dynamic and
     /// named `{file prefix}{group prefix}{name}`.
     pub(super) group: Option<Arc<str>>,
+    /// Labels every field added through this view carries (with the
+    /// field's own, [`FieldSpec::labels`]).
+    pub(super) labels: Labels,
 }
 
 impl StatsFile {
@@ -143,7 +146,64 @@ impl StatsFile {
         Self {
             inner: Arc::clone(&self.inner),
             group: Some(group.into()),
+            labels: self.labels.clone(),
         }
+    }
+
+    /// A view of this file whose fields carry `labels` ((key, value)
+    /// pairs, any order), besides those of this view and their own
+    /// ([`FieldSpec::labels`]). Fields stay dynamic if this view's are.
+    /// Fields of one name told apart by their labels are one family to
+    /// readers: `web.conn.bytes_in{conn="1234"}`. The file needs room for
+    /// labels ([`StatsFileBuilder::labels`](crate::StatsFileBuilder::labels),
+    /// on by default).
+    ///
+    /// Fails when a label is invalid, repeats a key of this view, or the
+    /// set grows past the limits of [`Labels`] (8 labels, 128 bytes).
+    pub fn with_labels(&self, labels: &[(&str, &str)]) -> Result<Self, LabelError> {
+        let mut merged: Vec<(&str, &str)> = self.labels.iter().collect();
+        merged.extend_from_slice(labels);
+        Ok(Self {
+            inner: Arc::clone(&self.inner),
+            group: self.group.clone(),
+            labels: Labels::from_pairs(&merged)?,
+        })
+    }
+
+    /// A view whose fields are **dynamic** (as [`StatsFile::dynamic_group`]
+    /// makes them, without a name prefix) and carry `labels`: the way to
+    /// publish per-connection or per-request fields as one family.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let stats = mmstats::StatsFile::builder("srv")
+    ///     .dir(dir.path())
+    ///     .reuse_delay(std::time::Duration::ZERO)
+    ///     .create()
+    ///     .unwrap();
+    /// let conn = stats.dynamic_labels(&[("conn", "1234")]).unwrap();
+    /// let bytes_in = conn.counter("conn.bytes_in").unwrap();
+    /// bytes_in.add(512);
+    /// let read = mmstats::read_file(stats.path()).unwrap();
+    /// let field = read.fields.iter().find(|f| f.name == "conn.bytes_in").unwrap();
+    /// assert_eq!(field.labels.get("conn"), Some("1234"));
+    /// assert_eq!(field.labels.to_string(), r#"{conn="1234"}"#);
+    /// drop(bytes_in); // the connection closed: readers stop showing it
+    /// assert!(mmstats::read_file(stats.path()).unwrap().fields.iter().all(|f| f.name != "conn.bytes_in"));
+    /// ```
+    pub fn dynamic_labels(&self, labels: &[(&str, &str)]) -> Result<Self, LabelError> {
+        let view = self.with_labels(labels)?;
+        Ok(Self {
+            group: Some(self.group.clone().unwrap_or_else(|| Arc::from(""))),
+            ..view
+        })
+    }
+
+    /// The labels fields added through this view carry (empty for the
+    /// file itself).
+    #[must_use]
+    pub fn labels(&self) -> &Labels {
+        &self.labels
     }
 
     /// Whether fields added through this view are dynamic.
@@ -189,7 +249,8 @@ impl StatsFile {
                 matches!(kind, TMPFS_MAGIC | RAMFS_MAGIC)
             })
     }
-    /// Runs `add` on the region under the lock, refusing duplicate names,
+    /// Runs `add` on the region under the lock, refusing a field whose name
+    /// and labels (the view's and the spec's) are those of a live field,
     /// and wraps what it returns in a handle that keeps the file alive.
     /// In a dynamic group, the field is added inside `Region::dynamic` and
     /// its handle retires it on drop.
@@ -198,14 +259,20 @@ impl StatsFile {
         spec: &FieldSpec<'_>,
         add: impl FnOnce(&mut Region<'static>, FieldSpec<'_>) -> Result<T, mmstats_nostd::AddFieldError>,
     ) -> Result<Handle<T>, AddFieldError> {
+        let mut pairs: Vec<(&str, &str)> = self.labels.iter().collect();
+        pairs.extend_from_slice(spec.labels);
+        let labels = Labels::from_pairs(&pairs).map_err(mmstats_nostd::AddFieldError::from)?;
+        let spec = spec.labels(&pairs);
         let mut state = self.inner.lock();
         let group = self.group.as_deref().unwrap_or("");
-        let full = format!("{}{group}{}", state.region.prefix(), spec.name);
+        // The identity of a field: its full name and its labels, as
+        // readers show it (`name{key="value"}`).
+        let full = format!("{}{group}{}{labels}", state.region.prefix(), spec.name);
         if state.names.contains(&full) {
             return Err(AddFieldError::DuplicateName(full));
         }
         if self.group.is_none() {
-            let made = add(&mut state.region, *spec)?;
+            let made = add(&mut state.region, spec)?;
             state.names.insert(full);
             return Ok(Handle::new(made, Arc::clone(&self.inner)));
         }

@@ -13,9 +13,10 @@
 //! (never sized from the count a header claims), stopping the file with an
 //! error at the first all-zero entry below the count (a hole of a sparse
 //! file; see `mmstats_nostd::reader`). A reader's memory for one file is
-//! thus the mapping plus about 330 bytes per field a writer really stored,
-//! at most [`mmstats_nostd::MAX_READER_FIELDS`] of them (about 85 MiB, for
-//! a table of 64 MiB that a writer really filled).
+//! thus the mapping plus about 470 bytes per field a writer really stored
+//! (labels included), at most [`mmstats_nostd::MAX_READER_FIELDS`] of them
+//! (about 120 MiB, for a table of 384-byte entries, 96 MiB, that a writer
+//! really filled).
 
 use std::fs::File;
 use std::io;
@@ -33,12 +34,14 @@ mod error;
 mod file_stats;
 mod open;
 mod region_reader;
+mod repeats;
 
 pub use error::{ReadFailure, ReadFileError};
 use error::{failure, io_failure};
 pub use file_stats::{FileStats, RegionInfo};
 pub use open::{open_for_reading, open_for_reading_at};
 pub use region_reader::{RegionReader, Sample, Snapshot, SnapshotValue, unit_name};
+pub use repeats::RepeatFilter;
 
 /// Largest legacy file read (they are a few pages in practice).
 const LEGACY_MAX_BYTES: u64 = 64 << 20;
@@ -85,11 +88,16 @@ fn read_legacy(path: &Path, file: &File, len: u64) -> Result<FileStats, ReadFile
     let got = read_prefix(file, &mut bytes).map_err(io_failure(path, "read"))?;
     bytes.truncate(got);
     let parsed = legacy::parse(&bytes).map_err(|e| failure(path, ReadFailure::Legacy(e)))?;
+    // The first integer field named as a pid; a negative one is no pid.
     let pid = parsed
         .iter()
-        .find_map(|f| match (f.name.as_str(), &f.value) {
-            ("sys.pid", FieldValue::Int(p)) => u64::try_from(*p).ok(),
-            ("sys.pid", FieldValue::UInt(p)) => Some(*p),
+        .find(|f| {
+            is_legacy_pid_name(&f.name)
+                && matches!(f.value, FieldValue::Int(_) | FieldValue::UInt(_))
+        })
+        .and_then(|f| match &f.value {
+            FieldValue::Int(p) => u64::try_from(*p).ok(),
+            FieldValue::UInt(p) => Some(*p),
             _ => None,
         });
     // A legacy file records no start time: a running pid may be a reuse.
@@ -107,6 +115,7 @@ fn read_legacy(path: &Path, file: &File, len: u64) -> Result<FileStats, ReadFile
             .into_iter()
             .map(|f| Field {
                 name: f.name,
+                labels: mmstats_nostd::Labels::new(),
                 unit: String::new(),
                 description: String::new(),
                 value: f.value,
@@ -114,4 +123,13 @@ fn read_legacy(path: &Path, file: &File, len: u64) -> Result<FileStats, ReadFile
             .collect(),
         problems: Vec::new(),
     })
+}
+
+/// Whether a legacy field of this name holds the writer's pid: `sys.pid`,
+/// or `sys.pid` after a label prefix (`myapp.sys.pid`), as the original
+/// cleanstats recognised it. The first such integer field in record
+/// order counts.
+#[must_use]
+fn is_legacy_pid_name(name: &str) -> bool {
+    name == "sys.pid" || name.ends_with(".sys.pid")
 }

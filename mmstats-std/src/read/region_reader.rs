@@ -19,6 +19,7 @@ use crate::value::{Field, FieldProblem, FieldValue, Format};
 use super::error::{ReadFailure, ReadFileError, failure, io_failure};
 use super::file_stats::{FileStats, RegionInfo};
 use super::open::open_for_reading;
+use super::repeats::RepeatFilter;
 
 /// A format-2 file kept open for repeated reads: the field table is parsed
 /// once and extended as fields are added; each [`RegionReader::read`] loads
@@ -103,6 +104,12 @@ impl ValueVisitor for FillSnapshot<'_> {
 struct FieldCache {
     generation: u64,
     entries: Vec<CachedEntry>,
+    /// An entry was read, reset or dropped since `shadowed` was computed.
+    changed: bool,
+    /// Slots whose live field has the name and labels of a live field in
+    /// a lower slot (FORMAT.md §4.1: the lowest slot wins), each with that
+    /// slot; ascending. Their values are not shown.
+    shadowed: Vec<(usize, usize)>,
     /// Per entry, what a poll needs of it, packed: a cached, live,
     /// non-dynamic single-word field is read from here alone.
     hot: Vec<HotEntry>,
@@ -280,6 +287,8 @@ impl RegionReader {
             cache: FieldCache {
                 generation: 0,
                 entries: Vec::new(),
+                changed: true,
+                shadowed: Vec::new(),
                 hot: Vec::new(),
                 scratch: vec![0; MAX_COPY_WORDS],
             },
@@ -382,10 +391,12 @@ impl RegionReader {
         let fields = values
             .0
             .into_iter()
+            .filter(|(slot, _)| !self.cache.is_shadowed(*slot))
             .filter_map(|(slot, value)| {
                 let info = self.cache.field(slot)?;
                 Some(Field {
                     name: info.name.to_string(),
+                    labels: info.labels.clone(),
                     unit: unit_name(info),
                     description: info.description.to_string(),
                     value,
@@ -453,6 +464,10 @@ impl RegionReader {
         };
         self.cache
             .visit_values(&view, &mut into.problems, &mut fill)?;
+        if !self.cache.shadowed.is_empty() {
+            let cache = &self.cache;
+            into.values.retain(|value| !cache.is_shadowed(value.slot));
+        }
         if view.still_valid() {
             Ok(())
         } else {
@@ -540,10 +555,14 @@ impl FieldCache {
             self.entries.clear();
             self.hot.clear();
             self.generation = p.generation;
+            self.changed = true;
         }
         let count = view.field_count().map_err(ReadFailure::Region)?;
         // Never sized from the count: the cache grows by one entry as the
         // walk reaches it, and the walk stops at the first empty entry.
+        if count < self.entries.len() {
+            self.changed = true;
+        }
         self.entries.truncate(count);
         self.hot.truncate(count);
         let scratch = &mut self.scratch;
@@ -589,7 +608,19 @@ impl FieldCache {
             // now; `read` checks them again around the value.
             let slot_id = match view.slot(index) {
                 Ok((EntryState::Live, id)) if id != 0 => id,
-                Ok(_) => continue,
+                Ok(_) => {
+                    // Not live now: forget the field it held, so that the
+                    // duplicate rule only weighs fields live in this walk.
+                    if cached.id != 0 || !matches!(cached.entry, Ok(None)) {
+                        *cached = CachedEntry {
+                            id: 0,
+                            entry: Ok(None),
+                        };
+                        *hot = HotEntry::default();
+                        self.changed = true;
+                    }
+                    continue;
+                }
                 // A hole below the count: the header claims entries that
                 // were never written. The file is refused, the walk ends.
                 Err(EntryError::Empty { index }) => {
@@ -606,6 +637,7 @@ impl FieldCache {
             if cached.id != slot_id {
                 *cached = CachedEntry::read(view, index, slot_id);
                 *hot = HotEntry::of(cached);
+                self.changed = true;
             }
             // A slot reused again and again while it is read is skipped
             // this time (it is churning; the next read will show it).
@@ -633,6 +665,7 @@ impl FieldCache {
                     Err(ReadError::SlotChanged) => {
                         *cached = CachedEntry::read(view, index, 0);
                         *hot = HotEntry::of(cached);
+                        self.changed = true;
                     }
                     Err(error) => {
                         problems.push(FieldProblem::value(info, error));
@@ -641,6 +674,45 @@ impl FieldCache {
                 }
             }
         }
+        if self.changed {
+            self.shadowed = self.find_shadowed();
+            self.changed = false;
+        }
+        for &(slot, first) in &self.shadowed {
+            if let Some(info) = self.field(slot) {
+                problems.push(FieldProblem::Duplicate {
+                    index: slot,
+                    name: info.name.to_string(),
+                    labels: info.labels.clone(),
+                    first,
+                });
+            }
+        }
         Ok(count)
+    }
+
+    /// The slots whose field repeats the name and labels of a field in a
+    /// lower slot, with that slot (computed only when an entry changed).
+    fn find_shadowed(&self) -> Vec<(usize, usize)> {
+        let mut repeats = RepeatFilter::new();
+        self.entries
+            .iter()
+            .filter(|cached| cached.id != 0)
+            .filter_map(|cached| cached.entry.as_ref().ok()?.as_ref())
+            .filter_map(|info| match repeats.check(info) {
+                Some(FieldProblem::Duplicate { index, first, .. }) => Some((index, first)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether the field in `slot` repeats one in a lower slot (its value
+    /// is not shown).
+    fn is_shadowed(&self, slot: usize) -> bool {
+        !self.shadowed.is_empty()
+            && self
+                .shadowed
+                .binary_search_by_key(&slot, |&(s, _)| s)
+                .is_ok()
     }
 }
