@@ -20,6 +20,7 @@ const LAYERS: &[(&str, u8, Side)] = &[
     ("dynamic", 5, Side::Write),
     ("events", 5, Side::Write),
     ("histogram_timer", 5, Side::Write),
+    ("metrics_recorder", 6, Side::Write),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -54,6 +55,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("dynamic", include_str!("dynamic.rs")),
     ("events", include_str!("events.rs")),
     ("histogram_timer", include_str!("histogram_timer.rs")),
+    ("metrics_recorder", include_str!("metrics_recorder.rs")),
 ];
 
 fn layer(module: &str) -> (u8, Side) {

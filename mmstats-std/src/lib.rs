@@ -87,7 +87,8 @@
 //   `liveness`;
 // - reading: `legacy`, then `read`;
 // - writing, beside reading and never importing it: `publish`, then
-//   `handles`, then `dynamic`, `events` and `histogram_timer`.
+//   `handles`, then `dynamic`, `events` and `histogram_timer`;
+// - integrations, on top of writing: `metrics_recorder`.
 
 mod defaults;
 mod dynamic;
@@ -102,6 +103,8 @@ pub mod legacy;
 mod liveness;
 #[allow(unsafe_code)]
 mod map;
+#[cfg(feature = "metrics")]
+pub mod metrics_recorder;
 pub mod os;
 #[allow(unsafe_code)]
 mod publish;
@@ -128,7 +131,7 @@ pub use map::{LiveWords, ReadMap};
 pub use mmstats_nostd::{FieldSpec, Kind, LabelError, LabelIter, Labels, Padding, Unit};
 pub use publish::{
     Average, Counter, Flag, FloatGauge, Gauge, Handle, Histogram, Location, MovingAverage,
-    SharedCounter, SharedGauge, StatsFile, StatsFileBuilder, Text, Timestamp,
+    SharedCounter, SharedFloatGauge, SharedGauge, StatsFile, StatsFileBuilder, Text, Timestamp,
 };
 pub use read::{
     FileStats, ReadFailure, ReadFileError, RegionInfo, RegionReader, RepeatFilter, Sample,

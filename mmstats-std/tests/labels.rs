@@ -135,7 +135,7 @@ fn duplicates_file(dir: &std::path::Path) -> std::path::PathBuf {
     }
     let bytes: Vec<u8> = memory
         .iter()
-        .flat_map(|w| w.load(mmstats_nostd::sync::Ordering::Relaxed).to_ne_bytes())
+        .flat_map(|w| w.load(std::sync::atomic::Ordering::Relaxed).to_ne_bytes())
         .collect();
     let path = dir.join("dups.mmstats");
     std::fs::write(&path, bytes).unwrap();
