@@ -31,8 +31,8 @@
 //! as `metrics-exporter-prometheus`'s own atomic, and more when threads
 //! contend for the cache line. So each thread that touches a counter gets
 //! its own *lane*: a single-writer field of the file that only that thread
-//! writes, with a plain load and store (no locked instruction, no shared
-//! cache line between threads). The lane lives in a thread-local table
+//! writes, with a plain load and store (no locked instruction, and no
+//! cache line shared between threads: each lane is padded to 128 bytes). The lane lives in a thread-local table
 //! indexed by the metric's id; the increment is a thread-local lookup, a
 //! bounds check and the store. Readers sum the lanes (`mmdump` shows each,
 //! Prometheus sums them with `sum without (lane)`). We chose lanes that
@@ -92,7 +92,7 @@ use ::metrics::{
     Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
     SharedString,
 };
-use mmstats_nostd::{FieldSpec, Unit, truncate_utf8};
+use mmstats_nostd::{FieldSpec, Padding, Unit, truncate_utf8};
 
 use crate::error::AddFieldError;
 use crate::handles::Stat;
@@ -321,11 +321,15 @@ impl MetricSpec {
             pairs.push(("lane", lane));
         }
         let unit = unit.unwrap_or_else(|| self.unit.map_or(Unit::None, unit_of));
+        // A lane on its own 128-byte pair of lines, so that threads
+        // writing their lanes never share a cache line (nor an adjacent-line
+        // prefetch pair); a gauge is padded as well (many threads set it).
         file.add(
             FieldSpec::new(&self.name)
                 .describe(&self.description)
                 .unit(unit)
-                .labels(&pairs),
+                .labels(&pairs)
+                .padding(Padding::Line128),
         )
     }
 

@@ -269,6 +269,7 @@ fn main() {
             slow_run.noise * 100.0
         );
     }
+    mmstats_benches::facades_report::facades_report(args.budget.min(Duration::from_millis(200)));
 }
 
 /// Times `mmdump --json` over 100 files of 1,000 counters each, as a

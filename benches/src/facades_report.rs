@@ -1,0 +1,236 @@
+//! The facades section of the report (issue 14): mmstats' integrations
+//! against the crates users have today, side by side in one run.
+//!
+//! - `metrics` counter increment through a kept handle: mmstats'
+//!   recorder ([`mmstats::metrics_recorder`]) vs
+//!   `metrics-exporter-prometheus`'s recorder, on 1 thread and on 8
+//!   threads incrementing clones of the same counter.
+//!
+//! Every case runs once per round, the rounds interleaved (all cases of
+//! round 1, then all of round 2, ...), so a shared machine's drift falls on
+//! every case alike; each figure is min / median / max over the rounds,
+//! and each ratio is taken within a round.
+//!
+//! With 8 threads the figure is wall-clock nanoseconds per increment of
+//! all threads together (8 × N increments over the wall time from the
+//! start barrier to the last thread's end), so it shows how increments
+//! scale on the machine's CPUs, contention included.
+
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use mmstats::StatsFile;
+use mmstats::metrics_recorder::MmstatsRecorder;
+
+use crate::measure;
+
+/// Rounds of every case.
+const ROUNDS: usize = 5;
+
+/// Threads of the contended cases.
+const THREADS: usize = 8;
+
+/// One case: returns nanoseconds per operation for one round.
+struct FacadeCase {
+    name: &'static str,
+    run: Box<dyn FnMut(Duration) -> f64>,
+}
+
+/// Min, median and max of a round's figures.
+#[derive(Debug, Clone, Copy)]
+pub struct Spread {
+    /// Smallest.
+    pub min: f64,
+    /// Median.
+    pub median: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Spread {
+    fn of(values: &[f64]) -> Self {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        Self {
+            min: sorted[0],
+            median: sorted[sorted.len() / 2],
+            max: sorted[sorted.len() - 1],
+        }
+    }
+}
+
+/// A `metrics` counter of `recorder`, kept.
+fn counter_of(recorder: &dyn metrics::Recorder) -> metrics::Counter {
+    metrics::with_local_recorder(
+        recorder,
+        || metrics::counter!("bench.requests", "method" => "GET"),
+    )
+}
+
+/// One thread incrementing `counter` through the handle.
+fn one_thread(counter: metrics::Counter) -> Box<dyn FnMut(Duration) -> f64> {
+    Box::new(move |budget| {
+        let mut run = |n: u64| {
+            for _ in 0..n {
+                counter.increment(1);
+            }
+        };
+        measure(&mut run, budget).median_ns
+    })
+}
+
+/// `THREADS` threads incrementing clones of `counter`: wall ns per
+/// increment of all threads (module docs).
+fn many_threads(counter: metrics::Counter) -> Box<dyn FnMut(Duration) -> f64> {
+    Box::new(move |budget| {
+        // About `budget` for the mmstats case; slower peers take longer.
+        let per_thread: u64 = (budget.as_nanos() as u64 / 2).clamp(100_000, 5_000_000);
+        let barrier = Arc::new(Barrier::new(THREADS + 1));
+        let workers: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let counter = counter.clone();
+                let barrier = Arc::clone(&barrier);
+                std::thread::spawn(move || {
+                    // A first increment takes this thread's lane (or
+                    // registers nothing, for the peer) before timing.
+                    counter.increment(1);
+                    barrier.wait();
+                    for _ in 0..per_thread {
+                        counter.increment(1);
+                    }
+                })
+            })
+            .collect();
+        barrier.wait();
+        let start = Instant::now();
+        for worker in workers {
+            worker.join().expect("a bench thread panicked");
+        }
+        start.elapsed().as_nanos() as f64 / (per_thread * THREADS as u64) as f64
+    })
+}
+
+fn cases(dir: &std::path::Path) -> Vec<FacadeCase> {
+    let stats = StatsFile::builder("bench-facades")
+        .dir(dir)
+        .size(4 << 20)
+        .create()
+        .expect("a stats file for the facades bench");
+    let ours = MmstatsRecorder::new(stats).expect("the metrics recorder");
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    vec![
+        FacadeCase {
+            name: "metrics inc, 1 thread: mmstats",
+            run: one_thread(counter_of(&ours)),
+        },
+        FacadeCase {
+            name: "metrics inc, 1 thread: prometheus",
+            run: one_thread(counter_of(&prometheus)),
+        },
+        FacadeCase {
+            name: "metrics inc, 8 threads: mmstats",
+            run: many_threads(counter_of(&ours)),
+        },
+        FacadeCase {
+            name: "metrics inc, 8 threads: prometheus",
+            run: many_threads(counter_of(&prometheus)),
+        },
+    ]
+}
+
+/// A goal: `slow` / `fast` at least `at_least` (or `cost` / `base` at most
+/// `at_most`), within each round.
+enum Goal {
+    Faster {
+        what: &'static str,
+        ours: &'static str,
+        peer: &'static str,
+        at_least: f64,
+    },
+}
+
+const GOALS: &[Goal] = &[
+    Goal::Faster {
+        what: "metrics counter increment, 1 thread: prometheus / mmstats",
+        ours: "metrics inc, 1 thread: mmstats",
+        peer: "metrics inc, 1 thread: prometheus",
+        at_least: 3.0,
+    },
+    Goal::Faster {
+        what: "metrics counter increment, 8 threads: prometheus / mmstats",
+        ours: "metrics inc, 8 threads: mmstats",
+        peer: "metrics inc, 8 threads: prometheus",
+        at_least: 5.0,
+    },
+];
+
+/// Runs the facades cases for `ROUNDS` rounds of `budget` each and prints
+/// their table and goals.
+pub fn facades_report(budget: Duration) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut cases = cases(dir.path());
+    let mut figures: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
+    for round in 0..ROUNDS {
+        for (case, figures) in cases.iter_mut().zip(&mut figures) {
+            eprint!("facades round {}: {:<40}\r", round + 1, case.name);
+            figures.push((case.run)(budget));
+        }
+    }
+    eprintln!("{:<70}", "");
+    println!(
+        "\n| {:<40} | {:>9} | {:>9} | {:>9} |",
+        format!("facades ({ROUNDS} rounds), ns/op"),
+        "min",
+        "median",
+        "max"
+    );
+    println!("|{:-<42}|{:->11}|{:->11}|{:->11}|", "", "", "", "");
+    for (case, figures) in cases.iter().zip(&figures) {
+        let spread = Spread::of(figures);
+        println!(
+            "| {:<40} | {:>9.2} | {:>9.2} | {:>9.2} |",
+            case.name, spread.min, spread.median, spread.max
+        );
+    }
+    let index = |name: &str| {
+        cases
+            .iter()
+            .position(|c| c.name == name)
+            .expect("a goal names a case")
+    };
+    println!(
+        "\n| {:<62} | {:>6} | {:>6} | {:>6} | {:>7} | {:>4} |",
+        "goal (ratio per round)", "min", "median", "max", "goal", "met"
+    );
+    println!(
+        "|{:-<64}|{:->8}|{:->8}|{:->8}|{:->9}|{:->6}|",
+        "", "", "", "", "", ""
+    );
+    for goal in GOALS {
+        match goal {
+            Goal::Faster {
+                what,
+                ours,
+                peer,
+                at_least,
+            } => {
+                let (ours, peer) = (&figures[index(ours)], &figures[index(peer)]);
+                let ratios: Vec<f64> = peer.iter().zip(ours).map(|(p, o)| p / o).collect();
+                let spread = Spread::of(&ratios);
+                println!(
+                    "| {:<62} | {:>6.2} | {:>6.2} | {:>6.2} | {:>7} | {:>4} |",
+                    what,
+                    spread.min,
+                    spread.median,
+                    spread.max,
+                    format!(">= {at_least}"),
+                    if spread.median >= *at_least {
+                        "yes"
+                    } else {
+                        "no"
+                    }
+                );
+            }
+        }
+    }
+}
