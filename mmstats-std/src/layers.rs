@@ -21,6 +21,7 @@ const LAYERS: &[(&str, u8, Side)] = &[
     ("events", 5, Side::Write),
     ("histogram_timer", 5, Side::Write),
     ("metrics_recorder", 6, Side::Write),
+    ("tracing_layer", 6, Side::Write),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -56,6 +57,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("events", include_str!("events.rs")),
     ("histogram_timer", include_str!("histogram_timer.rs")),
     ("metrics_recorder", include_str!("metrics_recorder.rs")),
+    ("tracing_layer", include_str!("tracing_layer.rs")),
 ];
 
 fn layer(module: &str) -> (u8, Side) {

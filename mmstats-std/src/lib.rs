@@ -88,7 +88,7 @@
 // - reading: `legacy`, then `read`;
 // - writing, beside reading and never importing it: `publish`, then
 //   `handles`, then `dynamic`, `events` and `histogram_timer`;
-// - integrations, on top of writing: `metrics_recorder`.
+// - integrations, on top of writing: `metrics_recorder`, `tracing_layer`.
 
 mod defaults;
 mod dynamic;
@@ -111,6 +111,8 @@ mod publish;
 mod read;
 #[allow(unsafe_code)]
 pub mod sigbus;
+#[cfg(feature = "tracing")]
+pub mod tracing_layer;
 pub mod trust;
 mod value;
 
