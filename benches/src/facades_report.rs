@@ -5,6 +5,13 @@
 //!   recorder ([`mmstats::metrics_recorder`]) vs
 //!   `metrics-exporter-prometheus`'s recorder, on 1 thread and on 8
 //!   threads incrementing clones of the same counter.
+//! - `tracing` span enter+exit (a span made once, entered and exited in
+//!   the loop): mmstats' layer ([`mmstats::tracing_layer`]) vs
+//!   `tracing-subscriber`'s fmt layer writing a line at each enter and
+//!   exit (`FmtSpan::ENTER | FmtSpan::EXIT`) to `std::io::sink`, and vs
+//!   `tracing-chrome` writing to a sink (it records enter and exit as
+//!   Chrome begin/end events, through a channel to its writer thread), and
+//!   the bare registry (no layer) for scale.
 //!
 //! Every case runs once per round, the rounds interleaved (all cases of
 //! round 1, then all of round 2, ...), so a shared machine's drift falls on
@@ -110,15 +117,72 @@ fn many_threads(counter: metrics::Counter) -> Box<dyn FnMut(Duration) -> f64> {
     })
 }
 
+/// Enter and exit of one span, under `dispatch`.
+fn span_enter_exit(dispatch: tracing::Dispatch) -> Box<dyn FnMut(Duration) -> f64> {
+    Box::new(move |budget| {
+        tracing::dispatcher::with_default(&dispatch, || {
+            let span = tracing::info_span!("request", method = "GET");
+            let mut run = |n: u64| {
+                for _ in 0..n {
+                    let _entered = span.enter();
+                }
+            };
+            measure(&mut run, budget).median_ns
+        })
+    })
+}
+
+fn tracing_cases(stats: &StatsFile) -> Vec<FacadeCase> {
+    use tracing_subscriber::fmt::format::FmtSpan;
+    use tracing_subscriber::layer::SubscriberExt;
+    let ours = mmstats::tracing_layer::MmstatsLayer::builder(stats.clone())
+        .label_fields(&["method"])
+        .build()
+        .expect("the tracing layer");
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::sink)
+        .with_span_events(FmtSpan::ENTER | FmtSpan::EXIT);
+    let (chrome, chrome_guard) = tracing_chrome::ChromeLayerBuilder::new()
+        .writer(std::io::sink())
+        .build();
+    // The guard flushes and stops chrome's writer thread when dropped: keep
+    // it for the whole run (the process exits after the report).
+    std::mem::forget(chrome_guard);
+    vec![
+        FacadeCase {
+            name: "span enter+exit: mmstats layer",
+            run: span_enter_exit(tracing::Dispatch::new(
+                tracing_subscriber::registry().with(ours),
+            )),
+        },
+        FacadeCase {
+            name: "span enter+exit: fmt layer to sink",
+            run: span_enter_exit(tracing::Dispatch::new(
+                tracing_subscriber::registry().with(fmt),
+            )),
+        },
+        FacadeCase {
+            name: "span enter+exit: tracing-chrome",
+            run: span_enter_exit(tracing::Dispatch::new(
+                tracing_subscriber::registry().with(chrome),
+            )),
+        },
+        FacadeCase {
+            name: "span enter+exit: registry, no layer",
+            run: span_enter_exit(tracing::Dispatch::new(tracing_subscriber::registry())),
+        },
+    ]
+}
+
 fn cases(dir: &std::path::Path) -> Vec<FacadeCase> {
     let stats = StatsFile::builder("bench-facades")
         .dir(dir)
         .size(4 << 20)
         .create()
         .expect("a stats file for the facades bench");
-    let ours = MmstatsRecorder::new(stats).expect("the metrics recorder");
+    let ours = MmstatsRecorder::new(stats.clone()).expect("the metrics recorder");
     let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
-    vec![
+    let mut cases = vec![
         FacadeCase {
             name: "metrics inc, 1 thread: mmstats",
             run: one_thread(counter_of(&ours)),
@@ -135,7 +199,9 @@ fn cases(dir: &std::path::Path) -> Vec<FacadeCase> {
             name: "metrics inc, 8 threads: prometheus",
             run: many_threads(counter_of(&prometheus)),
         },
-    ]
+    ];
+    cases.extend(tracing_cases(&stats));
+    cases
 }
 
 /// A goal: `slow` / `fast` at least `at_least` (or `cost` / `base` at most
@@ -161,6 +227,18 @@ const GOALS: &[Goal] = &[
         ours: "metrics inc, 8 threads: mmstats",
         peer: "metrics inc, 8 threads: prometheus",
         at_least: 5.0,
+    },
+    Goal::Faster {
+        what: "span enter+exit: fmt layer / mmstats layer",
+        ours: "span enter+exit: mmstats layer",
+        peer: "span enter+exit: fmt layer to sink",
+        at_least: 5.0,
+    },
+    Goal::Faster {
+        what: "span enter+exit: tracing-chrome / mmstats layer (no goal)",
+        ours: "span enter+exit: mmstats layer",
+        peer: "span enter+exit: tracing-chrome",
+        at_least: 1.0,
     },
 ];
 
