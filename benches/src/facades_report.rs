@@ -12,6 +12,8 @@
 //!   `tracing-chrome` writing to a sink (it records enter and exit as
 //!   Chrome begin/end events, through a channel to its writer thread), and
 //!   the bare registry (no layer) for scale.
+//! - Uncontended lock and unlock: [`mmstats::TimedMutex`] vs
+//!   `std::sync::Mutex`, one thread.
 //!
 //! Every case runs once per round, the rounds interleaved (all cases of
 //! round 1, then all of round 2, ...), so a shared machine's drift falls on
@@ -201,17 +203,50 @@ fn cases(dir: &std::path::Path) -> Vec<FacadeCase> {
         },
     ];
     cases.extend(tracing_cases(&stats));
+    let timed = stats
+        .timed_mutex("bench.lock", 0u64)
+        .expect("a timed mutex");
+    let plain = std::sync::Mutex::new(0u64);
+    cases.push(FacadeCase {
+        name: "lock+unlock: mmstats TimedMutex",
+        run: Box::new(move |budget| {
+            let mut run = |n: u64| {
+                for _ in 0..n {
+                    *std::hint::black_box(&timed).lock() += 1;
+                }
+            };
+            measure(&mut run, budget).median_ns
+        }),
+    });
+    cases.push(FacadeCase {
+        name: "lock+unlock: std Mutex",
+        run: Box::new(move |budget| {
+            let mut run = |n: u64| {
+                for _ in 0..n {
+                    *std::hint::black_box(&plain).lock().expect("not poisoned") += 1;
+                }
+            };
+            measure(&mut run, budget).median_ns
+        }),
+    });
     cases
 }
 
-/// A goal: `slow` / `fast` at least `at_least` (or `cost` / `base` at most
-/// `at_most`), within each round.
+/// A goal, its ratio taken within each round.
 enum Goal {
+    /// `peer / ours` at least `at_least`.
     Faster {
         what: &'static str,
         ours: &'static str,
         peer: &'static str,
         at_least: f64,
+    },
+    /// `ours / base` at most `at_most`.
+    Costs {
+        what: &'static str,
+        ours: &'static str,
+        base: &'static str,
+        at_most: f64,
     },
 }
 
@@ -239,6 +274,12 @@ const GOALS: &[Goal] = &[
         ours: "span enter+exit: mmstats layer",
         peer: "span enter+exit: tracing-chrome",
         at_least: 1.0,
+    },
+    Goal::Costs {
+        what: "uncontended lock+unlock: TimedMutex / std Mutex",
+        ours: "lock+unlock: mmstats TimedMutex",
+        base: "lock+unlock: std Mutex",
+        at_most: 2.0,
     },
 ];
 
@@ -285,7 +326,8 @@ pub fn facades_report(budget: Duration) {
         "", "", "", "", "", ""
     );
     for goal in GOALS {
-        match goal {
+        let (what, ratios, bound, met): (&str, Vec<f64>, String, fn(f64, f64) -> bool) = match goal
+        {
             Goal::Faster {
                 what,
                 ours,
@@ -293,22 +335,37 @@ pub fn facades_report(budget: Duration) {
                 at_least,
             } => {
                 let (ours, peer) = (&figures[index(ours)], &figures[index(peer)]);
-                let ratios: Vec<f64> = peer.iter().zip(ours).map(|(p, o)| p / o).collect();
-                let spread = Spread::of(&ratios);
-                println!(
-                    "| {:<62} | {:>6.2} | {:>6.2} | {:>6.2} | {:>7} | {:>4} |",
-                    what,
-                    spread.min,
-                    spread.median,
-                    spread.max,
-                    format!(">= {at_least}"),
-                    if spread.median >= *at_least {
-                        "yes"
-                    } else {
-                        "no"
-                    }
-                );
+                let ratios = peer.iter().zip(ours).map(|(p, o)| p / o).collect();
+                (what, ratios, format!(">= {at_least}"), |r, b| r >= b)
             }
-        }
+            Goal::Costs {
+                what,
+                ours,
+                base,
+                at_most,
+            } => {
+                let (ours, base) = (&figures[index(ours)], &figures[index(base)]);
+                let ratios = ours.iter().zip(base).map(|(o, b)| o / b).collect();
+                (what, ratios, format!("<= {at_most}"), |r, b| r <= b)
+            }
+        };
+        let bound_value = match goal {
+            Goal::Faster { at_least, .. } => *at_least,
+            Goal::Costs { at_most, .. } => *at_most,
+        };
+        let spread = Spread::of(&ratios);
+        println!(
+            "| {:<62} | {:>6.2} | {:>6.2} | {:>6.2} | {:>7} | {:>4} |",
+            what,
+            spread.min,
+            spread.median,
+            spread.max,
+            bound,
+            if met(spread.median, bound_value) {
+                "yes"
+            } else {
+                "no"
+            }
+        );
     }
 }

@@ -22,6 +22,7 @@ const LAYERS: &[(&str, u8, Side)] = &[
     ("histogram_timer", 5, Side::Write),
     ("metrics_recorder", 6, Side::Write),
     ("tracing_layer", 6, Side::Write),
+    ("timed_mutex", 6, Side::Write),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -58,6 +59,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("histogram_timer", include_str!("histogram_timer.rs")),
     ("metrics_recorder", include_str!("metrics_recorder.rs")),
     ("tracing_layer", include_str!("tracing_layer.rs")),
+    ("timed_mutex", include_str!("timed_mutex.rs")),
 ];
 
 fn layer(module: &str) -> (u8, Side) {

@@ -88,7 +88,8 @@
 // - reading: `legacy`, then `read`;
 // - writing, beside reading and never importing it: `publish`, then
 //   `handles`, then `dynamic`, `events` and `histogram_timer`;
-// - integrations, on top of writing: `metrics_recorder`, `tracing_layer`.
+// - integrations, on top of writing: `metrics_recorder`, `tracing_layer`,
+//   `timed_mutex`.
 
 mod defaults;
 mod dynamic;
@@ -111,6 +112,7 @@ mod publish;
 mod read;
 #[allow(unsafe_code)]
 pub mod sigbus;
+pub mod timed_mutex;
 #[cfg(feature = "tracing")]
 pub mod tracing_layer;
 pub mod trust;
@@ -140,6 +142,7 @@ pub use read::{
     Snapshot, SnapshotValue, open_for_reading, open_for_reading_at, read_file, read_open_file,
     unit_name,
 };
+pub use timed_mutex::{TimedMutex, TimedMutexGuard};
 pub use trust::DirTrustError;
 pub use value::{Field, FieldProblem, FieldValue, Format};
 
