@@ -232,6 +232,9 @@ fn cases(dir: &std::path::Path) -> Vec<FacadeCase> {
     cases
 }
 
+/// A goal's row: what, its ratio per round, the bound, and the test.
+type GoalRow<'g> = (&'g str, Vec<f64>, String, fn(f64, f64) -> bool);
+
 /// A goal, its ratio taken within each round.
 enum Goal {
     /// `peer / ours` at least `at_least`.
@@ -326,8 +329,7 @@ pub fn facades_report(budget: Duration) {
         "", "", "", "", "", ""
     );
     for goal in GOALS {
-        let (what, ratios, bound, met): (&str, Vec<f64>, String, fn(f64, f64) -> bool) = match goal
-        {
+        let (what, ratios, bound, met): GoalRow<'_> = match goal {
             Goal::Faster {
                 what,
                 ours,
