@@ -179,6 +179,9 @@ impl Serialize for FieldOut<'_> {
             map.serialize_entry("description", &f.description)?;
         }
         map.serialize_entry("kind", f.value.kind_name())?;
+        if !f.labels.is_empty() {
+            map.serialize_entry("labels", &LabelsOut(&f.labels))?;
+        }
         map.serialize_entry("name", &f.name)?;
         if let Some((sum, _)) = average {
             map.serialize_entry("sum", &JsonFloat(sum))?;
@@ -187,6 +190,19 @@ impl Serialize for FieldOut<'_> {
             map.serialize_entry("unit", &f.unit)?;
         }
         map.serialize_entry("value", &ValueOut(&f.value))?;
+        map.end()
+    }
+}
+
+/// Format-2.2 labels as an object of strings (keys in stored order).
+struct LabelsOut<'l>(&'l mmstats::Labels);
+
+impl Serialize for LabelsOut<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in self.0.iter() {
+            map.serialize_entry(key, value)?;
+        }
         map.end()
     }
 }
@@ -270,6 +286,15 @@ pub fn json_field(f: &Field) -> Json {
     let object = field.as_object_mut().expect("a JSON object");
     if !f.unit.is_empty() {
         object.insert("unit".into(), json!(f.unit));
+    }
+    // Format-2.2 labels, as an object of strings (absent when none).
+    if !f.labels.is_empty() {
+        let labels: serde_json::Map<String, Json> = f
+            .labels
+            .iter()
+            .map(|(key, value)| (key.to_owned(), json!(value)))
+            .collect();
+        object.insert("labels".into(), Json::Object(labels));
     }
     if !f.description.is_empty() {
         object.insert("description".into(), json!(f.description));

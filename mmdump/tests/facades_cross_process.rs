@@ -1,0 +1,188 @@
+//! The facades example (`mmstats-std/examples/facades.rs`: only `metrics`
+//! macros and `tracing` spans at its call sites) runs as a separate
+//! process; `mmdump --json` shows its counters with their labels, its
+//! histograms and its span histograms, and `mmdump tail` its spans and
+//! events. Under a watchdog: after 120 s the example is killed and the
+//! test fails.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const WATCHDOG: Duration = Duration::from_secs(120);
+
+/// Builds the example (cargo is the one running this test) and returns
+/// its path.
+fn build_example() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").expect("run through cargo (CARGO is not set)");
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "mmstats",
+            "--features",
+            "metrics,tracing",
+            "--example",
+            "facades",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success(), "building the facades example failed");
+    // This test is target/<profile>/deps/NAME; the example is
+    // target/debug/examples/facades (the build above is a dev build).
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.parent().unwrap().parent().unwrap().parent().unwrap();
+    let example = target.join("debug/examples/facades");
+    assert!(example.exists(), "no {}", example.display());
+    example
+}
+
+/// Starts the example writing into `dir`, under the watchdog; returns it
+/// and its file's path once it has done its work.
+fn start(dir: &Path) -> (Child, PathBuf) {
+    let mut child = Command::new(build_example())
+        .arg("--dir")
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    std::thread::spawn(move || {
+        std::thread::sleep(WATCHDOG);
+        eprintln!("watchdog: no result after {WATCHDOG:?}; killing the example");
+        if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+        std::process::exit(1);
+    });
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, PathBuf::from(line.trim()))
+}
+
+fn mmdump(args: &[&str], path: &Path) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_mmdump"))
+        .args(args)
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "mmdump {args:?}: {output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The fields named `name` whose labels include `labels`.
+fn matching<'d>(fields: &'d [Value], name: &str, labels: &[(&str, &str)]) -> Vec<&'d Value> {
+    fields
+        .iter()
+        .filter(|f| f["name"] == name)
+        .filter(|f| labels.iter().all(|(k, v)| f["labels"][*k] == *v))
+        .collect()
+}
+
+fn sum(fields: &[&Value], key: &str) -> u64 {
+    fields.iter().map(|f| f[key].as_u64().unwrap()).sum()
+}
+
+#[test]
+fn mmdump_shows_what_metrics_macros_and_tracing_spans_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, path) = start(dir.path());
+
+    let document: Value = serde_json::from_str(&mmdump(&["--json"], &path)).unwrap();
+    let fields = document["files"][0]["fields"].as_array().unwrap();
+
+    // Counters: one field per lane (the main thread's and the worker's
+    // may be different lanes), with the metric's labels.
+    let get = matching(fields, "requests", &[("method", "GET")]);
+    assert!(!get.is_empty(), "no requests{{method=GET}} in {fields:?}");
+    assert_eq!(sum(&get, "value"), 10);
+    assert!(get.iter().all(|f| f["kind"] == "counter"));
+    assert!(get.iter().all(|f| f["labels"]["lane"].is_string()));
+    assert!(get.iter().all(|f| f["description"] == "requests served"));
+    assert_eq!(
+        sum(&matching(fields, "requests", &[("method", "PUT")]), "value"),
+        5
+    );
+
+    // A metrics histogram in seconds, recorded in nanoseconds.
+    let latency = matching(fields, "latency", &[("method", "GET")]);
+    assert_eq!(sum(&latency, "count"), 10);
+    assert!(latency.iter().all(|f| f["unit"] == "nanoseconds"));
+    assert!(latency.iter().all(|f| f["min"] == 250_000), "{latency:?}");
+
+    let inflight = matching(fields, "inflight", &[]);
+    assert_eq!(inflight.len(), 1);
+    assert_eq!(inflight[0]["value"], 1.0);
+
+    // Span durations per span name, the chosen field a label.
+    let request_get = matching(
+        fields,
+        "trace.span_ns",
+        &[("span", "request"), ("method", "GET")],
+    );
+    assert_eq!(sum(&request_get, "count"), 10);
+    let request_put = matching(
+        fields,
+        "trace.span_ns",
+        &[("span", "request"), ("method", "PUT")],
+    );
+    assert_eq!(sum(&request_put, "count"), 5);
+    let db = matching(fields, "trace.span_ns", &[("span", "db")]);
+    assert_eq!(sum(&db, "count"), 15);
+    // Each db span slept 200 µs.
+    assert!(
+        db.iter().all(|f| f["min"].as_u64().unwrap() >= 200_000),
+        "{db:?}"
+    );
+    assert_eq!(matching(fields, "trace.dropped", &[])[0]["value"], 0);
+    assert_eq!(matching(fields, "metrics.refused", &[])[0]["value"], 0);
+
+    // `mmdump tail` shows the spans and events of both threads' rings.
+    let records: Vec<Value> = mmdump(&["tail", "--once", "--json"], &path)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .filter(|line: &Value| line["type"] == "record")
+        .collect();
+    let entered = |name: &str| {
+        records
+            .iter()
+            .filter(|r| r["payload"]["span_enter"]["name"] == name)
+            .count()
+    };
+    assert_eq!(entered("request"), 15);
+    assert_eq!(entered("db"), 15);
+    let exits = records
+        .iter()
+        .filter(|r| r["payload"]["span_exit"].is_object())
+        .count();
+    assert_eq!(exits, 30);
+    let served: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["payload"]["text"] == "served")
+        .collect();
+    assert_eq!(served.len(), 15);
+    assert!(served.iter().all(|r| r["event"] == 3), "info is event 3");
+    let threads: std::collections::BTreeSet<u64> = records
+        .iter()
+        .map(|r| r["thread"].as_u64().unwrap())
+        .collect();
+    assert_eq!(threads.len(), 2, "the main thread and the worker");
+    // The text output pairs enters and exits into durations.
+    let spans = mmdump(&["tail", "--once", "--spans"], &path);
+    assert_eq!(
+        spans.matches("span \"request\" took").count(),
+        15,
+        "{spans}"
+    );
+
+    drop(child.stdin.take());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "the example exited with {status}");
+}
