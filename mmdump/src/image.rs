@@ -736,7 +736,7 @@ mod tests {
         }
         let bytes: Vec<u8> = memory
             .iter()
-            .flat_map(|w| w.load(mmstats_nostd::sync::Ordering::Relaxed).to_ne_bytes())
+            .flat_map(|w| w.load(std::sync::atomic::Ordering::Relaxed).to_ne_bytes())
             .collect();
         let image = ByteImage::new(&bytes);
         let view = RegionView::open(&image).unwrap();
