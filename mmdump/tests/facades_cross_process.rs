@@ -1,8 +1,10 @@
 //! The facades example (`mmstats-std/examples/facades.rs`: only `metrics`
 //! macros and `tracing` spans at its call sites) runs as a separate
 //! process; `mmdump --json` shows its counters with their labels, its
-//! histograms and its span histograms, and `mmdump tail` its spans and
-//! events. Under a watchdog: after 120 s the example is killed and the
+//! histograms and its span histograms, `mmdump tail` its spans and
+//! events, and `mmdump trace` (of the live rings and of a `tail --archive`
+//! file) is checked against the Chrome trace-event format: every event's
+//! fields, one track per thread, spans nested. Under a watchdog: after 120 s the example is killed and the
 //! test fails.
 
 use std::io::{BufRead, BufReader};
@@ -182,7 +184,112 @@ fn mmdump_shows_what_metrics_macros_and_tracing_spans_published() {
         "{spans}"
     );
 
+    // `mmdump trace` of the live rings, and of an archive of them.
+    let live: Value = serde_json::from_str(&mmdump(&["trace"], &path)).unwrap();
+    check_trace(&live);
+    let archive = dir.path().join("archive.jsonl");
+    let archive_arg = archive.to_str().unwrap().to_owned();
+    mmdump(&["tail", "--once", "--archive", &archive_arg], &path);
+    let from_archive: Value =
+        serde_json::from_str(&mmdump(&["trace", "--archive"], &archive)).unwrap();
+    check_trace(&from_archive);
+    assert_eq!(
+        live["traceEvents"], from_archive["traceEvents"],
+        "the archive gives the same trace"
+    );
+
     drop(child.stdin.take());
     let status = child.wait().unwrap();
     assert!(status.success(), "the example exited with {status}");
+}
+
+/// Checks a `mmdump trace` document of the example against the Chrome
+/// trace-event format and against what the example did.
+fn check_trace(trace: &Value) {
+    let events = trace["traceEvents"].as_array().expect("traceEvents");
+    let mut processes = std::collections::BTreeSet::new();
+    let mut named_threads = std::collections::BTreeSet::new();
+    let mut tracks: std::collections::BTreeMap<(u64, u64), Vec<&Value>> = Default::default();
+    for event in events {
+        let pid = event["pid"].as_u64().expect("pid");
+        let tid = event["tid"].as_u64().expect("tid");
+        assert!(event["name"].is_string(), "name: {event}");
+        match event["ph"].as_str().expect("ph") {
+            "M" => {
+                assert!(event["args"]["name"].is_string(), "{event}");
+                match event["name"].as_str().unwrap() {
+                    "process_name" => {
+                        assert_eq!(event["args"]["name"], "facades");
+                        processes.insert(pid);
+                    }
+                    "thread_name" => {
+                        named_threads.insert((pid, tid));
+                    }
+                    other => panic!("unexpected metadata {other}"),
+                }
+            }
+            "X" => {
+                assert_eq!(event["cat"], "span", "{event}");
+                assert!(event["ts"].as_f64().unwrap() >= 0.0, "{event}");
+                assert!(event["dur"].as_f64().unwrap() >= 0.0, "{event}");
+                assert_eq!(event["args"]["ring"], "trace.ring");
+                assert!(
+                    event["args"]["unfinished"].is_null(),
+                    "every span ended: {event}"
+                );
+                tracks.entry((pid, tid)).or_default().push(event);
+            }
+            "i" => {
+                assert_eq!(event["s"], "t", "{event}");
+                assert_eq!(event["cat"], "event", "{event}");
+                assert!(event["ts"].as_f64().unwrap() >= 0.0, "{event}");
+                tracks.entry((pid, tid)).or_default().push(event);
+            }
+            other => panic!("unexpected phase {other}: {event}"),
+        }
+    }
+    assert_eq!(processes.len(), 1, "one writer process");
+    assert_eq!(tracks.len(), 2, "a track per thread: main and worker");
+    assert!(
+        tracks.keys().all(|track| named_threads.contains(track)),
+        "every track is named"
+    );
+    let count = |ph: &str, name: &str| {
+        events
+            .iter()
+            .filter(|e| e["ph"] == ph && e["name"] == name)
+            .count()
+    };
+    assert_eq!(count("X", "request"), 15);
+    assert_eq!(count("X", "db"), 15);
+    assert_eq!(count("i", "served"), 15);
+    // Nesting: on each track, in time order, a span lies inside every span
+    // still open when it starts; every db span and every event lies inside
+    // a request.
+    for events in tracks.values() {
+        let mut open: Vec<(f64, &str)> = Vec::new(); // (end, name)
+        let mut last_ts = 0.0;
+        for event in events {
+            let ts = event["ts"].as_f64().unwrap();
+            assert!(ts >= last_ts, "a track is in time order");
+            last_ts = ts;
+            while open.last().is_some_and(|(end, _)| *end < ts) {
+                open.pop();
+            }
+            let end = ts + event["dur"].as_f64().unwrap_or(0.0);
+            if let Some((outer_end, _)) = open.last() {
+                assert!(end <= *outer_end + 1e-6, "{event} crosses its parent");
+            }
+            let name = event["name"].as_str().unwrap();
+            if name == "db" || event["ph"] == "i" {
+                assert!(
+                    open.iter().any(|(_, outer)| *outer == "request"),
+                    "{event} outside a request"
+                );
+            }
+            if event["ph"] == "X" {
+                open.push((end, name));
+            }
+        }
+    }
 }

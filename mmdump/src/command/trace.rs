@@ -1,0 +1,40 @@
+//! `mmdump trace`: rings or archives as Chrome trace-event JSON.
+
+use std::io::{self, Write};
+
+use super::MmdumpError;
+use crate::cli::TraceArgs;
+
+/// `mmdump trace`.
+pub(crate) fn trace(args: TraceArgs) -> Result<(), MmdumpError> {
+    use mmdump::tail::TailOptions;
+    use mmdump::trace::{Records, chrome_trace, read_archive, read_rings};
+    let mut records = if args.paths.is_empty() && !args.archive.is_empty() {
+        Records::default()
+    } else {
+        read_rings(TailOptions {
+            paths: args.paths,
+            ring: args.ring,
+            ..TailOptions::default()
+        })
+    };
+    for archive in &args.archive {
+        read_archive(archive, &mut records).map_err(|error| io::Error::other(error.to_string()))?;
+    }
+    let trace = chrome_trace(&records);
+    match &args.output {
+        Some(path) => {
+            let mut file = io::BufWriter::new(std::fs::File::create(path)?);
+            serde_json::to_writer(&mut file, &trace).map_err(io::Error::other)?;
+            writeln!(file)?;
+            file.flush()?;
+        }
+        None => {
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            serde_json::to_writer(&mut out, &trace).map_err(io::Error::other)?;
+            writeln!(out)?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
