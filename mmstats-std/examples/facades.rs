@@ -9,27 +9,33 @@
 //! `mmdump tail --spans PATH`, `mmdump trace PATH`.
 //! `--dir DIR` puts the file in DIR instead of the default directory.
 
-use std::io::{BufRead, Write};
-use std::time::Duration;
-
-use tracing_subscriber::layer::SubscriberExt;
+#[cfg(not(all(feature = "metrics", feature = "tracing")))]
+fn main() {
+    eprintln!("the facades example needs --features metrics,tracing");
+    std::process::exit(2);
+}
 
 /// A request, as a program already instrumented for `metrics` and
 /// `tracing` handles it.
+#[cfg(all(feature = "metrics", feature = "tracing"))]
 fn serve(method: &'static str, round: u64) {
     let span = tracing::info_span!("request", method, round);
     let _request = span.enter();
     metrics::counter!("requests", "method" => method).increment(1);
     {
         let _db = tracing::info_span!("db").entered();
-        std::thread::sleep(Duration::from_micros(200));
+        std::thread::sleep(std::time::Duration::from_micros(200));
     }
     metrics::histogram!("latency", "method" => method).record(0.000_25);
     metrics::gauge!("inflight").set(1.0);
     tracing::info!("served");
 }
 
+#[cfg(all(feature = "metrics", feature = "tracing"))]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::{BufRead, Write};
+    use tracing_subscriber::layer::SubscriberExt;
+
     let mut builder = mmstats::StatsFile::builder("facades").size(1 << 20);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
