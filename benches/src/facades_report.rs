@@ -173,6 +173,18 @@ fn tracing_cases(stats: &StatsFile) -> Vec<FacadeCase> {
             name: "span enter+exit: registry, no layer",
             run: span_enter_exit(tracing::Dispatch::new(tracing_subscriber::registry())),
         },
+        FacadeCase {
+            // The layer reads the wall clock at enter and at exit.
+            name: "clock read (mmstats::os::now_ns)",
+            run: Box::new(|budget| {
+                let mut run = |n: u64| {
+                    for _ in 0..n {
+                        std::hint::black_box(mmstats::os::now_ns());
+                    }
+                };
+                measure(&mut run, budget).median_ns
+            }),
+        },
     ]
 }
 
