@@ -180,6 +180,13 @@ pub(crate) struct TraceArgs {
     /// Write the trace to this file instead of standard output.
     #[arg(long, short = 'o')]
     pub(crate) output: Option<PathBuf>,
+    /// Write a self-contained HTML timeline (spans per thread as bars, no
+    /// script) of the last --seconds instead of the JSON.
+    #[arg(long)]
+    pub(crate) html: bool,
+    /// With --html: the seconds drawn, ending at the last record.
+    #[arg(long, default_value_t = 10.0)]
+    pub(crate) seconds: f64,
 }
 
 #[derive(Args, Debug)]

@@ -349,6 +349,159 @@ pub fn chrome_trace(records: &Records) -> Json {
     })
 }
 
+/// Spans and instants drawn at most by [`timeline_html`] (the latest).
+pub const MAX_DRAWN: usize = 20_000;
+
+/// Text for HTML or SVG (names come from the rings: anyone's bytes).
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A self-contained HTML page (inline SVG, no script, no external asset)
+/// drawing the last `window_us` microseconds of a [`chrome_trace`]
+/// document: one row per thread, spans as bars stacked by nesting depth,
+/// events as ticks. What `mmdump trace --html` writes.
+#[must_use]
+pub fn timeline_html(trace: &Json, window_us: f64) -> String {
+    use std::fmt::Write as _;
+    const WIDTH: f64 = 1200.0;
+    const LEFT: f64 = 170.0;
+    const ROW: f64 = 18.0;
+    let empty = Vec::new();
+    let events = trace["traceEvents"].as_array().unwrap_or(&empty);
+    let end_of = |e: &Json| e["ts"].as_f64().unwrap_or(0.0) + e["dur"].as_f64().unwrap_or(0.0);
+    let end = events
+        .iter()
+        .filter(|e| e["ph"] != "M")
+        .map(end_of)
+        .fold(0.0, f64::max);
+    let start = (end - window_us).max(0.0);
+    let mut names: BTreeMap<(u64, u64), String> = BTreeMap::new();
+    let mut tracks: BTreeMap<(u64, u64), Vec<&Json>> = BTreeMap::new();
+    let mut drawn = 0usize;
+    // The latest events first, so the bound keeps the newest.
+    for event in events.iter().rev() {
+        let track = (
+            event["pid"].as_u64().unwrap_or(0),
+            event["tid"].as_u64().unwrap_or(0),
+        );
+        if event["ph"] == "M" {
+            if event["name"] == "thread_name" {
+                names.insert(
+                    track,
+                    event["args"]["name"].as_str().unwrap_or("").to_owned(),
+                );
+            }
+            continue;
+        }
+        if end_of(event) < start || drawn >= MAX_DRAWN {
+            continue;
+        }
+        drawn += 1;
+        tracks.entry(track).or_default().push(event);
+    }
+    let span = (end - start).max(1.0);
+    let x = |ts: f64| LEFT + (ts.max(start) - start) / span * (WIDTH - LEFT - 10.0);
+    let mut rows = String::new();
+    let mut y = 30.0;
+    for (track, events) in &mut tracks {
+        events.reverse();
+        events.sort_by(|a, b| {
+            let ts = |e: &Json| e["ts"].as_f64().unwrap_or(0.0);
+            ts(a)
+                .total_cmp(&ts(b))
+                .then(end_of(b).total_cmp(&end_of(a)))
+        });
+        let label = names
+            .get(track)
+            .cloned()
+            .unwrap_or_else(|| format!("tid {}", track.1));
+        // Depth of each span: spans still open when it starts.
+        let mut open: Vec<f64> = Vec::new();
+        let mut bars = String::new();
+        let mut depth_max = 0usize;
+        for event in events.iter() {
+            let ts = event["ts"].as_f64().unwrap_or(0.0);
+            while open.last().is_some_and(|e| *e <= ts) {
+                open.pop();
+            }
+            let name = escape(event["name"].as_str().unwrap_or(""));
+            let depth = open.len();
+            let top = y + depth as f64 * ROW;
+            if event["ph"] == "X" {
+                let (left, right) = (x(ts), x(end_of(event)));
+                let w = (right - left).max(1.0);
+                let _ = write!(
+                    bars,
+                    "<rect class=\"span\" x=\"{left:.1}\" y=\"{top:.1}\" width=\"{w:.1}\" \
+                     height=\"{:.1}\"><title>{name} {:.1} µs</title></rect>",
+                    ROW - 2.0,
+                    event["dur"].as_f64().unwrap_or(0.0)
+                );
+                if w > 40.0 {
+                    let _ = write!(
+                        bars,
+                        "<text x=\"{:.1}\" y=\"{:.1}\" class=\"name\">{name}</text>",
+                        left + 3.0,
+                        top + ROW - 6.0
+                    );
+                }
+                open.push(end_of(event));
+                depth_max = depth_max.max(depth + 1);
+            } else {
+                let at = x(ts);
+                let _ = write!(
+                    bars,
+                    "<line class=\"event\" x1=\"{at:.1}\" x2=\"{at:.1}\" y1=\"{top:.1}\" \
+                     y2=\"{:.1}\"><title>{name}</title></line>",
+                    top + ROW - 2.0
+                );
+                depth_max = depth_max.max(depth + 1);
+            }
+        }
+        let height = depth_max.max(1) as f64 * ROW;
+        let _ = write!(
+            rows,
+            "<text x=\"8\" y=\"{:.1}\" class=\"thread\">{}</text>\
+             <line class=\"track\" x1=\"{LEFT}\" x2=\"{WIDTH}\" y1=\"{:.1}\" y2=\"{:.1}\"/>{bars}",
+            y + 13.0,
+            escape(&label),
+            y + height + 4.0,
+            y + height + 4.0
+        );
+        y += height + 12.0;
+    }
+    let height = y + 10.0;
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>mmstats timeline</title>\
+         <style>body{{font-family:sans-serif;margin:16px;background:#fff;color:#222}}\
+         .span{{fill:#4c78a8;stroke:#fff;stroke-width:0.5}}.event{{stroke:#e45756;stroke-width:2}}\
+         .name{{fill:#fff;font-size:11px}}.thread{{font-size:12px}}.track{{stroke:#ddd}}\
+         .axis{{font-size:11px;fill:#666}}</style></head><body>\
+         <h1 style=\"font-size:18px\">Spans per thread, last {:.3} s</h1>\
+         <svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height:.0}\">\
+         <text class=\"axis\" x=\"{LEFT}\" y=\"16\">0 µs</text>\
+         <text class=\"axis\" x=\"{:.0}\" y=\"16\" text-anchor=\"end\">{:.0} µs</text>{rows}</svg>\
+         <p class=\"axis\">{drawn} spans and events drawn (at most {MAX_DRAWN}); \
+         hover a bar for its name and duration.</p></body></html>\n",
+        span / 1e6,
+        WIDTH - 10.0,
+        span
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,5 +573,27 @@ mod tests {
         assert_eq!(find("open")["dur"], 5.0);
         assert_eq!(find("thread_name")["pid"], 7);
         assert_eq!(trace["otherData"]["start_unix_ns"], 1000);
+    }
+
+    #[test]
+    fn the_timeline_escapes_names_from_the_rings() {
+        let records = Records {
+            records: vec![
+                record(
+                    1000,
+                    1,
+                    TailPayload::SpanEnter {
+                        span: 1,
+                        name: "<script>&".into(),
+                    },
+                ),
+                record(9000, 1, TailPayload::SpanExit { span: 1 }),
+            ],
+            skipped_lines: 0,
+        };
+        let html = timeline_html(&chrome_trace(&records), f64::MAX);
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("&lt;script&gt;&amp;"));
+        assert_eq!(html.matches("<rect class=\"span\"").count(), 1);
     }
 }

@@ -4,7 +4,10 @@
 //! histograms and its span histograms, `mmdump tail` its spans and
 //! events, and `mmdump trace` (of the live rings and of a `tail --archive`
 //! file) is checked against the Chrome trace-event format: every event's
-//! fields, one track per thread, spans nested. Under a watchdog: after 120 s the example is killed and the
+//! fields, one track per thread, spans nested; its `--html` timeline is
+//! loaded in headless Chromium and the screenshot shows span bars (with
+//! MMSTATS_SCREENSHOT_TIMELINE=PATH it is also copied to PATH: how
+//! docs/timeline.png is made). Under a watchdog: after 120 s the example is killed and the
 //! test fails.
 
 use std::io::{BufRead, BufReader};
@@ -13,6 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
+
+mod mmdump_common;
 
 const WATCHDOG: Duration = Duration::from_secs(120);
 
@@ -198,6 +203,21 @@ fn mmdump_shows_what_metrics_macros_and_tracing_spans_published() {
         "the archive gives the same trace"
     );
 
+    // The HTML timeline: every span a bar, every event a tick, and bars
+    // on screen in a real browser.
+    let html_path = dir.path().join("timeline.html");
+    let html_arg = html_path.to_str().unwrap().to_owned();
+    mmdump(&["trace", "--html", "-o", &html_arg], &path);
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert_eq!(html.matches("<rect class=\"span\"").count(), 30);
+    assert_eq!(html.matches("<line class=\"event\"").count(), 15);
+    assert!(!html.contains("<script"), "no script");
+    assert!(
+        !html.contains("http://") || html.matches("http://").count() == 1,
+        "only the SVG namespace"
+    );
+    check_screenshot(dir.path(), &html_path);
+
     drop(child.stdin.take());
     let status = child.wait().unwrap();
     assert!(status.success(), "the example exited with {status}");
@@ -292,4 +312,60 @@ fn check_trace(trace: &Value) {
             }
         }
     }
+}
+
+/// Headless Chromium draws the timeline: the screenshot has the bars'
+/// colour over a real area. Skipped (saying so) without chromium unless
+/// MMSTATS_REQUIRE_CHROMIUM is set.
+#[cfg(feature = "serve")]
+fn check_screenshot(dir: &Path, html: &Path) {
+    let Some(chromium) = mmdump_common::tool_or_skip("chromium", "MMSTATS_REQUIRE_CHROMIUM") else {
+        return;
+    };
+    let profile = tempfile::tempdir().unwrap();
+    let shot = dir.join("timeline.png");
+    let output = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--window-size=1240,260",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "chromium --screenshot failed: {output:?}"
+    );
+    let bytes = std::fs::read(&shot).unwrap();
+    let decoder = png::Decoder::new(std::io::Cursor::new(&bytes));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    pixels.truncate(info.buffer_size());
+    let stride = info.color_type.samples();
+    assert!(stride >= 3, "an RGB screenshot");
+    // The bars' fill, #4c78a8.
+    let bar = pixels
+        .chunks(stride)
+        .filter(|p| p[0] == 0x4c && p[1] == 0x78 && p[2] == 0xa8)
+        .count();
+    assert!(bar > 5_000, "only {bar} pixels of span bars on screen");
+    if let Some(copy) = std::env::var_os("MMSTATS_SCREENSHOT_TIMELINE") {
+        std::fs::copy(&shot, copy).unwrap();
+    }
+}
+
+#[cfg(not(feature = "serve"))]
+fn check_screenshot(_dir: &Path, _html: &Path) {
+    eprintln!("skipped: the timeline screenshot check decodes PNG with the serve feature's png");
 }
