@@ -527,12 +527,11 @@ impl<K: LaneKind> Laned<K> {
         }))
     }
 
-    /// An `Arc` of this metric (module field `this`).
-    fn arc(&self) -> Arc<Self> {
-        // `&self` comes from a live `Arc`, so the upgrade succeeds.
-        self.this
-            .upgrade()
-            .expect("a metric is updated through its Arc")
+    /// An `Arc` of this metric (field `this`). `&self` comes from the
+    /// live `Arc` of a `metrics` handle, so the upgrade succeeds; were it
+    /// ever not to, the caller drops the update rather than panic.
+    fn arc(&self) -> Option<Arc<Self>> {
+        self.this.upgrade()
     }
 
     fn lock_pool(&self) -> MutexGuard<'_, LanePool<K::Own>> {
@@ -557,7 +556,10 @@ impl<K: LaneKind> Laned<K> {
             }
         });
         if done != Ok(true) {
-            self.arc().take_lane(update);
+            match self.arc() {
+                Some(this) => this.take_lane(update),
+                None => self.recorder.refused.count(),
+            }
         }
     }
 
@@ -622,7 +624,7 @@ impl CounterFn for Laned<CounterLanes> {
     }
 
     fn absolute(&self, value: u64) {
-        let this = self.arc();
+        let this = self;
         let shared = this
             .shared
             .get_or_init(|| CounterLanes::shared(&this.spec, &this.recorder.file, this.unit));
