@@ -28,8 +28,8 @@
 //! own thread id), so thread churn does not grow the file.
 //!
 //! **Bounded.** Rings, histograms and the span stack are bounded (threads
-//! beyond `max_threads`, span names beyond the file's room, spans nested
-//! deeper than 64): what finds no room is not recorded and is counted in
+//! beyond `max_threads`, span names beyond the file's room or beyond
+//! [`KEYS_MAX`] keys a thread, spans nested deeper than 64): what finds no room is not recorded and is counted in
 //! the field `trace.dropped` ([`MmstatsLayer::dropped`]); nothing panics.
 //!
 //! **When not to use it.** For logs to keep (every field of every event),
@@ -78,6 +78,11 @@ use crate::publish::{Histogram, SharedCounter, StatsFile};
 
 /// Spans one thread may have entered at once; deeper ones are dropped.
 const STACK_MAX: usize = 64;
+
+/// Span keys (name and label values) one thread keeps a histogram for;
+/// spans of further keys still go into the ring, their durations are
+/// dropped (counted).
+pub const KEYS_MAX: usize = 1024;
 
 /// The event code of span records.
 pub const SPAN_EVENT: u32 = 0;
@@ -237,7 +242,9 @@ impl LayerInner {
         Some(ThreadSlot {
             lane,
             ring,
-            histograms: HashMap::new(),
+            histograms: Vec::new(),
+            index: HashMap::new(),
+            last: None,
             stack: Vec::with_capacity(STACK_MAX),
         })
     }
@@ -249,7 +256,13 @@ struct ThreadSlot {
     lane: String,
     ring: EventRing,
     /// `None`: the histogram found no room (not retried).
-    histograms: HashMap<Arc<SpanKey>, Option<Histogram>>,
+    histograms: Vec<Option<Histogram>>,
+    /// Where each key's histogram is in `histograms` (at most
+    /// [`KEYS_MAX`] keys).
+    index: HashMap<Arc<SpanKey>, usize>,
+    /// The key used last and its index: a span entered and exited again
+    /// and again skips the hash.
+    last: Option<(Arc<SpanKey>, usize)>,
     stack: Vec<Entered>,
 }
 
@@ -323,16 +336,34 @@ impl MmstatsLayer {
 }
 
 impl ThreadSlot {
-    /// The thread's histogram for `key`, made on first use.
+    /// The thread's histogram for `key`, made on first use: the last one
+    /// used if `key` is the same span's key (no hashing), else looked up.
     fn histogram(&mut self, key: &Arc<SpanKey>, inner: &LayerInner) -> Option<&Histogram> {
-        if !self.histograms.contains_key(key) {
-            let made = self.make_histogram(key, inner);
-            if made.is_none() {
-                inner.dropped.incr();
+        let at = match &self.last {
+            Some((last, at)) if Arc::ptr_eq(last, key) => *at,
+            _ => {
+                let at = match self.index.get(key) {
+                    Some(at) => *at,
+                    None if self.index.len() >= KEYS_MAX => {
+                        inner.dropped.incr();
+                        return None;
+                    }
+                    None => {
+                        let made = self.make_histogram(key, inner);
+                        if made.is_none() {
+                            inner.dropped.incr();
+                        }
+                        self.histograms.push(made);
+                        let at = self.histograms.len() - 1;
+                        self.index.insert(Arc::clone(key), at);
+                        at
+                    }
+                };
+                self.last = Some((Arc::clone(key), at));
+                at
             }
-            self.histograms.insert(Arc::clone(key), made);
-        }
-        self.histograms.get(key).and_then(Option::as_ref)
+        };
+        self.histograms.get(at).and_then(Option::as_ref)
     }
 
     fn make_histogram(&self, key: &SpanKey, inner: &LayerInner) -> Option<Histogram> {

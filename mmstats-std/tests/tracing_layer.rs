@@ -180,3 +180,31 @@ fn threads_beyond_the_bound_are_dropped_and_counted() {
     let dropped = fields(&stats, "trace.dropped");
     assert_eq!(dropped[0].value, FieldValue::Counter(3));
 }
+
+#[test]
+fn unbounded_label_values_are_bounded_and_every_duration_is_accounted_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let stats = StatsFile::builder("tracing-bounds")
+        .dir(dir.path())
+        .size(1 << 20)
+        .create()
+        .unwrap();
+    let layer = MmstatsLayer::builder(stats.clone())
+        .label_fields(&["id"])
+        .build()
+        .unwrap();
+    let spans = mmstats::tracing_layer::KEYS_MAX as u64 + 500;
+    let subscriber = tracing_subscriber::registry().with(layer.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        for id in 0..spans {
+            let _span = tracing::info_span!("request", id).entered();
+        }
+    });
+    let recorded: u64 = fields(&stats, "trace.span_ns").iter().map(total).sum();
+    assert!(recorded > 0, "some histograms fit");
+    assert!(recorded < spans, "the file cannot hold a histogram per id");
+    // Each span's duration is recorded or counted as dropped, never both.
+    assert_eq!(recorded + layer.dropped(), spans);
+    // The ring still took every enter and exit.
+    assert_eq!(appended(&fields(&stats, "trace.ring")[0]), 2 * spans);
+}
