@@ -11,9 +11,9 @@
 //! | gauge          | one shared `f64` gauge (`set` is a store, `increment`/`decrement` a compare-and-swap) |
 //! | histogram      | one log-linear histogram per lane (label `lane`), `u64` values |
 //!
-//! The key's labels become the fields' format labels (at most 8, keys of
-//! at most 32 bytes, values of at most 64; a key with more is refused, see
-//! below), and `describe_*` gives the fields' description (cut to 80
+//! The key's labels become the fields' format labels (at most 7 besides
+//! `lane`, keys of at most 32 bytes, values of at most 64; a key with more,
+//! or with a label of its own named `lane`, is refused, see below), and `describe_*` gives the fields' description (cut to 80
 //! bytes) and unit. A description counts only if it comes **before** the
 //! metric is first registered (the field table is written once); describe
 //! at start-up, as the `metrics` docs advise.
