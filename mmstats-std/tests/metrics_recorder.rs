@@ -223,3 +223,30 @@ fn a_full_file_refuses_metrics_and_counts_them() {
         .unwrap();
     assert_eq!(refused.value, FieldValue::Counter(recorder.refused()));
 }
+
+#[test]
+fn keys_the_format_cannot_label_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let stats = file(&dir);
+    let recorder = MmstatsRecorder::new(stats.clone()).unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        // The recorder's own label.
+        metrics::counter!("clash", "lane" => "mine").increment(1);
+        // Eight labels of its own, plus `lane`: one too many.
+        metrics::counter!(
+            "wide", "a" => "1", "b" => "2", "c" => "3", "d" => "4",
+            "e" => "5", "f" => "6", "g" => "7", "h" => "8"
+        )
+        .increment(1);
+        // Seven fit.
+        metrics::counter!(
+            "fits", "a" => "1", "b" => "2", "c" => "3", "d" => "4",
+            "e" => "5", "f" => "6", "g" => "7"
+        )
+        .increment(1);
+    });
+    assert_eq!(recorder.refused(), 2);
+    assert!(fields(&stats, "clash").is_empty());
+    assert!(fields(&stats, "wide").is_empty());
+    assert_eq!(counter_sum(&fields(&stats, "fits")), 1);
+}
