@@ -123,6 +123,11 @@ pub(crate) enum Command {
     /// report records the writer overwrote before they were read ("missed
     /// 1,024 events"), turn spans into durations, archive to a file.
     Tail(TailArgs),
+    /// Export event rings as Chrome trace-event JSON (Perfetto,
+    /// chrome://tracing): one track per writer thread, spans as complete
+    /// events, other records as instants. Reads what the rings of the
+    /// stats files hold now, or archives written by `tail --archive`.
+    Trace(TraceArgs),
     /// Serve the stats over HTTP: Prometheus /metrics, a JSON API and a
     /// live dashboard.
     ///
@@ -174,6 +179,30 @@ pub(crate) enum Command {
     /// Stops on Ctrl-C or SIGTERM, or after --count reads.
     #[cfg(feature = "push")]
     Push(PushArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct TraceArgs {
+    /// Stats files, directories or wildcard patterns whose rings to read;
+    /// default: the stats directory (unless --archive is given).
+    pub(crate) paths: Vec<PathBuf>,
+    /// Only rings whose field name matches this wildcard pattern.
+    #[arg(long)]
+    pub(crate) ring: Option<String>,
+    /// Read this archive of `mmdump tail --archive` (JSON lines); may be
+    /// given more than once.
+    #[arg(long)]
+    pub(crate) archive: Vec<PathBuf>,
+    /// Write the trace to this file instead of standard output.
+    #[arg(long, short = 'o')]
+    pub(crate) output: Option<PathBuf>,
+    /// Write a self-contained HTML timeline (spans per thread as bars, no
+    /// script) of the last --seconds instead of the JSON.
+    #[arg(long)]
+    pub(crate) html: bool,
+    /// With --html: the seconds drawn, ending at the last record.
+    #[arg(long, default_value_t = 10.0)]
+    pub(crate) seconds: f64,
 }
 
 #[derive(Args, Debug)]

@@ -25,6 +25,7 @@ pub(crate) mod record;
 #[cfg(feature = "serve")]
 pub(crate) mod serve;
 pub(crate) mod tail;
+pub(crate) mod trace;
 pub(crate) mod tree;
 #[cfg(feature = "serve")]
 pub(crate) mod trend;

@@ -1,5 +1,5 @@
 //! `mmdump`, the operator's tool for mmstats files: list, dump, tree, get,
-//! watch, tail, munin, clean, `--image`, and with the `serve` feature
+//! watch, tail, trace, munin, clean, `--image`, and with the `serve` feature
 //! (default) `serve` (Prometheus, JSON API, dashboard), `record` (SQLite
 //! history) and `trend` (charts); plus the demo writer. The binaries
 //! (`mmdump`, `mmstats-demo`) are thin: the work is in these modules, so
@@ -23,6 +23,7 @@ pub mod serve;
 #[allow(unsafe_code)]
 pub mod signals;
 pub mod tail;
+pub mod trace;
 #[cfg(feature = "serve")]
 pub mod trend;
 pub mod value_text;

@@ -58,6 +58,7 @@ fn run(cli: Cli) -> Result<(), command::MmdumpError> {
         ),
         Some(Command::Demo(args)) => command::demo::demo(&args),
         Some(Command::Tail(args)) => command::tail::tail(args),
+        Some(Command::Trace(args)) => command::trace::trace(args),
         #[cfg(feature = "serve")]
         Some(Command::Serve(args)) => command::serve::serve(&args),
         #[cfg(feature = "serve")]

@@ -4,8 +4,9 @@
 //! [`Timestamp`], [`Text`], [`Average`]) are `Send` but not `Sync`, and not
 //! `Clone`: the type system keeps one writer per field, which is what lets
 //! an update be a `Relaxed` load and store instead of a locked
-//! read-modify-write. [`SharedCounter`] and [`SharedGauge`] are `Sync` and
-//! use `fetch_add` for fields that many threads update.
+//! read-modify-write. [`SharedCounter`], [`SharedGauge`] and
+//! [`SharedFloatGauge`] are `Sync` and use `fetch_add` (a compare-and-swap
+//! for the float) for fields that many threads update.
 //!
 //! Why `Relaxed` is enough for every single-word store here: each word is an
 //! independent value; no reader infers anything about other memory from it,
@@ -227,6 +228,53 @@ impl<'a> FloatGauge<'a> {
     #[inline]
     pub fn add(&self, delta: f64) {
         self.set(self.get() + delta);
+    }
+
+    /// The current value.
+    #[must_use]
+    pub fn get(&self) -> f64 {
+        f64::from_bits(self.word.load(Ordering::Relaxed))
+    }
+}
+
+/// An `f64` gauge that many threads may update at once (`Sync`; not
+/// `Clone`, as for [`SharedCounter`]): `set` is a store, `add` a
+/// compare-and-swap loop on the value's bits.
+#[derive(Debug)]
+pub struct SharedFloatGauge<'a> {
+    word: &'a Word,
+}
+
+impl<'a> SharedFloatGauge<'a> {
+    pub(crate) const fn new(word: &'a Word) -> Self {
+        Self { word }
+    }
+
+    /// Sets the value.
+    #[inline]
+    pub fn set(&self, value: f64) {
+        // Relaxed: an independent value (module docs).
+        self.word.store(value.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Adds `delta` (atomically: concurrent adds are never lost).
+    #[inline]
+    pub fn add(&self, delta: f64) {
+        // Relaxed compare-and-swap: the swap is atomic, which is all that
+        // keeps concurrent adds from being lost; it orders nothing else.
+        let mut current = self.word.load(Ordering::Relaxed);
+        loop {
+            let next = (f64::from_bits(current) + delta).to_bits();
+            match self.word.compare_exchange_weak(
+                current,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(seen) => current = seen,
+            }
+        }
     }
 
     /// The current value.

@@ -117,8 +117,8 @@ pub use averages::{MovingAverage, WindowAverage};
 pub use buffer::words_from_bytes;
 pub use buffer::{MisalignedBuffer, RegionBuffer};
 pub use handles::{
-    Average, Counter, Flag, FloatGauge, Gauge, SharedCounter, SharedGauge, Text, Timestamp,
-    truncate_utf8,
+    Average, Counter, Flag, FloatGauge, Gauge, SharedCounter, SharedFloatGauge, SharedGauge, Text,
+    Timestamp, truncate_utf8,
 };
 pub use histogram::{Clock, Histogram, HistogramShape, HistogramTimer, HistogramView};
 pub use kind::{Kind, Shape, Unit};

@@ -5,7 +5,8 @@
 
 use crate::averages::{MovingAverage, WindowAverage};
 use crate::handles::{
-    Average, Counter, Flag, FloatGauge, Gauge, SharedCounter, SharedGauge, Text, Timestamp,
+    Average, Counter, Flag, FloatGauge, Gauge, SharedCounter, SharedFloatGauge, SharedGauge, Text,
+    Timestamp,
 };
 use crate::histogram::{Clock, Histogram, HistogramShape, HistogramShapeError, HistogramTimer};
 use crate::kind::{Kind, Shape, Unit};
@@ -779,6 +780,15 @@ impl<'a> Region<'a> {
     ) -> Result<FloatGauge<'a>, AddFieldError> {
         let word = self.add_single(&spec.into(), Kind::Float, 0, 0)?;
         Ok(FloatGauge::new(word))
+    }
+
+    /// Adds an `f64` gauge that many threads may update at once.
+    pub fn shared_float_gauge<'s>(
+        &mut self,
+        spec: impl Into<FieldSpec<'s>>,
+    ) -> Result<SharedFloatGauge<'a>, AddFieldError> {
+        let word = self.add_single(&spec.into(), Kind::Float, layout::FLAG_SHARED, 0)?;
+        Ok(SharedFloatGauge::new(word))
     }
 
     /// Adds a boolean.

@@ -83,6 +83,20 @@ impl EventRing {
         self.ring.exit(os::now_ns(), os::cached_tid(), event, span)
     }
 
+    /// [`EventRing::enter`] with a timestamp the caller read (ns since the
+    /// Unix epoch, [`crate::os::now_ns`]), for a caller that also needs it
+    /// (a span's duration) and reads the clock once.
+    #[inline]
+    pub fn enter_at(&self, unix_ns: u64, event: u32, name: &str) -> u64 {
+        self.ring.enter(unix_ns, os::cached_tid(), event, name)
+    }
+
+    /// [`EventRing::exit`] with a timestamp the caller read.
+    #[inline]
+    pub fn exit_at(&self, unix_ns: u64, event: u32, span: u64) -> u64 {
+        self.ring.exit(unix_ns, os::cached_tid(), event, span)
+    }
+
     /// Records appended so far.
     #[must_use]
     pub fn appended(&self) -> u64 {

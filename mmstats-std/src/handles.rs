@@ -9,7 +9,7 @@ use mmstats_nostd::{FieldSpec, Unit};
 use crate::error::AddFieldError;
 use crate::publish::{
     Average, Counter, Flag, FloatGauge, Gauge, Handle, Histogram, MovingAverage, SharedCounter,
-    SharedGauge, StatsFile, Text, Timestamp,
+    SharedFloatGauge, SharedGauge, StatsFile, Text, Timestamp,
 };
 /// A handle type that can be registered in a [`StatsFile`]; used by
 /// [`StatsFile::add`] and [`crate::stats!`].
@@ -36,6 +36,7 @@ stat_via! {
     Gauge => gauge,
     SharedGauge => shared_gauge,
     FloatGauge => float_gauge,
+    SharedFloatGauge => shared_float_gauge,
     Flag => flag,
     Timestamp => timestamp,
     Text => text,
@@ -296,6 +297,14 @@ impl StatsFile {
         &self,
         spec: impl Into<FieldSpec<'s>>,
     ) -> Result<FloatGauge, AddFieldError> {
+        self.add(spec)
+    }
+
+    /// Adds an `f64` gauge that many threads may update at once.
+    pub fn shared_float_gauge<'s>(
+        &self,
+        spec: impl Into<FieldSpec<'s>>,
+    ) -> Result<SharedFloatGauge, AddFieldError> {
         self.add(spec)
     }
 

@@ -20,6 +20,9 @@ const LAYERS: &[(&str, u8, Side)] = &[
     ("dynamic", 5, Side::Write),
     ("events", 5, Side::Write),
     ("histogram_timer", 5, Side::Write),
+    ("metrics_recorder", 6, Side::Write),
+    ("tracing_layer", 6, Side::Write),
+    ("timed_mutex", 6, Side::Write),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -54,6 +57,9 @@ const SOURCES: &[(&str, &str)] = &[
     ("dynamic", include_str!("dynamic.rs")),
     ("events", include_str!("events.rs")),
     ("histogram_timer", include_str!("histogram_timer.rs")),
+    ("metrics_recorder", include_str!("metrics_recorder.rs")),
+    ("tracing_layer", include_str!("tracing_layer.rs")),
+    ("timed_mutex", include_str!("timed_mutex.rs")),
 ];
 
 fn layer(module: &str) -> (u8, Side) {

@@ -87,7 +87,9 @@
 //   `liveness`;
 // - reading: `legacy`, then `read`;
 // - writing, beside reading and never importing it: `publish`, then
-//   `handles`, then `dynamic`, `events` and `histogram_timer`.
+//   `handles`, then `dynamic`, `events` and `histogram_timer`;
+// - integrations, on top of writing: `metrics_recorder`, `tracing_layer`,
+//   `timed_mutex`.
 
 mod defaults;
 mod dynamic;
@@ -102,12 +104,17 @@ pub mod legacy;
 mod liveness;
 #[allow(unsafe_code)]
 mod map;
+#[cfg(feature = "metrics")]
+pub mod metrics_recorder;
 pub mod os;
 #[allow(unsafe_code)]
 mod publish;
 mod read;
 #[allow(unsafe_code)]
 pub mod sigbus;
+pub mod timed_mutex;
+#[cfg(feature = "tracing")]
+pub mod tracing_layer;
 pub mod trust;
 mod value;
 
@@ -128,13 +135,14 @@ pub use map::{LiveWords, ReadMap};
 pub use mmstats_nostd::{FieldSpec, Kind, LabelError, LabelIter, Labels, Padding, Unit};
 pub use publish::{
     Average, Counter, Flag, FloatGauge, Gauge, Handle, Histogram, Location, MovingAverage,
-    SharedCounter, SharedGauge, StatsFile, StatsFileBuilder, Text, Timestamp,
+    SharedCounter, SharedFloatGauge, SharedGauge, StatsFile, StatsFileBuilder, Text, Timestamp,
 };
 pub use read::{
     FileStats, ReadFailure, ReadFileError, RegionInfo, RegionReader, RepeatFilter, Sample,
     Snapshot, SnapshotValue, open_for_reading, open_for_reading_at, read_file, read_open_file,
     read_open_file_matching, unit_name,
 };
+pub use timed_mutex::{TimedMutex, TimedMutexGuard};
 pub use trust::DirTrustError;
 pub use value::{Field, FieldProblem, FieldValue, Format};
 

@@ -92,6 +92,9 @@ fn main() {
         let false_sharing = false_sharing_section(&args, dir.path());
         interference_section(&args, dir.path(), &mut goals);
         mmstats_benches::serve_report::print(args.budget);
+        mmstats_benches::facades_report::facades_report(
+            args.budget.min(Duration::from_millis(200)),
+        );
         goals.splice(
             0..0,
             [

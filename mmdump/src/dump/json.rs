@@ -302,6 +302,15 @@ pub fn json_field(f: &Field) -> Json {
     if !f.unit.is_empty() {
         object.insert("unit".into(), json!(f.unit));
     }
+    // Format-2.2 labels, as an object of strings (absent when none).
+    if !f.labels.is_empty() {
+        let labels: serde_json::Map<String, Json> = f
+            .labels
+            .iter()
+            .map(|(key, value)| (key.to_owned(), json!(value)))
+            .collect();
+        object.insert("labels".into(), Json::Object(labels));
+    }
     if !f.description.is_empty() {
         object.insert("description".into(), json!(f.description));
     }

@@ -432,6 +432,8 @@ pub type SharedCounter = Handle<mmstats_nostd::SharedCounter<'static>>;
 pub type Gauge = Handle<mmstats_nostd::Gauge<'static>>;
 /// Shared gauge handle (see [`mmstats_nostd::SharedGauge`]).
 pub type SharedGauge = Handle<mmstats_nostd::SharedGauge<'static>>;
+/// Shared float gauge handle (see [`mmstats_nostd::SharedFloatGauge`]).
+pub type SharedFloatGauge = Handle<mmstats_nostd::SharedFloatGauge<'static>>;
 /// Float gauge handle (see [`mmstats_nostd::FloatGauge`]).
 pub type FloatGauge = Handle<mmstats_nostd::FloatGauge<'static>>;
 /// Boolean handle (see [`mmstats_nostd::Flag`]).

@@ -24,5 +24,5 @@ mod heartbeat;
 pub use builder::{Location, StatsFileBuilder};
 pub use file::{
     Average, Counter, Flag, FloatGauge, Gauge, Handle, Histogram, MovingAverage, SharedCounter,
-    SharedGauge, StatsFile, Text, Timestamp,
+    SharedFloatGauge, SharedGauge, StatsFile, Text, Timestamp,
 };
