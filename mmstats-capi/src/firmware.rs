@@ -18,12 +18,15 @@
 //! made from it is used; the caller does not write the structs itself
 //! except to zero them.
 
+// The exported functions are called from C, where `unsafe` does not
+// exist: their pointer contract is the module's `# Safety` above and each
+// function's header comment, and every pointer is checked for NULL.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
+
 use core::ffi::c_char;
 use core::mem::{align_of, size_of};
 
-use mmstats_nostd::{
-    Counter, FloatGauge, Gauge, Histogram, Region, RegionOptions, Text, Word,
-};
+use mmstats_nostd::{Counter, FloatGauge, Gauge, Histogram, Region, RegionOptions, Text, Word};
 
 use crate::args;
 use crate::spec::mmstats_field_spec;
@@ -165,12 +168,42 @@ macro_rules! storage {
     };
 }
 
-storage!(mmstats_fw_region, Region<'static>, 0x6d6d_5247, MMSTATS_FW_REGION_WORDS);
-storage!(mmstats_fw_counter, Counter<'static>, 0x6d6d_4331, MMSTATS_FW_HANDLE_WORDS);
-storage!(mmstats_fw_gauge, Gauge<'static>, 0x6d6d_4732, MMSTATS_FW_HANDLE_WORDS);
-storage!(mmstats_fw_float, FloatGauge<'static>, 0x6d6d_4633, MMSTATS_FW_HANDLE_WORDS);
-storage!(mmstats_fw_text, Text<'static>, 0x6d6d_5434, MMSTATS_FW_HANDLE_WORDS);
-storage!(mmstats_fw_histogram, Histogram<'static>, 0x6d6d_4835, MMSTATS_FW_HANDLE_WORDS);
+storage!(
+    mmstats_fw_region,
+    Region<'static>,
+    0x6d6d_5247,
+    MMSTATS_FW_REGION_WORDS
+);
+storage!(
+    mmstats_fw_counter,
+    Counter<'static>,
+    0x6d6d_4331,
+    MMSTATS_FW_HANDLE_WORDS
+);
+storage!(
+    mmstats_fw_gauge,
+    Gauge<'static>,
+    0x6d6d_4732,
+    MMSTATS_FW_HANDLE_WORDS
+);
+storage!(
+    mmstats_fw_float,
+    FloatGauge<'static>,
+    0x6d6d_4633,
+    MMSTATS_FW_HANDLE_WORDS
+);
+storage!(
+    mmstats_fw_text,
+    Text<'static>,
+    0x6d6d_5434,
+    MMSTATS_FW_HANDLE_WORDS
+);
+storage!(
+    mmstats_fw_histogram,
+    Histogram<'static>,
+    0x6d6d_4835,
+    MMSTATS_FW_HANDLE_WORDS
+);
 
 fn status_of(result: Result<(), mmstats_status>) -> mmstats_status {
     match result {
@@ -390,7 +423,11 @@ fn with<S: Storage>(handle: *mut S, update: impl FnOnce(&S::Inner)) -> mmstats_s
 }
 
 /// Reads a value from the handle behind `handle` into `out`.
-fn read<S: Storage, V>(handle: *mut S, out: *mut V, value: impl FnOnce(&S::Inner) -> V) -> mmstats_status {
+fn read<S: Storage, V>(
+    handle: *mut S,
+    out: *mut V,
+    value: impl FnOnce(&S::Inner) -> V,
+) -> mmstats_status {
     status_of((|| {
         // SAFETY: documented contract of handle pointers.
         let inner = unsafe { S::get(handle) }?;
@@ -413,7 +450,10 @@ pub extern "C" fn mmstats_fw_counter_incr(counter: *mut mmstats_fw_counter) -> m
 
 /// Adds `n` to the counter (wrapping).
 #[unsafe(no_mangle)]
-pub extern "C" fn mmstats_fw_counter_add(counter: *mut mmstats_fw_counter, n: u64) -> mmstats_status {
+pub extern "C" fn mmstats_fw_counter_add(
+    counter: *mut mmstats_fw_counter,
+    n: u64,
+) -> mmstats_status {
     with(counter, |counter| counter.add(n))
 }
 
@@ -440,7 +480,10 @@ pub extern "C" fn mmstats_fw_gauge_add(gauge: *mut mmstats_fw_gauge, delta: i64)
 
 /// Stores the gauge's value in `*out`.
 #[unsafe(no_mangle)]
-pub extern "C" fn mmstats_fw_gauge_get(gauge: *mut mmstats_fw_gauge, out: *mut i64) -> mmstats_status {
+pub extern "C" fn mmstats_fw_gauge_get(
+    gauge: *mut mmstats_fw_gauge,
+    out: *mut i64,
+) -> mmstats_status {
     read(gauge, out, Gauge::get)
 }
 
@@ -458,7 +501,10 @@ pub extern "C" fn mmstats_fw_float_add(gauge: *mut mmstats_fw_float, delta: f64)
 
 /// Stores the float gauge's value in `*out`.
 #[unsafe(no_mangle)]
-pub extern "C" fn mmstats_fw_float_get(gauge: *mut mmstats_fw_float, out: *mut f64) -> mmstats_status {
+pub extern "C" fn mmstats_fw_float_get(
+    gauge: *mut mmstats_fw_float,
+    out: *mut f64,
+) -> mmstats_status {
     read(gauge, out, FloatGauge::get)
 }
 

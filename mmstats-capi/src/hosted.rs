@@ -14,6 +14,11 @@
 //! the caller has not freed; string and output pointers are NULL or valid
 //! for the call.
 
+// The exported functions are called from C, where `unsafe` does not
+// exist: their pointer contract is the module's `# Safety` above and each
+// function's header comment, and every pointer is checked for NULL.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
+
 use std::boxed::Box;
 use std::ffi::c_char;
 
@@ -233,11 +238,12 @@ pub extern "C" fn mmstats_file_path(
         if buf.is_null() {
             return Err(mmstats_status::MMSTATS_NULL_ARGUMENT);
         }
-        // SAFETY: `buf` is non-NULL and holds `len` > bytes.len() bytes by
-        // the contract; the regions are distinct (ours is a fresh String).
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), bytes.len()) };
-        // SAFETY: bytes.len() < len, so in bounds.
-        unsafe { buf.add(bytes.len()).write(0) };
+        // SAFETY: `buf` is non-NULL and holds `len` writable bytes by the
+        // contract; nothing else refers to them during the call.
+        let dest = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), len) };
+        dest[..bytes.len()].copy_from_slice(bytes);
+        // In bounds: len > bytes.len() (checked above).
+        dest[bytes.len()] = 0;
         Ok(())
     })())
 }
@@ -334,7 +340,8 @@ pub extern "C" fn mmstats_file_histogram(
     out: *mut *mut mmstats_histogram,
 ) -> mmstats_status {
     add_field(file, spec, out, |file, spec| {
-        file.histogram(spec).map(|inner| mmstats_histogram { inner })
+        file.histogram(spec)
+            .map(|inner| mmstats_histogram { inner })
     })
 }
 
@@ -402,7 +409,10 @@ pub extern "C" fn mmstats_counter_add(counter: *const mmstats_counter, n: u64) -
 
 /// Stores the counter's value in `*out`.
 #[unsafe(no_mangle)]
-pub extern "C" fn mmstats_counter_get(counter: *const mmstats_counter, out: *mut u64) -> mmstats_status {
+pub extern "C" fn mmstats_counter_get(
+    counter: *const mmstats_counter,
+    out: *mut u64,
+) -> mmstats_status {
     read(counter, out, |counter| counter.inner.get())
 }
 
@@ -530,4 +540,3 @@ pub extern "C" fn mmstats_histogram_free(histogram: *mut mmstats_histogram) {
     // SAFETY: documented contract of handle pointers.
     unsafe { free(histogram) }
 }
-

@@ -92,10 +92,9 @@ impl mmstats_status {
                 c"MMSTATS_BAD_HANDLE",
                 c"the handle storage holds no live handle of this kind",
             ),
-            Self::MMSTATS_MISALIGNED => (
-                c"MMSTATS_MISALIGNED",
-                c"the buffer is not 8-byte aligned",
-            ),
+            Self::MMSTATS_MISALIGNED => {
+                (c"MMSTATS_MISALIGNED", c"the buffer is not 8-byte aligned")
+            }
             Self::MMSTATS_REGION_TOO_SMALL => (
                 c"MMSTATS_REGION_TOO_SMALL",
                 c"the buffer cannot hold the header, the table and one value",
