@@ -92,6 +92,7 @@ fn main() {
         let false_sharing = false_sharing_section(&args, dir.path());
         interference_section(&args, dir.path(), &mut goals);
         mmstats_benches::serve_report::print(args.budget);
+        mmstats_benches::capi_report::print();
         goals.splice(
             0..0,
             [
