@@ -507,47 +507,47 @@ enum mmstats_status mmstats_fw_region_histogram(struct mmstats_fw_region *region
  * interrupt context at a time per counter (it is a single-writer field);
  * readers in other processes never block it.
  */
-enum mmstats_status mmstats_fw_counter_incr(struct mmstats_fw_counter *counter);
+enum mmstats_status mmstats_fw_counter_incr(const struct mmstats_fw_counter *counter);
 
 /**
  * Adds `n` to the counter (wrapping).
  */
-enum mmstats_status mmstats_fw_counter_add(struct mmstats_fw_counter *counter, uint64_t n);
+enum mmstats_status mmstats_fw_counter_add(const struct mmstats_fw_counter *counter, uint64_t n);
 
 /**
  * Stores the counter's value in `*out`.
  */
-enum mmstats_status mmstats_fw_counter_get(struct mmstats_fw_counter *counter, uint64_t *out);
+enum mmstats_status mmstats_fw_counter_get(const struct mmstats_fw_counter *counter, uint64_t *out);
 
 /**
  * Sets the gauge. Threading: one writer at a time per gauge.
  */
-enum mmstats_status mmstats_fw_gauge_set(struct mmstats_fw_gauge *gauge, int64_t value);
+enum mmstats_status mmstats_fw_gauge_set(const struct mmstats_fw_gauge *gauge, int64_t value);
 
 /**
  * Adds `delta` (may be negative) to the gauge.
  */
-enum mmstats_status mmstats_fw_gauge_add(struct mmstats_fw_gauge *gauge, int64_t delta);
+enum mmstats_status mmstats_fw_gauge_add(const struct mmstats_fw_gauge *gauge, int64_t delta);
 
 /**
  * Stores the gauge's value in `*out`.
  */
-enum mmstats_status mmstats_fw_gauge_get(struct mmstats_fw_gauge *gauge, int64_t *out);
+enum mmstats_status mmstats_fw_gauge_get(const struct mmstats_fw_gauge *gauge, int64_t *out);
 
 /**
  * Sets the float gauge. Threading: one writer at a time per gauge.
  */
-enum mmstats_status mmstats_fw_float_set(struct mmstats_fw_float *gauge, double value);
+enum mmstats_status mmstats_fw_float_set(const struct mmstats_fw_float *gauge, double value);
 
 /**
  * Adds `delta` to the float gauge.
  */
-enum mmstats_status mmstats_fw_float_add(struct mmstats_fw_float *gauge, double delta);
+enum mmstats_status mmstats_fw_float_add(const struct mmstats_fw_float *gauge, double delta);
 
 /**
  * Stores the float gauge's value in `*out`.
  */
-enum mmstats_status mmstats_fw_float_get(struct mmstats_fw_float *gauge, double *out);
+enum mmstats_status mmstats_fw_float_get(const struct mmstats_fw_float *gauge, double *out);
 
 /**
  * Sets the string to the NUL-terminated UTF-8 `value`, cut to the
@@ -556,27 +556,27 @@ enum mmstats_status mmstats_fw_float_get(struct mmstats_fw_float *gauge, double 
  *
  * Ownership: `value` is copied. Threading: one writer at a time per text.
  */
-enum mmstats_status mmstats_fw_text_set(struct mmstats_fw_text *text,
+enum mmstats_status mmstats_fw_text_set(const struct mmstats_fw_text *text,
                                         const char *value,
                                         uintptr_t *stored);
 
 /**
  * Records one value. Threading: one writer at a time per histogram.
  */
-enum mmstats_status mmstats_fw_histogram_record(struct mmstats_fw_histogram *histogram,
+enum mmstats_status mmstats_fw_histogram_record(const struct mmstats_fw_histogram *histogram,
                                                 uint64_t value);
 
 /**
  * Records `value` `n` times.
  */
-enum mmstats_status mmstats_fw_histogram_record_n(struct mmstats_fw_histogram *histogram,
+enum mmstats_status mmstats_fw_histogram_record_n(const struct mmstats_fw_histogram *histogram,
                                                   uint64_t value,
                                                   uint64_t n);
 
 /**
  * Stores the number of values recorded in `*out`.
  */
-enum mmstats_status mmstats_fw_histogram_count(struct mmstats_fw_histogram *histogram,
+enum mmstats_status mmstats_fw_histogram_count(const struct mmstats_fw_histogram *histogram,
                                                uint64_t *out);
 
 #if defined(MMSTATS_HOSTED)

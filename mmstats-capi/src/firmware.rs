@@ -109,40 +109,66 @@ pub struct mmstats_fw_histogram {
 trait Storage: Sized {
     type Inner;
     const MAGIC: u32;
-    fn magic(&mut self) -> &mut u32;
-    fn words(&mut self) -> *mut u64;
+    fn magic(&self) -> u32;
+    fn set_magic(&mut self, magic: u32);
+    fn words(&self) -> *const u64;
+    fn words_mut(&mut self) -> *mut u64;
 
     /// Writes `inner` into the storage and tags it.
     fn fill(&mut self, inner: Self::Inner) {
-        // Checked at compile time for every kind (`check_fits`).
-        let words = self.words();
+        let words = self.words_mut();
         // SAFETY: the storage is at least size_of::<Inner>() bytes and
-        // 8-byte aligned (check_fits), and ours to write (&mut self). The
-        // old contents are plain values without drop glue worth running
-        // (references into the caller's buffer), so overwriting is fine.
+        // 8-byte aligned (check_fits, at compile time for every kind), and
+        // ours to write (&mut self). The old contents are plain values
+        // without drop glue worth running (references into the caller's
+        // buffer), so overwriting without dropping is fine.
         unsafe { words.cast::<Self::Inner>().write(inner) };
-        *self.magic() = Self::MAGIC;
+        self.set_magic(Self::MAGIC);
     }
 
-    /// The value in the storage behind `ptr`, if it was filled.
+    /// The value in the storage behind `ptr`, if it was filled; shared, so
+    /// a reader and the writer of a handle may call at the same time (its
+    /// words are atomics).
     ///
     /// # Safety
     ///
     /// `ptr` is NULL or points to a valid struct of this type that no
-    /// other call uses mutably meanwhile.
-    unsafe fn get<'h>(ptr: *mut Self) -> Result<&'h mut Self::Inner, mmstats_status>
+    /// call fills meanwhile.
+    unsafe fn get<'h>(ptr: *const Self) -> Result<&'h Self::Inner, mmstats_status>
     where
         Self: 'h,
     {
         // SAFETY: NULL or valid, by the caller's contract.
-        let storage = unsafe { ptr.as_mut() }.ok_or(mmstats_status::MMSTATS_NULL_ARGUMENT)?;
-        if *storage.magic() != Self::MAGIC {
+        let storage = unsafe { ptr.as_ref() }.ok_or(mmstats_status::MMSTATS_NULL_ARGUMENT)?;
+        if storage.magic() != Self::MAGIC {
             return Err(mmstats_status::MMSTATS_BAD_HANDLE);
         }
         let words = storage.words();
         // SAFETY: the magic says `fill` wrote an Inner here (the caller
         // only zeroes the struct, which clears the magic), aligned and in
-        // bounds (check_fits); the &mut borrow of the storage is unique.
+        // bounds (check_fits).
+        Ok(unsafe { &*words.cast::<Self::Inner>() })
+    }
+
+    /// Like [`Storage::get`], for the region, whose calls need it
+    /// exclusively.
+    ///
+    /// # Safety
+    ///
+    /// As [`Storage::get`], and no other call uses the struct meanwhile
+    /// (region calls are documented as not concurrent).
+    unsafe fn get_mut<'h>(ptr: *mut Self) -> Result<&'h mut Self::Inner, mmstats_status>
+    where
+        Self: 'h,
+    {
+        // SAFETY: NULL or valid, by the caller's contract.
+        let storage = unsafe { ptr.as_mut() }.ok_or(mmstats_status::MMSTATS_NULL_ARGUMENT)?;
+        if storage.magic() != Self::MAGIC {
+            return Err(mmstats_status::MMSTATS_BAD_HANDLE);
+        }
+        let words = storage.words_mut();
+        // SAFETY: as in `get`; the borrow of the storage is unique by the
+        // caller's contract.
         Ok(unsafe { &mut *words.cast::<Self::Inner>() })
     }
 }
@@ -158,10 +184,16 @@ macro_rules! storage {
         impl Storage for $name {
             type Inner = $inner;
             const MAGIC: u32 = $magic;
-            fn magic(&mut self) -> &mut u32 {
-                &mut self._magic
+            fn magic(&self) -> u32 {
+                self._magic
             }
-            fn words(&mut self) -> *mut u64 {
+            fn set_magic(&mut self, magic: u32) {
+                self._magic = magic;
+            }
+            fn words(&self) -> *const u64 {
+                self._storage.as_ptr()
+            }
+            fn words_mut(&mut self) -> *mut u64 {
                 self._storage.as_mut_ptr()
             }
         }
@@ -278,7 +310,7 @@ pub extern "C" fn mmstats_fw_region_set_prefix(
 ) -> mmstats_status {
     status_of((|| {
         // SAFETY: documented contract of the region pointer.
-        let region = unsafe { mmstats_fw_region::get(region) }?;
+        let region = unsafe { mmstats_fw_region::get_mut(region) }?;
         // SAFETY: documented contract of string arguments.
         let prefix = unsafe { args::required_str(prefix) }?;
         region.set_prefix(prefix)?;
@@ -297,7 +329,7 @@ pub extern "C" fn mmstats_fw_region_heartbeat(
 ) -> mmstats_status {
     status_of((|| {
         // SAFETY: documented contract of the region pointer.
-        let region = unsafe { mmstats_fw_region::get(region) }?;
+        let region = unsafe { mmstats_fw_region::get_mut(region) }?;
         region.heartbeat(unix_ns);
         Ok(())
     })())
@@ -312,7 +344,7 @@ pub extern "C" fn mmstats_fw_region_heartbeat(
 pub extern "C" fn mmstats_fw_region_close(region: *mut mmstats_fw_region) -> mmstats_status {
     status_of((|| {
         // SAFETY: documented contract of the region pointer.
-        let made = unsafe { mmstats_fw_region::get(region) }?;
+        let made = unsafe { mmstats_fw_region::get_mut(region) }?;
         made.close();
         // SAFETY: get() succeeded, so `region` is a valid, non-NULL struct.
         unsafe { (*region)._magic = 0 };
@@ -332,7 +364,7 @@ fn add_field<S: Storage>(
 ) -> mmstats_status {
     status_of((|| {
         // SAFETY: documented contract of the region pointer.
-        let region = unsafe { mmstats_fw_region::get(region) }?;
+        let region = unsafe { mmstats_fw_region::get_mut(region) }?;
         // SAFETY: documented contract of the spec pointer.
         let spec = unsafe { args::spec_ref(spec) }?;
         // SAFETY: documented contract of the handle pointer.
@@ -411,7 +443,7 @@ pub extern "C" fn mmstats_fw_region_histogram(
 }
 
 /// Runs `update` on the handle behind `handle`.
-fn with<S: Storage>(handle: *mut S, update: impl FnOnce(&S::Inner)) -> mmstats_status {
+fn with<S: Storage>(handle: *const S, update: impl FnOnce(&S::Inner)) -> mmstats_status {
     // SAFETY: documented contract of handle pointers.
     match unsafe { S::get(handle) } {
         Ok(inner) => {
@@ -424,7 +456,7 @@ fn with<S: Storage>(handle: *mut S, update: impl FnOnce(&S::Inner)) -> mmstats_s
 
 /// Reads a value from the handle behind `handle` into `out`.
 fn read<S: Storage, V>(
-    handle: *mut S,
+    handle: *const S,
     out: *mut V,
     value: impl FnOnce(&S::Inner) -> V,
 ) -> mmstats_status {
@@ -444,14 +476,14 @@ fn read<S: Storage, V>(
 /// interrupt context at a time per counter (it is a single-writer field);
 /// readers in other processes never block it.
 #[unsafe(no_mangle)]
-pub extern "C" fn mmstats_fw_counter_incr(counter: *mut mmstats_fw_counter) -> mmstats_status {
+pub extern "C" fn mmstats_fw_counter_incr(counter: *const mmstats_fw_counter) -> mmstats_status {
     with(counter, Counter::incr)
 }
 
 /// Adds `n` to the counter (wrapping).
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_fw_counter_add(
-    counter: *mut mmstats_fw_counter,
+    counter: *const mmstats_fw_counter,
     n: u64,
 ) -> mmstats_status {
     with(counter, |counter| counter.add(n))
@@ -460,7 +492,7 @@ pub extern "C" fn mmstats_fw_counter_add(
 /// Stores the counter's value in `*out`.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_fw_counter_get(
-    counter: *mut mmstats_fw_counter,
+    counter: *const mmstats_fw_counter,
     out: *mut u64,
 ) -> mmstats_status {
     read(counter, out, Counter::get)
@@ -468,20 +500,26 @@ pub extern "C" fn mmstats_fw_counter_get(
 
 /// Sets the gauge. Threading: one writer at a time per gauge.
 #[unsafe(no_mangle)]
-pub extern "C" fn mmstats_fw_gauge_set(gauge: *mut mmstats_fw_gauge, value: i64) -> mmstats_status {
+pub extern "C" fn mmstats_fw_gauge_set(
+    gauge: *const mmstats_fw_gauge,
+    value: i64,
+) -> mmstats_status {
     with(gauge, |gauge| gauge.set(value))
 }
 
 /// Adds `delta` (may be negative) to the gauge.
 #[unsafe(no_mangle)]
-pub extern "C" fn mmstats_fw_gauge_add(gauge: *mut mmstats_fw_gauge, delta: i64) -> mmstats_status {
+pub extern "C" fn mmstats_fw_gauge_add(
+    gauge: *const mmstats_fw_gauge,
+    delta: i64,
+) -> mmstats_status {
     with(gauge, |gauge| gauge.add(delta))
 }
 
 /// Stores the gauge's value in `*out`.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_fw_gauge_get(
-    gauge: *mut mmstats_fw_gauge,
+    gauge: *const mmstats_fw_gauge,
     out: *mut i64,
 ) -> mmstats_status {
     read(gauge, out, Gauge::get)
@@ -489,20 +527,26 @@ pub extern "C" fn mmstats_fw_gauge_get(
 
 /// Sets the float gauge. Threading: one writer at a time per gauge.
 #[unsafe(no_mangle)]
-pub extern "C" fn mmstats_fw_float_set(gauge: *mut mmstats_fw_float, value: f64) -> mmstats_status {
+pub extern "C" fn mmstats_fw_float_set(
+    gauge: *const mmstats_fw_float,
+    value: f64,
+) -> mmstats_status {
     with(gauge, |gauge| gauge.set(value))
 }
 
 /// Adds `delta` to the float gauge.
 #[unsafe(no_mangle)]
-pub extern "C" fn mmstats_fw_float_add(gauge: *mut mmstats_fw_float, delta: f64) -> mmstats_status {
+pub extern "C" fn mmstats_fw_float_add(
+    gauge: *const mmstats_fw_float,
+    delta: f64,
+) -> mmstats_status {
     with(gauge, |gauge| gauge.add(delta))
 }
 
 /// Stores the float gauge's value in `*out`.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_fw_float_get(
-    gauge: *mut mmstats_fw_float,
+    gauge: *const mmstats_fw_float,
     out: *mut f64,
 ) -> mmstats_status {
     read(gauge, out, FloatGauge::get)
@@ -515,7 +559,7 @@ pub extern "C" fn mmstats_fw_float_get(
 /// Ownership: `value` is copied. Threading: one writer at a time per text.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_fw_text_set(
-    text: *mut mmstats_fw_text,
+    text: *const mmstats_fw_text,
     value: *const c_char,
     stored: *mut usize,
 ) -> mmstats_status {
@@ -536,7 +580,7 @@ pub extern "C" fn mmstats_fw_text_set(
 /// Records one value. Threading: one writer at a time per histogram.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_fw_histogram_record(
-    histogram: *mut mmstats_fw_histogram,
+    histogram: *const mmstats_fw_histogram,
     value: u64,
 ) -> mmstats_status {
     with(histogram, |histogram| histogram.record(value))
@@ -545,7 +589,7 @@ pub extern "C" fn mmstats_fw_histogram_record(
 /// Records `value` `n` times.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_fw_histogram_record_n(
-    histogram: *mut mmstats_fw_histogram,
+    histogram: *const mmstats_fw_histogram,
     value: u64,
     n: u64,
 ) -> mmstats_status {
@@ -555,7 +599,7 @@ pub extern "C" fn mmstats_fw_histogram_record_n(
 /// Stores the number of values recorded in `*out`.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_fw_histogram_count(
-    histogram: *mut mmstats_fw_histogram,
+    histogram: *const mmstats_fw_histogram,
     out: *mut u64,
 ) -> mmstats_status {
     read(histogram, out, Histogram::count)
