@@ -8,9 +8,13 @@
  *
  * Exits 0 when every check passed, 1 otherwise (each failure is printed).
  */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <sys/stat.h>
 
 #include "mmstats.h"
 
@@ -413,6 +417,38 @@ static void test_hosted(const char *dir) {
     remove(path);
 }
 
+static void test_hosted_places(const char *dir) {
+    /* A POSIX shm object instead of a file. */
+    mmstats_file_options options = {0};
+    char name[64];
+    snprintf(name, sizeof name, "capi_test_%ld", (long)getpid());
+    options.name = name;
+    options.shm = true;
+    mmstats_file *file = NULL;
+    OK(mmstats_file_create(&options, &file));
+    char path[4096];
+    OK(mmstats_file_path(file, path, sizeof path, NULL));
+    CHECK(strncmp(path, "/dev/shm/", 9) == 0);
+    FILE *shm = fopen(path, "rb");
+    CHECK(shm != NULL);
+    if (shm) fclose(shm);
+    mmstats_file_close(file); /* unlinked: not kept */
+    CHECK(fopen(path, "rb") == NULL);
+
+    /* A directory anyone may write in is not trusted. */
+    char open_dir[4096];
+    snprintf(open_dir, sizeof open_dir, "%s/world-writable", dir);
+    CHECK(mkdir(open_dir, 0700) == 0);
+    CHECK(chmod(open_dir, 0777) == 0);
+    mmstats_file_options untrusted = {0};
+    untrusted.name = "refused";
+    untrusted.dir = open_dir;
+    file = NULL;
+    EXPECT(mmstats_file_create(&untrusted, &file), MMSTATS_UNTRUSTED_DIRECTORY);
+    CHECK(file == NULL);
+    rmdir(open_dir);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s DIR\n", argv[0]);
@@ -423,6 +459,7 @@ int main(int argc, char **argv) {
     test_firmware_fields();
     test_firmware_limits();
     test_hosted(argv[1]);
+    test_hosted_places(argv[1]);
     printf("%d checks, %d failures\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }
