@@ -27,6 +27,7 @@ libs=(target/debug/libmmstats.a -lpthread -ldl -lm)
 cc "${cflags[@]}" mmstats-capi/tests/c/test_abi.c "${libs[@]}" -o "$work/test_abi"
 mkdir -m 700 "$work/stats"
 "$work/test_abi" "$work/stats"
+cargo build -p mmdump
 
 echo "--- example, read back by mmdump --json"
 cc "${cflags[@]}" mmstats-capi/examples/counter.c "${libs[@]}" -o "$work/counter"
@@ -42,6 +43,20 @@ by = {f["name"]: f for f in fields}
 assert by["example.requests"]["value"] == 1000, by["example.requests"]
 assert by["example.status"]["value"] == "done", by["example.status"]
 print("mmdump read", len(fields), "fields from the C writer")
+'
+
+echo "--- the C firmware region, read back by mmdump --image"
+target/debug/mmdump --image "$work/stats/firmware.img" --json | python3 -c '
+import json, sys
+doc = json.load(sys.stdin)
+fields = doc["files"][0]["fields"]
+by = {f["name"]: f for f in fields}
+assert by["fw.packets"]["value"] == 42, by["fw.packets"]
+assert by["fw.queue"]["value"] == -3, by["fw.queue"]
+assert by["fw.temperature"]["value"] == 21.5, by["fw.temperature"]
+assert by["fw.state"]["value"] == "ok", by["fw.state"]
+assert by["fw.latency"]["count"] == 4, by["fw.latency"]
+print("mmdump --image read", len(fields), "fields from the C firmware region")
 '
 
 echo "--- the shared library links too"

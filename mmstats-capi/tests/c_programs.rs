@@ -85,6 +85,11 @@ fn abi_unit_tests_pass_under_asan() {
     );
     assert!(stdout.contains(" checks, 0 failures"), "{stdout}");
     assert!(stderr.is_empty(), "sanitizer or test output: {stderr}");
+    // The firmware region's words, dumped for `mmdump --image` (the CI
+    // step reads them back): 4096 words.
+    let image = std::fs::read(stats.path().join("firmware.img")).unwrap();
+    assert_eq!(image.len(), 4096 * 8);
+    assert_eq!(&image[..8], b"\x89MMSTAT2".as_slice(), "region magic first");
 }
 
 #[test]

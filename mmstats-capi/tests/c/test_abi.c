@@ -91,7 +91,19 @@ static void test_firmware_region(void) {
     EXPECT(mmstats_fw_region_set_prefix(&region, "\xff\xfe"), MMSTATS_INVALID_UTF8);
 }
 
-static void test_firmware_fields(void) {
+/* Writes the region's words as a raw image (for `mmdump --image`). */
+static void dump_words(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/firmware.img", dir);
+    FILE *out = fopen(path, "wb");
+    CHECK(out != NULL);
+    if (out) {
+        CHECK(fwrite(words, sizeof words, 1, out) == 1);
+        fclose(out);
+    }
+}
+
+static void test_firmware_fields(const char *dir) {
     mmstats_field_spec spec = {0};
     mmstats_fw_counter counter = {0};
     mmstats_fw_gauge gauge = {0};
@@ -220,6 +232,8 @@ static void test_firmware_fields(void) {
     OK(mmstats_fw_histogram_count(&histogram, &u));
     CHECK(u == 4);
     EXPECT(mmstats_fw_histogram_count(&histogram, NULL), MMSTATS_NULL_ARGUMENT);
+
+    dump_words(dir); /* the CI step reads it back with mmdump --image */
 
     /* Closing empties the region struct; the handles still write into the
      * buffer (stale but allowed: the buffer is static). */
@@ -456,7 +470,7 @@ int main(int argc, char **argv) {
     }
     test_status_names();
     test_firmware_region();
-    test_firmware_fields();
+    test_firmware_fields(argv[1]);
     test_firmware_limits();
     test_hosted(argv[1]);
     test_hosted_places(argv[1]);
