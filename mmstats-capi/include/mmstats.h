@@ -511,11 +511,19 @@ enum mmstats_status mmstats_fw_counter_incr(const struct mmstats_fw_counter *cou
 
 /**
  * Adds `n` to the counter (wrapping).
+ *
+ * Ownership: the handle stays the caller's; outputs are written on
+ * success only. Threading: one thread at a time updates a handle;
+ * reads (`*_get`, `*_count`) may run beside the writer.
  */
 enum mmstats_status mmstats_fw_counter_add(const struct mmstats_fw_counter *counter, uint64_t n);
 
 /**
  * Stores the counter's value in `*out`.
+ *
+ * Ownership: the handle stays the caller's; outputs are written on
+ * success only. Threading: one thread at a time updates a handle;
+ * reads (`*_get`, `*_count`) may run beside the writer.
  */
 enum mmstats_status mmstats_fw_counter_get(const struct mmstats_fw_counter *counter, uint64_t *out);
 
@@ -526,11 +534,19 @@ enum mmstats_status mmstats_fw_gauge_set(const struct mmstats_fw_gauge *gauge, i
 
 /**
  * Adds `delta` (may be negative) to the gauge.
+ *
+ * Ownership: the handle stays the caller's; outputs are written on
+ * success only. Threading: one thread at a time updates a handle;
+ * reads (`*_get`, `*_count`) may run beside the writer.
  */
 enum mmstats_status mmstats_fw_gauge_add(const struct mmstats_fw_gauge *gauge, int64_t delta);
 
 /**
  * Stores the gauge's value in `*out`.
+ *
+ * Ownership: the handle stays the caller's; outputs are written on
+ * success only. Threading: one thread at a time updates a handle;
+ * reads (`*_get`, `*_count`) may run beside the writer.
  */
 enum mmstats_status mmstats_fw_gauge_get(const struct mmstats_fw_gauge *gauge, int64_t *out);
 
@@ -541,11 +557,19 @@ enum mmstats_status mmstats_fw_float_set(const struct mmstats_fw_float *gauge, d
 
 /**
  * Adds `delta` to the float gauge.
+ *
+ * Ownership: the handle stays the caller's; outputs are written on
+ * success only. Threading: one thread at a time updates a handle;
+ * reads (`*_get`, `*_count`) may run beside the writer.
  */
 enum mmstats_status mmstats_fw_float_add(const struct mmstats_fw_float *gauge, double delta);
 
 /**
  * Stores the float gauge's value in `*out`.
+ *
+ * Ownership: the handle stays the caller's; outputs are written on
+ * success only. Threading: one thread at a time updates a handle;
+ * reads (`*_get`, `*_count`) may run beside the writer.
  */
 enum mmstats_status mmstats_fw_float_get(const struct mmstats_fw_float *gauge, double *out);
 
@@ -568,6 +592,10 @@ enum mmstats_status mmstats_fw_histogram_record(const struct mmstats_fw_histogra
 
 /**
  * Records `value` `n` times.
+ *
+ * Ownership: the handle stays the caller's; outputs are written on
+ * success only. Threading: one thread at a time updates a handle;
+ * reads (`*_get`, `*_count`) may run beside the writer.
  */
 enum mmstats_status mmstats_fw_histogram_record_n(const struct mmstats_fw_histogram *histogram,
                                                   uint64_t value,
@@ -575,6 +603,10 @@ enum mmstats_status mmstats_fw_histogram_record_n(const struct mmstats_fw_histog
 
 /**
  * Stores the number of values recorded in `*out`.
+ *
+ * Ownership: the handle stays the caller's; outputs are written on
+ * success only. Threading: one thread at a time updates a handle;
+ * reads (`*_get`, `*_count`) may run beside the writer.
  */
 enum mmstats_status mmstats_fw_histogram_count(const struct mmstats_fw_histogram *histogram,
                                                uint64_t *out);
@@ -706,6 +738,10 @@ enum mmstats_status mmstats_counter_incr(const struct mmstats_counter *counter);
 #if defined(MMSTATS_HOSTED)
 /**
  * Adds `n` to the counter (wrapping).
+ *
+ * Ownership: the handle stays the caller's; outputs are written on
+ * success only. Threading: one thread at a time updates a handle;
+ * reads (`*_get`, `*_count`) may run beside the writer.
  */
 enum mmstats_status mmstats_counter_add(const struct mmstats_counter *counter, uint64_t n);
 #endif
@@ -713,6 +749,10 @@ enum mmstats_status mmstats_counter_add(const struct mmstats_counter *counter, u
 #if defined(MMSTATS_HOSTED)
 /**
  * Stores the counter's value in `*out`.
+ *
+ * Ownership: the handle stays the caller's; outputs are written on
+ * success only. Threading: one thread at a time updates a handle;
+ * reads (`*_get`, `*_count`) may run beside the writer.
  */
 enum mmstats_status mmstats_counter_get(const struct mmstats_counter *counter, uint64_t *out);
 #endif
@@ -721,6 +761,9 @@ enum mmstats_status mmstats_counter_get(const struct mmstats_counter *counter, u
 /**
  * Releases the counter handle (the field stays in the file). NULL:
  * nothing. The handle must not be used after this call.
+ *
+ * Ownership: releases the handle (the field stays in the file).
+ * Threading: not while another call uses the handle.
  */
 void mmstats_counter_free(struct mmstats_counter *counter);
 #endif
@@ -735,6 +778,10 @@ enum mmstats_status mmstats_gauge_set(const struct mmstats_gauge *gauge, int64_t
 #if defined(MMSTATS_HOSTED)
 /**
  * Adds `delta` (may be negative) to the gauge.
+ *
+ * Ownership: the handle stays the caller's; outputs are written on
+ * success only. Threading: one thread at a time updates a handle;
+ * reads (`*_get`, `*_count`) may run beside the writer.
  */
 enum mmstats_status mmstats_gauge_add(const struct mmstats_gauge *gauge, int64_t delta);
 #endif
@@ -742,6 +789,10 @@ enum mmstats_status mmstats_gauge_add(const struct mmstats_gauge *gauge, int64_t
 #if defined(MMSTATS_HOSTED)
 /**
  * Stores the gauge's value in `*out`.
+ *
+ * Ownership: the handle stays the caller's; outputs are written on
+ * success only. Threading: one thread at a time updates a handle;
+ * reads (`*_get`, `*_count`) may run beside the writer.
  */
 enum mmstats_status mmstats_gauge_get(const struct mmstats_gauge *gauge, int64_t *out);
 #endif
@@ -749,6 +800,9 @@ enum mmstats_status mmstats_gauge_get(const struct mmstats_gauge *gauge, int64_t
 #if defined(MMSTATS_HOSTED)
 /**
  * Releases the gauge handle. NULL: nothing. Not used after.
+ *
+ * Ownership: releases the handle (the field stays in the file).
+ * Threading: not while another call uses the handle.
  */
 void mmstats_gauge_free(struct mmstats_gauge *gauge);
 #endif
@@ -763,6 +817,10 @@ enum mmstats_status mmstats_float_set(const struct mmstats_float *gauge, double 
 #if defined(MMSTATS_HOSTED)
 /**
  * Adds `delta` to the float gauge.
+ *
+ * Ownership: the handle stays the caller's; outputs are written on
+ * success only. Threading: one thread at a time updates a handle;
+ * reads (`*_get`, `*_count`) may run beside the writer.
  */
 enum mmstats_status mmstats_float_add(const struct mmstats_float *gauge, double delta);
 #endif
@@ -770,6 +828,10 @@ enum mmstats_status mmstats_float_add(const struct mmstats_float *gauge, double 
 #if defined(MMSTATS_HOSTED)
 /**
  * Stores the float gauge's value in `*out`.
+ *
+ * Ownership: the handle stays the caller's; outputs are written on
+ * success only. Threading: one thread at a time updates a handle;
+ * reads (`*_get`, `*_count`) may run beside the writer.
  */
 enum mmstats_status mmstats_float_get(const struct mmstats_float *gauge, double *out);
 #endif
@@ -777,6 +839,9 @@ enum mmstats_status mmstats_float_get(const struct mmstats_float *gauge, double 
 #if defined(MMSTATS_HOSTED)
 /**
  * Releases the float gauge handle. NULL: nothing. Not used after.
+ *
+ * Ownership: releases the handle (the field stays in the file).
+ * Threading: not while another call uses the handle.
  */
 void mmstats_float_free(struct mmstats_float *gauge);
 #endif
@@ -797,6 +862,9 @@ enum mmstats_status mmstats_text_set(const struct mmstats_text *text,
 #if defined(MMSTATS_HOSTED)
 /**
  * Releases the text handle. NULL: nothing. Not used after.
+ *
+ * Ownership: releases the handle (the field stays in the file).
+ * Threading: not while another call uses the handle.
  */
 void mmstats_text_free(struct mmstats_text *text);
 #endif
@@ -812,6 +880,10 @@ enum mmstats_status mmstats_histogram_record(const struct mmstats_histogram *his
 #if defined(MMSTATS_HOSTED)
 /**
  * Records `value` `n` times.
+ *
+ * Ownership: the handle stays the caller's; outputs are written on
+ * success only. Threading: one thread at a time updates a handle;
+ * reads (`*_get`, `*_count`) may run beside the writer.
  */
 enum mmstats_status mmstats_histogram_record_n(const struct mmstats_histogram *histogram,
                                                uint64_t value,
@@ -821,6 +893,10 @@ enum mmstats_status mmstats_histogram_record_n(const struct mmstats_histogram *h
 #if defined(MMSTATS_HOSTED)
 /**
  * Stores the number of values recorded in `*out`.
+ *
+ * Ownership: the handle stays the caller's; outputs are written on
+ * success only. Threading: one thread at a time updates a handle;
+ * reads (`*_get`, `*_count`) may run beside the writer.
  */
 enum mmstats_status mmstats_histogram_count(const struct mmstats_histogram *histogram,
                                             uint64_t *out);
@@ -829,6 +905,9 @@ enum mmstats_status mmstats_histogram_count(const struct mmstats_histogram *hist
 #if defined(MMSTATS_HOSTED)
 /**
  * Releases the histogram handle. NULL: nothing. Not used after.
+ *
+ * Ownership: releases the handle (the field stays in the file).
+ * Threading: not while another call uses the handle.
  */
 void mmstats_histogram_free(struct mmstats_histogram *histogram);
 #endif

@@ -481,6 +481,10 @@ pub extern "C" fn mmstats_fw_counter_incr(counter: *const mmstats_fw_counter) ->
 }
 
 /// Adds `n` to the counter (wrapping).
+///
+/// Ownership: the handle stays the caller's; outputs are written on
+/// success only. Threading: one thread at a time updates a handle;
+/// reads (`*_get`, `*_count`) may run beside the writer.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_fw_counter_add(
     counter: *const mmstats_fw_counter,
@@ -490,6 +494,10 @@ pub extern "C" fn mmstats_fw_counter_add(
 }
 
 /// Stores the counter's value in `*out`.
+///
+/// Ownership: the handle stays the caller's; outputs are written on
+/// success only. Threading: one thread at a time updates a handle;
+/// reads (`*_get`, `*_count`) may run beside the writer.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_fw_counter_get(
     counter: *const mmstats_fw_counter,
@@ -508,6 +516,10 @@ pub extern "C" fn mmstats_fw_gauge_set(
 }
 
 /// Adds `delta` (may be negative) to the gauge.
+///
+/// Ownership: the handle stays the caller's; outputs are written on
+/// success only. Threading: one thread at a time updates a handle;
+/// reads (`*_get`, `*_count`) may run beside the writer.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_fw_gauge_add(
     gauge: *const mmstats_fw_gauge,
@@ -517,6 +529,10 @@ pub extern "C" fn mmstats_fw_gauge_add(
 }
 
 /// Stores the gauge's value in `*out`.
+///
+/// Ownership: the handle stays the caller's; outputs are written on
+/// success only. Threading: one thread at a time updates a handle;
+/// reads (`*_get`, `*_count`) may run beside the writer.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_fw_gauge_get(
     gauge: *const mmstats_fw_gauge,
@@ -535,6 +551,10 @@ pub extern "C" fn mmstats_fw_float_set(
 }
 
 /// Adds `delta` to the float gauge.
+///
+/// Ownership: the handle stays the caller's; outputs are written on
+/// success only. Threading: one thread at a time updates a handle;
+/// reads (`*_get`, `*_count`) may run beside the writer.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_fw_float_add(
     gauge: *const mmstats_fw_float,
@@ -544,6 +564,10 @@ pub extern "C" fn mmstats_fw_float_add(
 }
 
 /// Stores the float gauge's value in `*out`.
+///
+/// Ownership: the handle stays the caller's; outputs are written on
+/// success only. Threading: one thread at a time updates a handle;
+/// reads (`*_get`, `*_count`) may run beside the writer.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_fw_float_get(
     gauge: *const mmstats_fw_float,
@@ -587,6 +611,10 @@ pub extern "C" fn mmstats_fw_histogram_record(
 }
 
 /// Records `value` `n` times.
+///
+/// Ownership: the handle stays the caller's; outputs are written on
+/// success only. Threading: one thread at a time updates a handle;
+/// reads (`*_get`, `*_count`) may run beside the writer.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_fw_histogram_record_n(
     histogram: *const mmstats_fw_histogram,
@@ -597,6 +625,10 @@ pub extern "C" fn mmstats_fw_histogram_record_n(
 }
 
 /// Stores the number of values recorded in `*out`.
+///
+/// Ownership: the handle stays the caller's; outputs are written on
+/// success only. Threading: one thread at a time updates a handle;
+/// reads (`*_get`, `*_count`) may run beside the writer.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_fw_histogram_count(
     histogram: *const mmstats_fw_histogram,

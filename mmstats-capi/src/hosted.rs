@@ -402,12 +402,20 @@ pub extern "C" fn mmstats_counter_incr(counter: *const mmstats_counter) -> mmsta
 }
 
 /// Adds `n` to the counter (wrapping).
+///
+/// Ownership: the handle stays the caller's; outputs are written on
+/// success only. Threading: one thread at a time updates a handle;
+/// reads (`*_get`, `*_count`) may run beside the writer.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_counter_add(counter: *const mmstats_counter, n: u64) -> mmstats_status {
     with(counter, |counter| counter.inner.add(n))
 }
 
 /// Stores the counter's value in `*out`.
+///
+/// Ownership: the handle stays the caller's; outputs are written on
+/// success only. Threading: one thread at a time updates a handle;
+/// reads (`*_get`, `*_count`) may run beside the writer.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_counter_get(
     counter: *const mmstats_counter,
@@ -418,6 +426,9 @@ pub extern "C" fn mmstats_counter_get(
 
 /// Releases the counter handle (the field stays in the file). NULL:
 /// nothing. The handle must not be used after this call.
+///
+/// Ownership: releases the handle (the field stays in the file).
+/// Threading: not while another call uses the handle.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_counter_free(counter: *mut mmstats_counter) {
     // SAFETY: documented contract of handle pointers.
@@ -431,18 +442,29 @@ pub extern "C" fn mmstats_gauge_set(gauge: *const mmstats_gauge, value: i64) -> 
 }
 
 /// Adds `delta` (may be negative) to the gauge.
+///
+/// Ownership: the handle stays the caller's; outputs are written on
+/// success only. Threading: one thread at a time updates a handle;
+/// reads (`*_get`, `*_count`) may run beside the writer.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_gauge_add(gauge: *const mmstats_gauge, delta: i64) -> mmstats_status {
     with(gauge, |gauge| gauge.inner.add(delta))
 }
 
 /// Stores the gauge's value in `*out`.
+///
+/// Ownership: the handle stays the caller's; outputs are written on
+/// success only. Threading: one thread at a time updates a handle;
+/// reads (`*_get`, `*_count`) may run beside the writer.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_gauge_get(gauge: *const mmstats_gauge, out: *mut i64) -> mmstats_status {
     read(gauge, out, |gauge| gauge.inner.get())
 }
 
 /// Releases the gauge handle. NULL: nothing. Not used after.
+///
+/// Ownership: releases the handle (the field stays in the file).
+/// Threading: not while another call uses the handle.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_gauge_free(gauge: *mut mmstats_gauge) {
     // SAFETY: documented contract of handle pointers.
@@ -456,18 +478,29 @@ pub extern "C" fn mmstats_float_set(gauge: *const mmstats_float, value: f64) -> 
 }
 
 /// Adds `delta` to the float gauge.
+///
+/// Ownership: the handle stays the caller's; outputs are written on
+/// success only. Threading: one thread at a time updates a handle;
+/// reads (`*_get`, `*_count`) may run beside the writer.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_float_add(gauge: *const mmstats_float, delta: f64) -> mmstats_status {
     with(gauge, |gauge| gauge.inner.add(delta))
 }
 
 /// Stores the float gauge's value in `*out`.
+///
+/// Ownership: the handle stays the caller's; outputs are written on
+/// success only. Threading: one thread at a time updates a handle;
+/// reads (`*_get`, `*_count`) may run beside the writer.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_float_get(gauge: *const mmstats_float, out: *mut f64) -> mmstats_status {
     read(gauge, out, |gauge| gauge.inner.get())
 }
 
 /// Releases the float gauge handle. NULL: nothing. Not used after.
+///
+/// Ownership: releases the handle (the field stays in the file).
+/// Threading: not while another call uses the handle.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_float_free(gauge: *mut mmstats_float) {
     // SAFETY: documented contract of handle pointers.
@@ -500,6 +533,9 @@ pub extern "C" fn mmstats_text_set(
 }
 
 /// Releases the text handle. NULL: nothing. Not used after.
+///
+/// Ownership: releases the handle (the field stays in the file).
+/// Threading: not while another call uses the handle.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_text_free(text: *mut mmstats_text) {
     // SAFETY: documented contract of handle pointers.
@@ -516,6 +552,10 @@ pub extern "C" fn mmstats_histogram_record(
 }
 
 /// Records `value` `n` times.
+///
+/// Ownership: the handle stays the caller's; outputs are written on
+/// success only. Threading: one thread at a time updates a handle;
+/// reads (`*_get`, `*_count`) may run beside the writer.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_histogram_record_n(
     histogram: *const mmstats_histogram,
@@ -526,6 +566,10 @@ pub extern "C" fn mmstats_histogram_record_n(
 }
 
 /// Stores the number of values recorded in `*out`.
+///
+/// Ownership: the handle stays the caller's; outputs are written on
+/// success only. Threading: one thread at a time updates a handle;
+/// reads (`*_get`, `*_count`) may run beside the writer.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_histogram_count(
     histogram: *const mmstats_histogram,
@@ -535,6 +579,9 @@ pub extern "C" fn mmstats_histogram_count(
 }
 
 /// Releases the histogram handle. NULL: nothing. Not used after.
+///
+/// Ownership: releases the handle (the field stays in the file).
+/// Threading: not while another call uses the handle.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_histogram_free(histogram: *mut mmstats_histogram) {
     // SAFETY: documented contract of handle pointers.
