@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use mmstats::{FieldSpec, StatsFile};
 
+pub mod capi_report;
 pub mod facades_report;
 pub mod false_sharing;
 pub mod peers;

@@ -95,6 +95,7 @@ fn main() {
         mmstats_benches::facades_report::facades_report(
             args.budget.min(Duration::from_millis(200)),
         );
+        mmstats_benches::capi_report::print();
         goals.splice(
             0..0,
             [
