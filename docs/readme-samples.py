@@ -102,9 +102,13 @@ class Block:
         self.plugins = os.path.join(self.scratch, "plugins")
         os.mkdir(self.plugins)
         self.conf = os.path.join(self.scratch, "plugin.conf")
+        # A state directory of its own: munin-run's default one may hold a
+        # ledger of earlier runs, whose exited writers it would still sum.
+        state = os.path.join(self.scratch, "state")
+        os.mkdir(state)
         user = "user root\n" if os.geteuid() == 0 else ""
         with open(self.conf, "w") as f:
-            f.write(f"[mmstats_*]\n{user}env.MMSTATS_DIR {STATS_DIR}\n")
+            f.write(f"[mmstats_*]\n{user}env.MMSTATS_DIR {STATS_DIR}\nenv.MUNIN_PLUGSTATE {state}\n")
         self.background = []
 
     def command(self, command):

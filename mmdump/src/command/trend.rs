@@ -28,13 +28,13 @@ pub(crate) fn trend(args: &TrendArgs) -> Result<(), MmdumpError> {
         };
         writeln!(
             out,
-            "{:<40} {:<9} {:<8} {:>8}  FIRST                 LAST",
+            "{:<40} {:<9} {:<12} {:>6}  FIRST                 LAST",
             "NAME", "KIND", "UNIT", "ROWS"
         )?;
         for series in summary {
             writeln!(
                 out,
-                "{:<40} {:<9} {:<8} {:>8}  {}  {}",
+                "{:<40} {:<9} {:<12} {:>6}  {}  {}",
                 dump::printable(&series.info.name),
                 series.info.kind,
                 series.info.unit,
