@@ -14,21 +14,35 @@ fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The directory cargo put `libmmstats.a` in (beside `deps/`, where this
-/// test runs from).
+/// `libmmstats.a`, built for these tests. Cargo does not build a
+/// staticlib-only package's library for its integration tests, so the
+/// first call runs `cargo build -p mmstats-capi --lib` (the cargo running
+/// this test, the same profile) in a target directory of its own beside
+/// the workspace's, which the outer cargo does not lock.
 fn static_lib() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
-    let lib = profile_dir.join("libmmstats.a");
-    assert!(
-        lib.is_file(),
-        "{} is missing: cargo builds it with the package's lib",
-        lib.display()
-    );
-    lib
+    static LIB: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    LIB.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test executable path");
+        // target/<profile>/deps/<test>
+        let target = exe
+            .parent()
+            .and_then(Path::parent)
+            .and_then(Path::parent)
+            .expect("target/<profile>/deps/<test>")
+            .join("capi-tests");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-q", "-p", "mmstats-capi", "--lib"])
+            .env("CARGO_TARGET_DIR", &target)
+            .current_dir(crate_dir())
+            .status()
+            .expect("run cargo build for the static library");
+        assert!(status.success(), "cargo build -p mmstats-capi --lib failed");
+        let lib = target.join("debug").join("libmmstats.a");
+        assert!(lib.is_file(), "{} was not built", lib.display());
+        lib
+    })
+    .clone()
 }
 
 fn have_cc() -> bool {
