@@ -546,26 +546,8 @@ pub(crate) struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, value_name = "ADDR:PORT", default_value = mmdump::serve::DEFAULT_LISTEN)]
     pub(crate) listen: std::net::SocketAddr,
-    /// How gauges of files with the same labels are combined: sum, avg,
-    /// min or max (counters are always summed).
-    #[arg(short = 'a', long, value_name = "MODE", default_value_t = AggregateMode::Sum)]
-    pub(crate) aggregate: AggregateMode,
-    /// Prefix of every metric name ("" for none).
-    #[arg(long, value_name = "PREFIX", default_value = "mmstats")]
-    pub(crate) namespace: String,
-    /// Also label metrics by pid or thread (repeatable), instead of
-    /// combining a program's files.
-    #[arg(long, value_name = "LABEL")]
-    pub(crate) label: Vec<MetricLabel>,
-    /// Leave strings out of /metrics (they are info metrics with the
-    /// string in a "value" label; a string that changes often makes many
-    /// series).
-    #[arg(long)]
-    pub(crate) no_strings: bool,
-    /// Most label sets (series) one metric family exports; the rest are
-    /// counted in mmdump_serve_family_dropped_series and logged once.
-    #[arg(long, value_name = "N", default_value_t = mmdump::serve::metrics::DEFAULT_MAX_SERIES_PER_FAMILY)]
-    pub(crate) max_series_per_family: usize,
+    #[command(flatten)]
+    pub(crate) export: ExportArgs,
     /// Also record every field into this SQLite database (as `mmdump
     /// record` does) and serve its history.
     #[arg(long, value_name = "FILE", conflicts_with = "history")]
@@ -707,6 +689,17 @@ pub(crate) struct PushArgs {
     /// file (kept off the command line, where other users see it).
     #[arg(long, value_name = "FILE")]
     pub(crate) bearer_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) export: ExportArgs,
+    /// Stop after this many reads (each sent before stopping).
+    #[arg(long, value_name = "N")]
+    pub(crate) count: Option<u64>,
+}
+
+/// How fields become metrics, for `serve` and `push` alike.
+#[cfg(feature = "serve")]
+#[derive(Args, Debug)]
+pub(crate) struct ExportArgs {
     /// How gauges of files with the same labels are combined: sum, avg,
     /// min or max (counters are always summed).
     #[arg(short = 'a', long, value_name = "MODE", default_value_t = AggregateMode::Sum)]
@@ -714,17 +707,17 @@ pub(crate) struct PushArgs {
     /// Prefix of every metric name ("" for none).
     #[arg(long, value_name = "PREFIX", default_value = "mmstats")]
     pub(crate) namespace: String,
-    /// Also label metrics by pid or thread (repeatable).
+    /// Also label metrics by pid or thread (repeatable), instead of
+    /// combining a program's files.
     #[arg(long, value_name = "LABEL")]
     pub(crate) label: Vec<MetricLabel>,
-    /// Leave strings out (info metrics).
+    /// Leave strings out of /metrics (they are info metrics with the
+    /// string in a "value" label; a string that changes often makes many
+    /// series).
     #[arg(long)]
     pub(crate) no_strings: bool,
-    /// Most label sets (series) one metric family sends; the rest are
+    /// Most label sets (series) one metric family exports; the rest are
     /// counted in mmdump_serve_family_dropped_series and logged once.
     #[arg(long, value_name = "N", default_value_t = mmdump::serve::metrics::DEFAULT_MAX_SERIES_PER_FAMILY)]
     pub(crate) max_series_per_family: usize,
-    /// Stop after this many reads (each sent before stopping).
-    #[arg(long, value_name = "N")]
-    pub(crate) count: Option<u64>,
 }

@@ -3,12 +3,11 @@
 use std::io::{self, Read};
 use std::path::Path;
 
-use mmdump::dump::aggregate::AggregateMode;
 use mmdump::push::client::Endpoint;
 use mmdump::push::{PushConfig, run};
 
 use super::{MmdumpError, UsageError};
-use crate::cli::{MetricLabel, PushArgs};
+use crate::cli::PushArgs;
 
 /// The largest bearer-token file read (tokens are far smaller; a larger
 /// file is not a token).
@@ -55,26 +54,13 @@ fn parse_header(text: &str) -> Result<(String, String), UsageError> {
 
 /// `mmdump push`.
 pub(crate) fn push(args: &PushArgs) -> Result<(), MmdumpError> {
-    if args.aggregate == AggregateMode::PerFile {
-        return Err(UsageError::ServeNeedsCombining.into());
-    }
-    if !args.namespace.is_empty()
-        && !mmdump::serve::prometheus::is_valid_metric_name(&args.namespace)
-    {
-        return Err(UsageError::BadNamespace.into());
-    }
+    let metrics = super::serve::metrics_options(&args.export)?;
     if args.interval < std::time::Duration::from_millis(100) {
         return Err(UsageError::IntervalTooShort { flag: "--interval" }.into());
     }
     if args.max_series == 0 {
         return Err(UsageError::ZeroCount {
             flag: "--max-series",
-        }
-        .into());
-    }
-    if args.max_series_per_family == 0 {
-        return Err(UsageError::ZeroCount {
-            flag: "--max-series-per-family",
         }
         .into());
     }
@@ -97,16 +83,7 @@ pub(crate) fn push(args: &PushArgs) -> Result<(), MmdumpError> {
         endpoint,
         inputs: args.paths.clone(),
         selection: args.filter.selection(),
-        metrics: mmdump::serve::metrics::MetricsOptions {
-            names: mmdump::serve::prometheus::NameOptions {
-                namespace: args.namespace.clone(),
-                strings: !args.no_strings,
-            },
-            pid_label: args.label.contains(&MetricLabel::Pid),
-            thread_label: args.label.contains(&MetricLabel::Thread),
-            mode: args.aggregate,
-            max_series_per_family: args.max_series_per_family,
-        },
+        metrics,
         interval: args.interval,
         timeout: args.timeout.max(std::time::Duration::from_millis(100)),
         max_queue_bytes: usize::try_from(args.max_queue).unwrap_or(usize::MAX),

@@ -7,12 +7,12 @@ use mmdump::dump::aggregate::AggregateMode;
 use mmdump::dump::watch::WatchConfig;
 
 use super::{MmdumpError, UsageError};
-use crate::cli::{MetricLabel, ServeArgs};
+use crate::cli::{ExportArgs, MetricLabel, ServeArgs};
 
-/// `mmdump serve`.
-pub(crate) fn serve(args: &ServeArgs) -> Result<(), MmdumpError> {
-    use mmdump::serve::{App, Limits, ServeConfig, http::Server, live};
-
+/// How fields become metrics, as `serve` and `push` are told, checked.
+pub(crate) fn metrics_options(
+    args: &ExportArgs,
+) -> Result<mmdump::serve::metrics::MetricsOptions, MmdumpError> {
     if args.aggregate == AggregateMode::PerFile {
         return Err(UsageError::ServeNeedsCombining.into());
     }
@@ -27,6 +27,23 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), MmdumpError> {
         }
         .into());
     }
+    Ok(mmdump::serve::metrics::MetricsOptions {
+        names: mmdump::serve::prometheus::NameOptions {
+            namespace: args.namespace.clone(),
+            strings: !args.no_strings,
+        },
+        pid_label: args.label.contains(&MetricLabel::Pid),
+        thread_label: args.label.contains(&MetricLabel::Thread),
+        mode: args.aggregate,
+        max_series_per_family: args.max_series_per_family,
+    })
+}
+
+/// `mmdump serve`.
+pub(crate) fn serve(args: &ServeArgs) -> Result<(), MmdumpError> {
+    use mmdump::serve::{App, Limits, ServeConfig, http::Server, live};
+
+    let metrics = metrics_options(&args.export)?;
     if args.max_connections == 0 {
         return Err(UsageError::ZeroCount {
             flag: "--max-connections",
@@ -74,16 +91,7 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), MmdumpError> {
         listen: server.local_addr(),
         inputs: args.paths.clone(),
         selection: selection.clone(),
-        metrics: mmdump::serve::metrics::MetricsOptions {
-            names: mmdump::serve::prometheus::NameOptions {
-                namespace: args.namespace.clone(),
-                strings: !args.no_strings,
-            },
-            pid_label: args.label.contains(&MetricLabel::Pid),
-            thread_label: args.label.contains(&MetricLabel::Thread),
-            mode: args.aggregate,
-            max_series_per_family: args.max_series_per_family,
-        },
+        metrics,
         history: args.record.clone().or_else(|| args.history.clone()),
         limits,
         allowed_hosts: args.allow_host.clone(),
@@ -93,7 +101,7 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), MmdumpError> {
         WatchConfig {
             inputs: args.paths.clone(),
             selection,
-            mode: args.aggregate,
+            mode: args.export.aggregate,
         },
         // Once a second for the dashboard, faster if recording asks.
         args.record_interval
