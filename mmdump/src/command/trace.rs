@@ -22,10 +22,10 @@ pub(crate) fn trace(args: TraceArgs) -> Result<(), MmdumpError> {
         read_archive(archive, &mut records).map_err(|error| io::Error::other(error.to_string()))?;
     }
     let trace = chrome_trace(&records);
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(io::BufWriter::new(std::fs::File::create(path)?)),
-        None => Box::new(io::BufWriter::new(io::stdout().lock())),
-    };
+    // A file named with -o is written whole, then renamed into place
+    // (created O_EXCL | O_NOFOLLOW, mode 0600: a trace shows what the
+    // program did); otherwise standard output.
+    let mut out: Vec<u8> = Vec::new();
     if args.html {
         let window_us = if args.seconds.is_finite() && args.seconds > 0.0 {
             args.seconds * 1e6
@@ -37,6 +37,13 @@ pub(crate) fn trace(args: TraceArgs) -> Result<(), MmdumpError> {
         serde_json::to_writer(&mut out, &trace).map_err(io::Error::other)?;
         writeln!(out)?;
     }
-    out.flush()?;
+    match &args.output {
+        Some(path) => super::write_new_file(path, &out, 0o600)?,
+        None => {
+            let mut stdout = io::stdout().lock();
+            stdout.write_all(&out)?;
+            stdout.flush()?;
+        }
+    }
     Ok(())
 }

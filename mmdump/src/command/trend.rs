@@ -1,7 +1,6 @@
 //! `mmdump trend`: chart recorded history (SVG or PNG), or list it.
 
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::Path;
 use std::time::Duration;
 
 use mmdump::dump;
@@ -75,49 +74,12 @@ pub(crate) fn trend(args: &TrendArgs) -> Result<(), MmdumpError> {
     let image = image.map_err(MmdumpError::Chart)?;
     match &args.output {
         Some(path) => {
-            write_new_file(path, &image)?;
+            super::write_new_file(path, &image, 0o644)?;
         }
         None => {
             out.write_all(&image)?;
             out.flush()?;
         }
-    }
-    Ok(())
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same
-/// directory (created `O_EXCL`, mode 0644: a chart is for sharing), then
-/// renamed into place; a symbolic link at `path` is replaced, never
-/// followed.
-fn write_new_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::other(format!("{}: not a file name", path.display())))?;
-    let temp = dir.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&temp)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", temp.display())))?;
-    let written = file.write_all(bytes).and_then(|()| file.sync_all());
-    if let Err(error) = written.and_then(|()| std::fs::rename(&temp, path)) {
-        let _ = std::fs::remove_file(&temp);
-        return Err(io::Error::new(
-            error.kind(),
-            format!("{}: {error}", path.display()),
-        ));
     }
     Ok(())
 }
