@@ -9,6 +9,7 @@
 //! | `/api/v1/live` | the last `mmdump watch --json` frame: values and rates, once a second |
 //! | `/api/v1/series`, `/api/v1/history` | recorded trend history (with `--record` or `--history`) |
 //! | `/chart.svg`, `/chart.png` | a chart of recorded history, as `mmdump trend` draws it |
+//! | `/timeline` | the last seconds of spans per thread, from the event rings (HTML with inline SVG) |
 //! | `/healthz` | `ok` |
 //!
 //! **Read-only.** Only `GET` and `HEAD` are served; no endpoint writes,
@@ -327,6 +328,7 @@ impl App {
             "/api/v1/series" => api::series(self, query),
             "/api/v1/history" => api::history(self, query),
             "/api/v1/info" => api::info(self, query),
+            "/timeline" => api::timeline(self, query),
             "/chart.svg" => api::chart(self, query, crate::trend::ChartFormat::Svg),
             "/chart.png" => api::chart(self, query, crate::trend::ChartFormat::Png),
             _ => Err(Response::error(404, "no such page", api)),

@@ -480,3 +480,37 @@ fn the_series_bound_keeps_counts_and_logs_what_it_leaves_out() {
         "{zero:?}"
     );
 }
+
+#[test]
+fn the_timeline_page_draws_the_demos_spans() {
+    let dir = stats_dir();
+    let (demo, _paths) = start_demo(dir.path(), 1);
+    let server = serve(&[dir.path().to_str().unwrap()]);
+    // The demo's ticker makes a `tick` span in web.events once a tick.
+    let page = wait_for(WATCHDOG, || {
+        let page = get(server.address, "/timeline?seconds=30");
+        (page.status == 200 && page.text().contains("<rect class=\"span\"")).then_some(page)
+    })
+    .expect("a span bar on the timeline");
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let text = page.text();
+    assert!(text.contains("<svg") && text.contains("tick"), "{text}");
+    assert!(!text.contains("<script"), "no script on the page");
+    for bad in [
+        "/timeline?seconds=abc",
+        "/timeline?seconds=0",
+        "/timeline?seconds=1e9",
+        "/timeline?x=1",
+    ] {
+        assert_eq!(get(server.address, bad).status, 400, "{bad}");
+    }
+    let dashboard = get(server.address, "/").text();
+    assert!(
+        dashboard.contains("href=\"/timeline\""),
+        "the dashboard links it"
+    );
+    terminate(demo);
+}

@@ -90,6 +90,40 @@ pub(super) fn live(app: &App, query: Option<&str>) -> Result<Response, Response>
     }
 }
 
+/// `/timeline`: the last `seconds` (default 10, at most 3,600) of spans
+/// and events of every event ring the server reads, one row per thread
+/// (the page `mmdump trace --html` writes; no script, no external asset).
+/// The rings are read once per request, as `mmdump trace` reads them: at
+/// most what they hold.
+pub(super) fn timeline(app: &App, query: Option<&str>) -> Result<Response, Response> {
+    let params = Params::parse(query, &["seconds"]).map_err(bad_request(false))?;
+    let seconds = match params.one("seconds").map_err(bad_request(false))? {
+        None => 10.0,
+        Some(text) => match text.parse::<f64>() {
+            Ok(s) if s.is_finite() && s > 0.0 && s <= 3600.0 => s,
+            _ => {
+                return Err(Response::error(
+                    400,
+                    "seconds must be a number above 0 and at most 3600",
+                    false,
+                ));
+            }
+        },
+    };
+    let config = app.config();
+    let records = crate::trace::read_rings(crate::tail::TailOptions {
+        paths: config.inputs.clone(),
+        selection: config.selection.clone(),
+        ..crate::tail::TailOptions::default()
+    });
+    let trace = crate::trace::chrome_trace(&records);
+    Ok(Response::new(
+        200,
+        "text/html; charset=utf-8",
+        Body::Owned(crate::trace::timeline_html(&trace, seconds * 1e6).into_bytes()),
+    ))
+}
+
 /// `/api/v1/info`.
 pub(super) fn info(app: &App, query: Option<&str>) -> Result<Response, Response> {
     Params::parse(query, &[]).map_err(bad_request(true))?;
