@@ -411,7 +411,7 @@ const E2E_FIELDS: usize = 1_000;
 /// Times `mmdump --json` over 100 files of 1,000 counters each, as a
 /// process, end to end. Returns the median seconds.
 fn mmdump_end_to_end(budget: Duration) -> Result<f64, String> {
-    let binary = mmdump_binary()?;
+    let binary = mmstats_benches::serve_report::mmdump_binary()?;
     let dir = bench_dir();
     let files: Vec<_> = (0..E2E_FILES)
         .map(|i| mmstats_benches::region_with_counters(dir.path(), &format!("e2e{i}"), E2E_FIELDS))
@@ -439,34 +439,4 @@ fn mmdump_end_to_end(budget: Duration) -> Result<f64, String> {
     drop(files);
     samples.sort_by(f64::total_cmp);
     Ok(samples[samples.len() / 2])
-}
-
-/// The release `mmdump` beside this binary, built first if missing (when
-/// run through cargo).
-fn mmdump_binary() -> Result<std::path::PathBuf, String> {
-    let here = std::env::current_exe().map_err(|e| e.to_string())?;
-    let binary = here.with_file_name("mmdump");
-    if !binary.exists() {
-        let cargo = std::env::var_os("CARGO").ok_or("mmdump is not built and cargo is unknown")?;
-        let status = std::process::Command::new(cargo)
-            .args([
-                "build",
-                "--release",
-                "-q",
-                "-p",
-                "mmdump",
-                "--bin",
-                "mmdump",
-            ])
-            .status()
-            .map_err(|e| e.to_string())?;
-        if !status.success() {
-            return Err("building mmdump failed".into());
-        }
-    }
-    if binary.exists() {
-        Ok(binary)
-    } else {
-        Err(format!("no {}", binary.display()))
-    }
 }
