@@ -3,7 +3,7 @@
 //! Files are grouped by their labels: `program` always (the file's
 //! `sys.program`, else the program part of its name), `pid` and `thread`
 //! when asked for. The files of a group are combined with issue 5's
-//! aggregation ([`aggregate`]): counters summed, gauges by the configured
+//! aggregation ([`aggregate_owned`]): counters summed, gauges by the configured
 //! mode, so two files with the same labels never give a duplicate series;
 //! a field's own labels keep it apart (each label set is combined, and
 //! held by the ledger, on its own) and become the series' further labels.
@@ -27,14 +27,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::dump::aggregate::{AggregateMode, CounterLedger, aggregate};
+use crate::dump::aggregate::{AggregateMode, CounterLedger, aggregate_owned};
 use crate::dump::select::Selection;
 use crate::dump::{Report, collect_selected};
 use mmstats::{FieldValue, FileStats};
 
 use super::prometheus::{
     Family, Format, Labels, Merger, Metric, MetricType, MetricValue, NameOptions, Number,
-    SeriesCut, encode, families_of_shared, limit_series,
+    SeriesCut, encode, limit_series,
 };
 
 /// How fields become metrics.
@@ -328,11 +328,10 @@ impl Exporter {
             for family in self.own_families(files, &errors, retired_files, started) {
                 merger.add_reserved(family);
             }
-            let empty = Vec::new();
             for (labels, ledger) in &ledgers.groups {
-                let group = grouped.get(labels).unwrap_or(&empty);
-                let refs: Vec<&FileStats> = group.iter().collect();
-                let combined = aggregate(&refs, self.options.mode, ledger.retired());
+                // Each group is read once more, here: its files are given up.
+                let group = grouped.remove(labels).unwrap_or_default();
+                let combined = aggregate_owned(group, self.options.mode, ledger.retired());
                 let meta = ledgers.counter_meta.get(labels);
                 let shared: Labels = labels.as_slice().into();
                 for field in &combined.fields {
@@ -350,13 +349,7 @@ impl Exporter {
                         }),
                         _ => None,
                     };
-                    for family in families_of_shared(
-                        held.as_ref().unwrap_or(field),
-                        &shared,
-                        &self.options.names,
-                    ) {
-                        merger.add(family);
-                    }
+                    merger.add_field(held.as_ref().unwrap_or(field), &shared, &self.options.names);
                 }
             }
         }

@@ -690,4 +690,76 @@ mod tests {
             Format::Prometheus
         );
     }
+
+    #[test]
+    fn adding_fields_gives_what_adding_their_families_gives() {
+        // Every kind, names met again in other groups, the same name with
+        // another unit, description or kind, names that sanitise alike,
+        // labelled fields, an unset timestamp, strings on and off.
+        let described = |name: &str, description: &str, value: FieldValue| Field {
+            description: description.to_owned(),
+            ..field(name, "", value)
+        };
+        let labelled = |name: &str, conn: &str| Field {
+            labels: mmstats::Labels::from_pairs(&[("conn", conn)]).unwrap(),
+            ..field(name, "", FieldValue::Counter(5))
+        };
+        let fields = |program: u64| {
+            vec![
+                field("web.requests", "", FieldValue::Counter(program)),
+                field("web.latency", "milliseconds", FieldValue::Float(1.5)),
+                field("web.latency", "microseconds", FieldValue::Float(2.5)),
+                field("web.state", "", FieldValue::Counter(1)),
+                field("web.state", "", FieldValue::Gauge(2)),
+                described("web.queue", "waiting", FieldValue::Gauge(3)),
+                described("web.queue", "queued", FieldValue::Gauge(4)),
+                field("web.queue.max", "", FieldValue::UInt(4)),
+                field("web-requests", "", FieldValue::Int(-1)),
+                field("web.ok", "", FieldValue::Bool(true)),
+                field("web.started", "", FieldValue::Timestamp(0)),
+                field("web.started", "", FieldValue::Timestamp(1_000_000_000)),
+                field("web.built_time", "", FieldValue::Timestamp(2)),
+                field("web.version", "", FieldValue::Text(format!("v{program}"))),
+                field(
+                    "web.avg",
+                    "nanoseconds",
+                    FieldValue::Average { sum: 9.0, count: 3 },
+                ),
+                field("web.hist", "nanoseconds", histogram_value()),
+                field(
+                    "web.events",
+                    "",
+                    FieldValue::EventRing {
+                        appended: 7,
+                        capacity: 8,
+                        payload_words: 1,
+                    },
+                ),
+                labelled("web.conn.bytes", "1"),
+                labelled("web.conn.bytes", &program.to_string()),
+            ]
+        };
+        for strings in [true, false] {
+            let options = NameOptions {
+                strings,
+                ..options()
+            };
+            let mut by_field = Merger::default();
+            let mut by_family = Merger::default();
+            for program in 0..3 {
+                let group: Labels = [label("program", &program.to_string())].as_slice().into();
+                for f in fields(program) {
+                    by_field.add_field(&f, &group, &options);
+                    for family in families_of_shared(&f, &group, &options) {
+                        by_family.add(family);
+                    }
+                }
+            }
+            let (by_field, dropped_a) = by_field.finish();
+            let (by_family, dropped_b) = by_family.finish();
+            assert_eq!(dropped_a, dropped_b);
+            assert!(by_field.len() > 10, "{by_field:#?}");
+            assert_eq!(by_field, by_family, "strings: {strings}");
+        }
+    }
 }

@@ -20,166 +20,145 @@ pub fn families_of(
 /// scrape passes its group's set once for all of the group's fields).
 #[must_use]
 pub fn families_of_shared(field: &Field, group: &Labels, options: &NameOptions) -> Vec<Family> {
-    // The group's labels, then the field's own (renamed by
-    // [`field_label_names`]); an unlabelled field shares the group's set.
-    let own;
-    let labels = if field.labels.is_empty() {
-        group
-    } else {
-        let mut all = group.to_vec();
-        all.extend(field_labels(&field.labels));
-        own = Labels::from(all);
-        &own
+    let Some(head) = family_head(field, options) else {
+        return Vec::new();
     };
+    vec![Family {
+        name: head.name,
+        kind: head.kind,
+        unit: head.unit,
+        help: head.help,
+        metrics: metric_of(field, group).into_iter().collect(),
+    }]
+}
+
+/// A family without its metrics: what [`family_head`] makes of a field.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FamilyHead {
+    /// The family name ([`Family::name`]).
+    pub name: String,
+    /// Its type.
+    pub kind: MetricType,
+    /// Its unit when the name ends in it.
+    pub unit: Option<&'static str>,
+    /// The help text.
+    pub help: String,
+}
+
+/// The family a field's metric belongs to, `None` for a field without a
+/// Prometheus form (a string when `options.strings` is off). It depends
+/// on the field's name, unit, description and kind only (never on its
+/// value or labels), which is what lets [`Merger::add_field`] make it once
+/// per name rather than once per field.
+#[must_use]
+pub fn family_head(field: &Field, options: &NameOptions) -> Option<FamilyHead> {
     let ns = options.namespace.as_str();
-    let single = |kind: MetricType, unit: &str, value: MetricValue| {
-        let name = metric_name(ns, &field.name, unit, kind);
-        Family {
+    let head = |name: &str, kind: MetricType, unit: &str, help_unit: &str| {
+        let name = metric_name(ns, name, unit, kind);
+        FamilyHead {
             name: name.family,
             kind,
             unit: name.unit_suffix,
-            help: help_of(field, &BaseUnit::of(unit)),
-            metrics: vec![Metric {
-                labels: Arc::clone(labels),
-                value,
-            }],
+            help: help_of(field, &BaseUnit::of(help_unit)),
         }
     };
-    let scale = BaseUnit::of(&field.unit).scale;
-    match &field.value {
-        FieldValue::Counter(v) => vec![single(
-            MetricType::Counter,
-            &field.unit,
-            MetricValue::Counter(Number::scaled_u64(*v, scale)),
-        )],
-        FieldValue::Gauge(v) | FieldValue::Int(v) => vec![single(
-            MetricType::Gauge,
-            &field.unit,
-            MetricValue::Gauge(Number::scaled_i64(*v, scale)),
-        )],
-        FieldValue::UInt(v) => vec![single(
-            MetricType::Gauge,
-            &field.unit,
-            MetricValue::Gauge(Number::scaled_u64(*v, scale)),
-        )],
-        FieldValue::Float(v) => vec![single(
-            MetricType::Gauge,
-            &field.unit,
-            MetricValue::Gauge(Number::Float(v * scale)),
-        )],
-        FieldValue::Bool(v) => vec![single(
-            MetricType::Gauge,
-            "",
-            MetricValue::Gauge(Number::Int(i128::from(u8::from(*v)))),
-        )],
-        FieldValue::Timestamp(ns_since_epoch) => {
-            // `_timestamp_seconds`, unless the name already says it is a
-            // time (`created_time` gets `_seconds` only).
+    let unit = field.unit.as_str();
+    Some(match &field.value {
+        FieldValue::Counter(_) => head(&field.name, MetricType::Counter, unit, unit),
+        FieldValue::Gauge(_)
+        | FieldValue::Int(_)
+        | FieldValue::UInt(_)
+        | FieldValue::Float(_)
+        | FieldValue::MovingAverage { .. }
+        | FieldValue::WindowAverage { .. } => head(&field.name, MetricType::Gauge, unit, unit),
+        FieldValue::Bool(_) => head(&field.name, MetricType::Gauge, "", ""),
+        FieldValue::Timestamp(_) => {
             let clean = sanitize(&field.name);
             let is_time = clean.rsplit('_').next().is_some_and(|w| {
                 w.eq_ignore_ascii_case("timestamp") || w.eq_ignore_ascii_case("time")
             });
-            let renamed = Field {
-                name: if is_time {
-                    field.name.clone()
-                } else {
-                    format!("{}_timestamp", field.name)
-                },
-                ..field.clone()
-            };
-            let name = metric_name(ns, &renamed.name, "seconds", MetricType::Gauge);
-            vec![Family {
-                name: name.family,
-                kind: MetricType::Gauge,
-                unit: name.unit_suffix,
-                help: help_of(field, &BaseUnit::of("")),
-                metrics: if *ns_since_epoch == 0 {
-                    // Unset: no sample (1970 would be a lie).
-                    Vec::new()
-                } else {
-                    vec![Metric {
-                        labels: Arc::clone(labels),
-                        value: MetricValue::Gauge(Number::Float(*ns_since_epoch as f64 / 1e9)),
-                    }]
-                },
-            }]
+            if is_time {
+                head(&field.name, MetricType::Gauge, "seconds", "")
+            } else {
+                let renamed = format!("{}_timestamp", field.name);
+                head(&renamed, MetricType::Gauge, "seconds", "")
+            }
+        }
+        FieldValue::Text(_) => {
+            if !options.strings {
+                return None;
+            }
+            head(&field.name, MetricType::Info, "", "")
+        }
+        FieldValue::Average { .. } => head(&field.name, MetricType::Summary, unit, unit),
+        FieldValue::Histogram(_) => head(&field.name, MetricType::Histogram, unit, unit),
+        FieldValue::EventRing { .. } => {
+            let renamed = format!("{}.appended", field.name);
+            head(&renamed, MetricType::Counter, "", "")
+        }
+    })
+}
+
+/// The one metric a field gives its family ([`family_head`]): labelled
+/// `group`, then the field's own labels ([`field_labels`]; a string's info
+/// metric adds a `value` label last). `None` for an unset timestamp (its
+/// family is exported without metrics).
+#[must_use]
+pub fn metric_of(field: &Field, group: &Labels) -> Option<Metric> {
+    // The group's labels, then the field's own (renamed by
+    // [`field_label_names`]); an unlabelled field shares the group's set.
+    let labels = if field.labels.is_empty() {
+        Arc::clone(group)
+    } else {
+        let mut all = group.to_vec();
+        all.extend(field_labels(&field.labels));
+        Labels::from(all)
+    };
+    let scale = BaseUnit::of(&field.unit).scale;
+    let value = match &field.value {
+        FieldValue::Counter(v) => MetricValue::Counter(Number::scaled_u64(*v, scale)),
+        FieldValue::Gauge(v) | FieldValue::Int(v) => {
+            MetricValue::Gauge(Number::scaled_i64(*v, scale))
+        }
+        FieldValue::UInt(v) => MetricValue::Gauge(Number::scaled_u64(*v, scale)),
+        FieldValue::Float(v) => MetricValue::Gauge(Number::Float(v * scale)),
+        FieldValue::Bool(v) => MetricValue::Gauge(Number::Int(i128::from(u8::from(*v)))),
+        FieldValue::Timestamp(0) => return None,
+        FieldValue::Timestamp(ns_since_epoch) => {
+            MetricValue::Gauge(Number::Float(*ns_since_epoch as f64 / 1e9))
         }
         FieldValue::Text(text) => {
-            if !options.strings {
-                return Vec::new();
-            }
             let mut labels = labels.to_vec();
             labels.push(("value".to_owned(), text.clone()));
-            let labels = Labels::from(labels);
-            let name = metric_name(ns, &field.name, "", MetricType::Info);
-            vec![Family {
-                name: name.family,
-                kind: MetricType::Info,
-                unit: None,
-                help: help_of(field, &BaseUnit::of("")),
-                metrics: vec![Metric {
-                    labels,
-                    value: MetricValue::Info,
-                }],
-            }]
+            return Some(Metric {
+                labels: Labels::from(labels),
+                value: MetricValue::Info,
+            });
         }
-        FieldValue::Average { sum, count } => vec![single(
-            MetricType::Summary,
-            &field.unit,
-            MetricValue::Summary {
-                sum: sum * scale,
-                count: *count,
-            },
-        )],
-        FieldValue::Histogram(histogram) => vec![single(
-            MetricType::Histogram,
-            &field.unit,
-            MetricValue::Histogram {
-                buckets: power_of_two_buckets(histogram, scale),
-                sum: histogram.sum as f64 * scale,
-                count: histogram.count,
-            },
-        )],
-        // A windowed mean is a gauge (its window says over what).
+        FieldValue::Average { sum, count } => MetricValue::Summary {
+            sum: sum * scale,
+            count: *count,
+        },
+        FieldValue::Histogram(histogram) => MetricValue::Histogram {
+            buckets: power_of_two_buckets(histogram, scale),
+            sum: histogram.sum as f64 * scale,
+            count: histogram.count,
+        },
         FieldValue::MovingAverage { sum, count, .. }
-        | FieldValue::WindowAverage { sum, count, .. } => vec![single(
-            MetricType::Gauge,
-            &field.unit,
+        | FieldValue::WindowAverage { sum, count, .. } => {
             MetricValue::Gauge(Number::Float(if *count == 0 {
                 0.0
             } else {
                 sum / *count as f64 * scale
-            })),
-        )],
-        // A ring is followed with `mmdump tail`; scrapers get how many
-        // records it received.
-        FieldValue::EventRing { appended, .. } => {
-            let renamed = Field {
-                name: format!("{}.appended", field.name),
-                unit: String::new(),
-                ..field.clone()
-            };
-            let name = metric_name(ns, &renamed.name, "", MetricType::Counter);
-            vec![Family {
-                name: name.family,
-                kind: MetricType::Counter,
-                unit: None,
-                help: help_of(field, &BaseUnit::of("")),
-                metrics: vec![Metric {
-                    labels: Arc::clone(labels),
-                    value: MetricValue::Counter(Number::Int(i128::from(*appended))),
-                }],
-            }]
+            }))
         }
-    }
+        FieldValue::EventRing { appended, .. } => {
+            MetricValue::Counter(Number::Int(i128::from(*appended)))
+        }
+    };
+    Some(Metric { labels, value })
 }
 
-/// A histogram's cumulative buckets at a fixed set of bounds: `2^e - 1`
-/// (scaled to the base unit) for every power of two the layout reaches.
-/// Powers of two are bucket boundaries of the log-linear layout, so each
-/// count is exact; the bound set depends only on the layout, so it is the
-/// same at every scrape (as `histogram_quantile` and `rate` need), and it
-/// stays small (one bucket per power of two, about 42 for 1 ns to 1 h).
 pub(super) fn power_of_two_buckets(
     histogram: &mmstats::histogram::HistogramSnapshot,
     scale: f64,
