@@ -56,6 +56,16 @@ impl<'a> Counter<'a> {
     pub fn get(&self) -> u64 {
         self.word.load(Ordering::Relaxed)
     }
+
+    /// The word holding the value, for a writer in another language that
+    /// updates it exactly as this handle does (the C ABI's inline cells,
+    /// `mmstats-capi`): a `Relaxed` load and store by this field's one
+    /// writer. The word is an atomic, so using it cannot race; writing it
+    /// from anywhere but the field's one writer loses updates.
+    #[must_use]
+    pub const fn value_word(&self) -> &'a Word {
+        self.word
+    }
 }
 
 /// A monotonic `u64` counter that many threads may update at once.
@@ -149,6 +159,16 @@ impl<'a> Gauge<'a> {
     pub fn get(&self) -> i64 {
         self.word.load(Ordering::Relaxed) as i64
     }
+
+    /// The word holding the value, for a writer in another language that
+    /// updates it exactly as this handle does (the C ABI's inline cells,
+    /// `mmstats-capi`): a `Relaxed` load and store by this field's one
+    /// writer. The word is an atomic, so using it cannot race; writing it
+    /// from anywhere but the field's one writer loses updates.
+    #[must_use]
+    pub const fn value_word(&self) -> &'a Word {
+        self.word
+    }
 }
 
 /// A signed `i64` gauge that many threads may update at once (`Sync`; not
@@ -234,6 +254,16 @@ impl<'a> FloatGauge<'a> {
     #[must_use]
     pub fn get(&self) -> f64 {
         f64::from_bits(self.word.load(Ordering::Relaxed))
+    }
+
+    /// The word holding the value, for a writer in another language that
+    /// updates it exactly as this handle does (the C ABI's inline cells,
+    /// `mmstats-capi`): a `Relaxed` load and store by this field's one
+    /// writer. The word is an atomic, so using it cannot race; writing it
+    /// from anywhere but the field's one writer loses updates.
+    #[must_use]
+    pub const fn value_word(&self) -> &'a Word {
+        self.word
     }
 }
 
