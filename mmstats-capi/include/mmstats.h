@@ -5,6 +5,9 @@
  * buffer of 8-byte words; the caller provides every struct.
  * Hosted: mmstats_file_* make stats files / shm objects; handles are heap
  * objects released by their *_free function.
+ * Hot paths: fill a cell once (mmstats_counter_to_cell & co.), then update
+ * it with the static inline functions of mmstats_inline.h, included at the
+ * end of this header (no call into the library).
  *
  * Every call that can fail returns an mmstats_status; mmstats_status_name()
  * and mmstats_status_message() name the codes. No call crashes on a NULL
