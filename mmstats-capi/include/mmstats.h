@@ -584,8 +584,8 @@ enum mmstats_status mmstats_fw_counter_get(const struct mmstats_fw_counter *coun
 
 /**
  * Stores the counter's value word in `*out`, for the inline updates of
- * `mmstats_inline.h` (`mmstats_counter_cell_incr`, `_add`, `_get`), which do what the
- * checked calls do without a call into the library.
+ * `mmstats_inline.h` (`mmstats_counter_cell_incr`, `_add`, `_get`):
+ * the checked calls' update, without the call.
  *
  * Ownership: the word is in the region's buffer; the cell stays valid as
  * long as the buffer does (it does not point into `counter`, which may
@@ -623,8 +623,8 @@ enum mmstats_status mmstats_fw_gauge_get(const struct mmstats_fw_gauge *gauge, i
 
 /**
  * Stores the gauge's value word in `*out`, for the inline updates of
- * `mmstats_inline.h` (`mmstats_gauge_cell_set`, `_add`, `_get`), which do what the
- * checked calls do without a call into the library.
+ * `mmstats_inline.h` (`mmstats_gauge_cell_set`, `_add`, `_get`):
+ * the checked calls' update, without the call.
  *
  * Ownership: the word is in the region's buffer; the cell stays valid as
  * long as the buffer does (it does not point into `gauge`, which may
@@ -662,8 +662,8 @@ enum mmstats_status mmstats_fw_float_get(const struct mmstats_fw_float *gauge, d
 
 /**
  * Stores the float gauge's value word in `*out`, for the inline updates of
- * `mmstats_inline.h` (`mmstats_float_cell_set`, `_add`, `_get`), which do what the
- * checked calls do without a call into the library.
+ * `mmstats_inline.h` (`mmstats_float_cell_set`, `_add`, `_get`):
+ * the checked calls' update, without the call.
  *
  * Ownership: the word is in the region's buffer; the cell stays valid as
  * long as the buffer does (it does not point into `gauge`, which may
@@ -863,8 +863,8 @@ enum mmstats_status mmstats_counter_get(const struct mmstats_counter *counter, u
 #if defined(MMSTATS_HOSTED)
 /**
  * Stores the counter's value word in `*out`, for the inline updates of
- * `mmstats_inline.h` (`mmstats_counter_cell_incr`, `_add`, `_get`), which do what the
- * checked calls do without a call across the library boundary.
+ * `mmstats_inline.h` (`mmstats_counter_cell_incr`, `_add`, `_get`):
+ * the checked calls' update, without the call.
  *
  * Ownership: the word belongs to the file's mapping; the cell stays valid
  * as long as this handle does (until `mmstats_counter_free`; not after, even
@@ -919,8 +919,8 @@ enum mmstats_status mmstats_gauge_get(const struct mmstats_gauge *gauge, int64_t
 #if defined(MMSTATS_HOSTED)
 /**
  * Stores the gauge's value word in `*out`, for the inline updates of
- * `mmstats_inline.h` (`mmstats_gauge_cell_set`, `_add`, `_get`), which do what the
- * checked calls do without a call across the library boundary.
+ * `mmstats_inline.h` (`mmstats_gauge_cell_set`, `_add`, `_get`):
+ * the checked calls' update, without the call.
  *
  * Ownership: the word belongs to the file's mapping; the cell stays valid
  * as long as this handle does (until `mmstats_gauge_free`; not after, even
@@ -974,8 +974,8 @@ enum mmstats_status mmstats_float_get(const struct mmstats_float *gauge, double 
 #if defined(MMSTATS_HOSTED)
 /**
  * Stores the float gauge's value word in `*out`, for the inline updates of
- * `mmstats_inline.h` (`mmstats_float_cell_set`, `_add`, `_get`), which do what the
- * checked calls do without a call across the library boundary.
+ * `mmstats_inline.h` (`mmstats_float_cell_set`, `_add`, `_get`):
+ * the checked calls' update, without the call.
  *
  * Ownership: the word belongs to the file's mapping; the cell stays valid
  * as long as this handle does (until `mmstats_float_free`; not after, even

@@ -508,8 +508,8 @@ pub extern "C" fn mmstats_fw_counter_get(
 }
 
 /// Stores the counter's value word in `*out`, for the inline updates of
-/// `mmstats_inline.h` (`mmstats_counter_cell_incr`, `_add`, `_get`), which do what the
-/// checked calls do without a call into the library.
+/// `mmstats_inline.h` (`mmstats_counter_cell_incr`, `_add`, `_get`):
+/// the checked calls' update, without the call.
 ///
 /// Ownership: the word is in the region's buffer; the cell stays valid as
 /// long as the buffer does (it does not point into `counter`, which may
@@ -564,8 +564,8 @@ pub extern "C" fn mmstats_fw_gauge_get(
 }
 
 /// Stores the gauge's value word in `*out`, for the inline updates of
-/// `mmstats_inline.h` (`mmstats_gauge_cell_set`, `_add`, `_get`), which do what the
-/// checked calls do without a call into the library.
+/// `mmstats_inline.h` (`mmstats_gauge_cell_set`, `_add`, `_get`):
+/// the checked calls' update, without the call.
 ///
 /// Ownership: the word is in the region's buffer; the cell stays valid as
 /// long as the buffer does (it does not point into `gauge`, which may
@@ -620,8 +620,8 @@ pub extern "C" fn mmstats_fw_float_get(
 }
 
 /// Stores the float gauge's value word in `*out`, for the inline updates of
-/// `mmstats_inline.h` (`mmstats_float_cell_set`, `_add`, `_get`), which do what the
-/// checked calls do without a call into the library.
+/// `mmstats_inline.h` (`mmstats_float_cell_set`, `_add`, `_get`):
+/// the checked calls' update, without the call.
 ///
 /// Ownership: the word is in the region's buffer; the cell stays valid as
 /// long as the buffer does (it does not point into `gauge`, which may

@@ -426,8 +426,8 @@ pub extern "C" fn mmstats_counter_get(
 }
 
 /// Stores the counter's value word in `*out`, for the inline updates of
-/// `mmstats_inline.h` (`mmstats_counter_cell_incr`, `_add`, `_get`), which do what the
-/// checked calls do without a call across the library boundary.
+/// `mmstats_inline.h` (`mmstats_counter_cell_incr`, `_add`, `_get`):
+/// the checked calls' update, without the call.
 ///
 /// Ownership: the word belongs to the file's mapping; the cell stays valid
 /// as long as this handle does (until `mmstats_counter_free`; not after, even
@@ -482,8 +482,8 @@ pub extern "C" fn mmstats_gauge_get(gauge: *const mmstats_gauge, out: *mut i64) 
 }
 
 /// Stores the gauge's value word in `*out`, for the inline updates of
-/// `mmstats_inline.h` (`mmstats_gauge_cell_set`, `_add`, `_get`), which do what the
-/// checked calls do without a call across the library boundary.
+/// `mmstats_inline.h` (`mmstats_gauge_cell_set`, `_add`, `_get`):
+/// the checked calls' update, without the call.
 ///
 /// Ownership: the word belongs to the file's mapping; the cell stays valid
 /// as long as this handle does (until `mmstats_gauge_free`; not after, even
@@ -537,8 +537,8 @@ pub extern "C" fn mmstats_float_get(gauge: *const mmstats_float, out: *mut f64) 
 }
 
 /// Stores the float gauge's value word in `*out`, for the inline updates of
-/// `mmstats_inline.h` (`mmstats_float_cell_set`, `_add`, `_get`), which do what the
-/// checked calls do without a call across the library boundary.
+/// `mmstats_inline.h` (`mmstats_float_cell_set`, `_add`, `_get`):
+/// the checked calls' update, without the call.
 ///
 /// Ownership: the word belongs to the file's mapping; the cell stays valid
 /// as long as this handle does (until `mmstats_float_free`; not after, even
