@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The C ABI (mmstats-capi): static and shared libraries, the committed
-# header is what cbindgen makes now, the C unit tests under AddressSanitizer
-# and UBSan, the example read back by `mmdump --json`, and the no_std
+# header is what cbindgen makes now, the C unit tests (the ABI and the
+# inline cells) under AddressSanitizer and UBSan, the example read back by `mmdump --json`, and the no_std
 # static library for Cortex-M.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -27,6 +27,13 @@ libs=(target/debug/libmmstats.a -lpthread -ldl -lm)
 cc "${cflags[@]}" mmstats-capi/tests/c/test_abi.c "${libs[@]}" -o "$work/test_abi"
 mkdir -m 700 "$work/stats"
 "$work/test_abi" "$work/stats"
+# The inline cells (mmstats_inline.h), with the __atomic builtins and with
+# the library's portable calls.
+cc "${cflags[@]}" mmstats-capi/tests/c/test_cells.c "${libs[@]}" -o "$work/test_cells"
+"$work/test_cells" "$work/stats"
+cc "${cflags[@]}" -DMMSTATS_CELL_PORTABLE mmstats-capi/tests/c/test_cells.c "${libs[@]}" \
+    -o "$work/test_cells_portable"
+"$work/test_cells_portable" "$work/stats"
 cargo build -p mmdump
 
 echo "--- example, read back by mmdump --json"

@@ -13,86 +13,17 @@
 //! instead of building it; `MMSTATS_QEMU` another QEMU binary.
 //! Everything runs under a watchdog; QEMU is killed whatever happens.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
+mod qemu_common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-
-/// Start of the LM3S6965's SRAM, and its size.
-const RAM_BASE: u64 = 0x2000_0000;
-const RAM_LEN: u64 = 64 * 1024;
-/// Budget for building the firmware (first build fetches and compiles
-/// cortex-m-rt and friends).
-const BUILD_WATCHDOG: Duration = Duration::from_secs(900);
-/// Budget for the emulation and the dumps.
-const RUN_WATCHDOG: Duration = Duration::from_secs(120);
-
-/// Kills the child when dropped (test failure included).
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Runs a command to completion, killing it after `limit`.
-fn run(command: &mut Command, limit: Duration) -> Output {
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    let mut guard = ChildGuard(child);
-    // Drain the pipes on threads so a chatty child cannot block on them.
-    let mut stdout = guard.0.stdout.take().unwrap();
-    let mut stderr = guard.0.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut stdout, &mut bytes);
-        bytes
-    });
-    let err = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut stderr, &mut bytes);
-        bytes
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = guard.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{command:?} did not finish within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
-}
-
-/// Skips the test with `reason`, or fails it when QEMU is required.
-fn skip(reason: &str) {
-    if std::env::var_os("MMSTATS_REQUIRE_QEMU").is_some_and(|v| v == "1") {
-        panic!("MMSTATS_REQUIRE_QEMU=1 but {reason}");
-    }
-    eprintln!(
-        "skipping the QEMU firmware test: {reason} (set MMSTATS_REQUIRE_QEMU=1 to fail instead)"
-    );
-}
-
-fn qemu_binary() -> String {
-    std::env::var("MMSTATS_QEMU").unwrap_or_else(|_| "qemu-system-arm".into())
-}
+use qemu_common::{
+    BUILD_WATCHDOG, Board, RAM_BASE, RAM_LEN, RUN_WATCHDOG, counter, mmdump_image, qemu_present,
+    run, skip, value,
+};
+use serde_json::Value;
 
 /// The firmware ELF: prebuilt, or built now. `Err` is a reason to skip.
 fn firmware() -> Result<PathBuf, String> {
@@ -133,120 +64,10 @@ fn firmware() -> Result<PathBuf, String> {
     Ok(example.join("target/thumbv7m-none-eabi/release/firmware-cortex-m"))
 }
 
-/// A QMP connection: one JSON object per line each way.
-struct Qmp {
-    reader: BufReader<UnixStream>,
-    writer: UnixStream,
-}
-
-impl Qmp {
-    fn connect(socket: &Path, deadline: Instant) -> Self {
-        let stream = loop {
-            match UnixStream::connect(socket) {
-                Ok(stream) => break stream,
-                Err(error) => {
-                    assert!(
-                        Instant::now() < deadline,
-                        "QMP socket never came up: {error}"
-                    );
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            }
-        };
-        let left = deadline.saturating_duration_since(Instant::now());
-        stream
-            .set_read_timeout(Some(left.max(Duration::from_secs(1))))
-            .unwrap();
-        let mut qmp = Self {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            writer: stream,
-        };
-        let greeting = qmp.next_message();
-        assert!(
-            greeting.get("QMP").is_some(),
-            "not a QMP greeting: {greeting}"
-        );
-        qmp.execute("qmp_capabilities", json!({}));
-        qmp
-    }
-
-    fn next_message(&mut self) -> Value {
-        let mut line = String::new();
-        let read = self.reader.read_line(&mut line).expect("reading QMP");
-        assert!(read > 0, "QEMU closed the QMP connection");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad QMP line {line:?}: {e}"))
-    }
-
-    /// Runs a command and returns its `return` value (events are skipped).
-    fn execute(&mut self, command: &str, arguments: Value) -> Value {
-        let request = json!({"execute": command, "arguments": arguments});
-        writeln!(self.writer, "{request}").unwrap();
-        loop {
-            let message = self.next_message();
-            if let Some(error) = message.get("error") {
-                panic!("QMP {command} failed: {error}");
-            }
-            if let Some(value) = message.get("return") {
-                return value.clone();
-            }
-        }
-    }
-
-    /// Halts the CPU, saves the RAM to `file`, lets the CPU run again.
-    fn dump_ram(&mut self, file: &Path) {
-        self.execute("stop", json!({}));
-        self.execute(
-            "pmemsave",
-            json!({"val": RAM_BASE, "size": RAM_LEN, "filename": file.display().to_string()}),
-        );
-        self.execute("cont", json!({}));
-    }
-}
-
-/// `mmdump --image FILE --base 0x20000000 --json`, parsed.
-fn mmdump_image(file: &Path) -> (Output, Value) {
-    let output = run(
-        Command::new(env!("CARGO_BIN_EXE_mmdump"))
-            .arg("--image")
-            .arg(file)
-            .args(["--base", "0x20000000", "--json"]),
-        RUN_WATCHDOG,
-    );
-    let document = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "mmdump printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    (output, document)
-}
-
-fn value<'a>(region: &'a Value, name: &str) -> &'a Value {
-    region["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["name"] == name)
-        .map(|f| &f["value"])
-        .unwrap_or_else(|| panic!("{name} missing from {region}"))
-}
-
-fn counter(region: &Value, name: &str) -> u64 {
-    value(region, name)
-        .as_u64()
-        .unwrap_or_else(|| panic!("{name} is not a counter"))
-}
-
 #[test]
 fn firmware_stats_are_read_from_a_qemu_ram_dump() {
-    let qemu = qemu_binary();
-    match Command::new(&qemu).arg("--version").output() {
-        Ok(output) if output.status.success() => {}
-        _ => {
-            return skip(&format!(
-                "{qemu} is not installed (apt-get install qemu-system-arm)"
-            ));
-        }
+    if let Err(reason) = qemu_present() {
+        return skip(&reason);
     }
     let elf = match firmware() {
         Ok(elf) => elf,
@@ -254,22 +75,9 @@ fn firmware_stats_are_read_from_a_qemu_ram_dump() {
     };
 
     let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("qmp.sock");
-    let qemu = Command::new(&qemu)
-        .args(["-machine", "lm3s6965evb", "-cpu", "cortex-m3"])
-        .args(["-display", "none", "-serial", "null", "-monitor", "none"])
-        .arg("-qmp")
-        .arg(format!("unix:{},server=on,wait=off", socket.display()))
-        .arg("-kernel")
-        .arg(&elf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut qemu = ChildGuard(qemu);
     let deadline = Instant::now() + RUN_WATCHDOG;
-    let mut qmp = Qmp::connect(&socket, deadline);
+    let mut board = Board::boot(&elf, dir.path(), deadline);
+    let qmp = &mut board.qmp;
 
     // Dump until the firmware is up and its SysTick has fired a while;
     // then once more, later, to see the counters move.
@@ -290,8 +98,7 @@ fn firmware_stats_are_read_from_a_qemu_ram_dump() {
     std::thread::sleep(Duration::from_millis(500));
     let second_file = dir.path().join("ram-2.bin");
     qmp.dump_ram(&second_file);
-    qmp.execute("quit", json!({}));
-    let _ = qemu.0.wait();
+    board.quit();
 
     let (output, document) = mmdump_image(&second_file);
     assert!(

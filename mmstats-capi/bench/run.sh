@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Times the counter increment through the C ABI and in Rust (release
+# Times the counter increment through the C ABI (the checked call and the
+# inline cell of mmstats_inline.h) and in Rust (release
 # builds); prints min/median/max ns per op over 15 rounds of 10^7.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -1,6 +1,8 @@
 /*
  * A hosted C writer: a stats file with a counter, a gauge with a label, a
- * float, a string and a histogram.
+ * float, a string and a histogram. The hot-path counter and gauge are
+ * updated through inline cells (mmstats_inline.h: no call into the
+ * library); the rest through the checked calls.
  *
  *   cc -Iinclude examples/counter.c target/debug/libmmstats.a -lpthread -ldl -lm -o counter
  *   ./counter DIR N     # N iterations (0: run until killed), file kept in DIR
@@ -77,10 +79,17 @@ int main(int argc, char **argv) {
     printf("%s\n", path);
     fflush(stdout);
 
+    /* Cells for the hot path: valid while `requests` and `depth` live;
+     * this thread stays their one writer. */
+    mmstats_counter_cell requests_cell = {0};
+    mmstats_gauge_cell depth_cell = {0};
+    if (check(mmstats_counter_to_cell(requests, &requests_cell), "counter cell")) return 1;
+    if (check(mmstats_gauge_to_cell(depth, &depth_cell), "gauge cell")) return 1;
+
     check(mmstats_text_set(status, "running", NULL), "text_set");
     for (long i = 0; iterations == 0 || i < iterations; i++) {
-        mmstats_counter_incr(requests);
-        mmstats_gauge_set(depth, i % 10);
+        mmstats_counter_cell_incr(requests_cell);
+        mmstats_gauge_cell_set(depth_cell, i % 10);
         mmstats_float_set(temperature, 20.0 + (double)(i % 5) / 2.0);
         mmstats_histogram_record(latency, 1000 + (uint64_t)i);
         if (iterations == 0) {

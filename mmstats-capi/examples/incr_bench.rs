@@ -12,7 +12,7 @@ const ROUNDS: usize = 15;
 fn report(name: &str, mut ns: Vec<f64>) {
     ns.sort_by(f64::total_cmp);
     println!(
-        "{name:<34} min {:.3}  median {:.3}  max {:.3} ns/op ({ROUNDS} rounds of {OPS})",
+        "{name:<38} min {:.3}  median {:.3}  max {:.3} ns/op ({ROUNDS} rounds of {OPS})",
         ns[0],
         ns[ROUNDS / 2],
         ns[ROUNDS - 1]

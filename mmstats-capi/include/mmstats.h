@@ -5,6 +5,9 @@
  * buffer of 8-byte words; the caller provides every struct.
  * Hosted: mmstats_file_* make stats files / shm objects; handles are heap
  * objects released by their *_free function.
+ * Hot paths: fill a cell once (mmstats_counter_to_cell & co.), then update
+ * it with the static inline functions of mmstats_inline.h, included at the
+ * end of this header (no call into the library).
  *
  * Every call that can fail returns an mmstats_status; mmstats_status_name()
  * and mmstats_status_message() name the codes. No call crashes on a NULL
@@ -365,6 +368,41 @@ typedef struct mmstats_fw_histogram {
   uint64_t _storage[MMSTATS_FW_HANDLE_WORDS];
 } mmstats_fw_histogram;
 
+/**
+ * A counter's value word (`uint64_t`, the count). Filled by
+ * `mmstats_counter_to_cell` or `mmstats_fw_counter_to_cell`; updated with
+ * `mmstats_counter_cell_incr`/`_add` from `mmstats_inline.h`. A zeroed
+ * cell (`word == NULL`) makes those return `MMSTATS_NULL_ARGUMENT`.
+ */
+typedef struct mmstats_counter_cell {
+  /**
+   * The value word. Use it only through the inline functions.
+   */
+  uint64_t *word;
+} mmstats_counter_cell;
+
+/**
+ * A signed gauge's value word (`int64_t` in two's complement). Filled by
+ * `mmstats_gauge_to_cell` or `mmstats_fw_gauge_to_cell`.
+ */
+typedef struct mmstats_gauge_cell {
+  /**
+   * The value word. Use it only through the inline functions.
+   */
+  uint64_t *word;
+} mmstats_gauge_cell;
+
+/**
+ * A float gauge's value word (the IEEE 754 bits of a `double`). Filled
+ * by `mmstats_float_to_cell` or `mmstats_fw_float_to_cell`.
+ */
+typedef struct mmstats_float_cell {
+  /**
+   * The value word. Use it only through the inline functions.
+   */
+  uint64_t *word;
+} mmstats_float_cell;
+
 #if defined(MMSTATS_HOSTED)
 /**
  * How to make a stats file. Zero-initialise, set `name`, set the rest as
@@ -402,6 +440,23 @@ typedef struct mmstats_file_options {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * A `Relaxed` load of a cell's word through `portable-atomic`: what the
+ * inline functions of `mmstats_inline.h` use on targets without lock-free
+ * 64-bit atomics. Not for direct use. NULL: returns 0.
+ *
+ * Threading: any thread (a reader beside the writer is fine).
+ */
+uint64_t mmstats_cell_load_portable(const uint64_t *word);
+
+/**
+ * A `Relaxed` store to a cell's word through `portable-atomic` (see
+ * `mmstats_cell_load_portable`). Not for direct use. NULL: does nothing.
+ *
+ * Threading: the field's one writer only.
+ */
+void mmstats_cell_store_portable(uint64_t *word, uint64_t value);
 
 /**
  * Makes a region over `words[0..word_count]` (its whole length) and
@@ -528,6 +583,22 @@ enum mmstats_status mmstats_fw_counter_add(const struct mmstats_fw_counter *coun
 enum mmstats_status mmstats_fw_counter_get(const struct mmstats_fw_counter *counter, uint64_t *out);
 
 /**
+ * Stores the counter's value word in `*out`, for the inline updates of
+ * `mmstats_inline.h` (`mmstats_counter_cell_incr`, `_add`, `_get`):
+ * the checked calls' update, without the call.
+ *
+ * Ownership: the word is in the region's buffer; the cell stays valid as
+ * long as the buffer does (it does not point into `counter`, which may
+ * move). If the region is made again over the buffer the cell, like the
+ * handle, writes harmlessly into the new region's words: fill it again.
+ * Threading: the cell and the handle are the same field with one writer:
+ * update through one of them, from one thread or interrupt context at a
+ * time; reads may run beside the writer.
+ */
+enum mmstats_status mmstats_fw_counter_to_cell(const struct mmstats_fw_counter *counter,
+                                               struct mmstats_counter_cell *out);
+
+/**
  * Sets the gauge. Threading: one writer at a time per gauge.
  */
 enum mmstats_status mmstats_fw_gauge_set(const struct mmstats_fw_gauge *gauge, int64_t value);
@@ -551,6 +622,22 @@ enum mmstats_status mmstats_fw_gauge_add(const struct mmstats_fw_gauge *gauge, i
 enum mmstats_status mmstats_fw_gauge_get(const struct mmstats_fw_gauge *gauge, int64_t *out);
 
 /**
+ * Stores the gauge's value word in `*out`, for the inline updates of
+ * `mmstats_inline.h` (`mmstats_gauge_cell_set`, `_add`, `_get`):
+ * the checked calls' update, without the call.
+ *
+ * Ownership: the word is in the region's buffer; the cell stays valid as
+ * long as the buffer does (it does not point into `gauge`, which may
+ * move). If the region is made again over the buffer the cell, like the
+ * handle, writes harmlessly into the new region's words: fill it again.
+ * Threading: the cell and the handle are the same field with one writer:
+ * update through one of them, from one thread or interrupt context at a
+ * time; reads may run beside the writer.
+ */
+enum mmstats_status mmstats_fw_gauge_to_cell(const struct mmstats_fw_gauge *gauge,
+                                             struct mmstats_gauge_cell *out);
+
+/**
  * Sets the float gauge. Threading: one writer at a time per gauge.
  */
 enum mmstats_status mmstats_fw_float_set(const struct mmstats_fw_float *gauge, double value);
@@ -572,6 +659,22 @@ enum mmstats_status mmstats_fw_float_add(const struct mmstats_fw_float *gauge, d
  * reads (`*_get`, `*_count`) may run beside the writer.
  */
 enum mmstats_status mmstats_fw_float_get(const struct mmstats_fw_float *gauge, double *out);
+
+/**
+ * Stores the float gauge's value word in `*out`, for the inline updates of
+ * `mmstats_inline.h` (`mmstats_float_cell_set`, `_add`, `_get`):
+ * the checked calls' update, without the call.
+ *
+ * Ownership: the word is in the region's buffer; the cell stays valid as
+ * long as the buffer does (it does not point into `gauge`, which may
+ * move). If the region is made again over the buffer the cell, like the
+ * handle, writes harmlessly into the new region's words: fill it again.
+ * Threading: the cell and the handle are the same field with one writer:
+ * update through one of them, from one thread or interrupt context at a
+ * time; reads may run beside the writer.
+ */
+enum mmstats_status mmstats_fw_float_to_cell(const struct mmstats_fw_float *gauge,
+                                             struct mmstats_float_cell *out);
 
 /**
  * Sets the string to the NUL-terminated UTF-8 `value`, cut to the
@@ -759,6 +862,22 @@ enum mmstats_status mmstats_counter_get(const struct mmstats_counter *counter, u
 
 #if defined(MMSTATS_HOSTED)
 /**
+ * Stores the counter's value word in `*out`, for the inline updates of
+ * `mmstats_inline.h` (`mmstats_counter_cell_incr`, `_add`, `_get`):
+ * the checked calls' update, without the call.
+ *
+ * Ownership: the word belongs to the file's mapping; the cell stays valid
+ * as long as this handle does (until `mmstats_counter_free`; not after, even
+ * if the file is still open). Threading: the cell and the handle are the
+ * same field with one writer: update through one of them, from one thread
+ * at a time; reads may run beside the writer.
+ */
+enum mmstats_status mmstats_counter_to_cell(const struct mmstats_counter *counter,
+                                            struct mmstats_counter_cell *out);
+#endif
+
+#if defined(MMSTATS_HOSTED)
+/**
  * Releases the counter handle (the field stays in the file). NULL:
  * nothing. The handle must not be used after this call.
  *
@@ -799,6 +918,22 @@ enum mmstats_status mmstats_gauge_get(const struct mmstats_gauge *gauge, int64_t
 
 #if defined(MMSTATS_HOSTED)
 /**
+ * Stores the gauge's value word in `*out`, for the inline updates of
+ * `mmstats_inline.h` (`mmstats_gauge_cell_set`, `_add`, `_get`):
+ * the checked calls' update, without the call.
+ *
+ * Ownership: the word belongs to the file's mapping; the cell stays valid
+ * as long as this handle does (until `mmstats_gauge_free`; not after, even
+ * if the file is still open). Threading: the cell and the handle are the
+ * same field with one writer: update through one of them, from one thread
+ * at a time; reads may run beside the writer.
+ */
+enum mmstats_status mmstats_gauge_to_cell(const struct mmstats_gauge *gauge,
+                                          struct mmstats_gauge_cell *out);
+#endif
+
+#if defined(MMSTATS_HOSTED)
+/**
  * Releases the gauge handle. NULL: nothing. Not used after.
  *
  * Ownership: releases the handle (the field stays in the file).
@@ -834,6 +969,22 @@ enum mmstats_status mmstats_float_add(const struct mmstats_float *gauge, double 
  * reads (`*_get`, `*_count`) may run beside the writer.
  */
 enum mmstats_status mmstats_float_get(const struct mmstats_float *gauge, double *out);
+#endif
+
+#if defined(MMSTATS_HOSTED)
+/**
+ * Stores the float gauge's value word in `*out`, for the inline updates of
+ * `mmstats_inline.h` (`mmstats_float_cell_set`, `_add`, `_get`):
+ * the checked calls' update, without the call.
+ *
+ * Ownership: the word belongs to the file's mapping; the cell stays valid
+ * as long as this handle does (until `mmstats_float_free`; not after, even
+ * if the file is still open). Threading: the cell and the handle are the
+ * same field with one writer: update through one of them, from one thread
+ * at a time; reads may run beside the writer.
+ */
+enum mmstats_status mmstats_float_to_cell(const struct mmstats_float *gauge,
+                                          struct mmstats_float_cell *out);
 #endif
 
 #if defined(MMSTATS_HOSTED)
@@ -934,3 +1085,5 @@ const char *mmstats_status_message(int code);
 #endif  // __cplusplus
 
 #endif  /* MMSTATS_H */
+
+#include "mmstats_inline.h"

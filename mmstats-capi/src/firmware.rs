@@ -29,6 +29,7 @@ use core::mem::{align_of, size_of};
 use mmstats_nostd::{Counter, FloatGauge, Gauge, Histogram, Region, RegionOptions, Text, Word};
 
 use crate::args;
+use crate::cell::{mmstats_counter_cell, mmstats_float_cell, mmstats_gauge_cell, word_ptr};
 use crate::spec::mmstats_field_spec;
 use crate::status::mmstats_status;
 
@@ -506,6 +507,27 @@ pub extern "C" fn mmstats_fw_counter_get(
     read(counter, out, Counter::get)
 }
 
+/// Stores the counter's value word in `*out`, for the inline updates of
+/// `mmstats_inline.h` (`mmstats_counter_cell_incr`, `_add`, `_get`):
+/// the checked calls' update, without the call.
+///
+/// Ownership: the word is in the region's buffer; the cell stays valid as
+/// long as the buffer does (it does not point into `counter`, which may
+/// move). If the region is made again over the buffer the cell, like the
+/// handle, writes harmlessly into the new region's words: fill it again.
+/// Threading: the cell and the handle are the same field with one writer:
+/// update through one of them, from one thread or interrupt context at a
+/// time; reads may run beside the writer.
+#[unsafe(no_mangle)]
+pub extern "C" fn mmstats_fw_counter_to_cell(
+    counter: *const mmstats_fw_counter,
+    out: *mut mmstats_counter_cell,
+) -> mmstats_status {
+    read(counter, out, |counter| mmstats_counter_cell {
+        word: word_ptr(counter.value_word()),
+    })
+}
+
 /// Sets the gauge. Threading: one writer at a time per gauge.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_fw_gauge_set(
@@ -541,6 +563,27 @@ pub extern "C" fn mmstats_fw_gauge_get(
     read(gauge, out, Gauge::get)
 }
 
+/// Stores the gauge's value word in `*out`, for the inline updates of
+/// `mmstats_inline.h` (`mmstats_gauge_cell_set`, `_add`, `_get`):
+/// the checked calls' update, without the call.
+///
+/// Ownership: the word is in the region's buffer; the cell stays valid as
+/// long as the buffer does (it does not point into `gauge`, which may
+/// move). If the region is made again over the buffer the cell, like the
+/// handle, writes harmlessly into the new region's words: fill it again.
+/// Threading: the cell and the handle are the same field with one writer:
+/// update through one of them, from one thread or interrupt context at a
+/// time; reads may run beside the writer.
+#[unsafe(no_mangle)]
+pub extern "C" fn mmstats_fw_gauge_to_cell(
+    gauge: *const mmstats_fw_gauge,
+    out: *mut mmstats_gauge_cell,
+) -> mmstats_status {
+    read(gauge, out, |gauge| mmstats_gauge_cell {
+        word: word_ptr(gauge.value_word()),
+    })
+}
+
 /// Sets the float gauge. Threading: one writer at a time per gauge.
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_fw_float_set(
@@ -574,6 +617,27 @@ pub extern "C" fn mmstats_fw_float_get(
     out: *mut f64,
 ) -> mmstats_status {
     read(gauge, out, FloatGauge::get)
+}
+
+/// Stores the float gauge's value word in `*out`, for the inline updates of
+/// `mmstats_inline.h` (`mmstats_float_cell_set`, `_add`, `_get`):
+/// the checked calls' update, without the call.
+///
+/// Ownership: the word is in the region's buffer; the cell stays valid as
+/// long as the buffer does (it does not point into `gauge`, which may
+/// move). If the region is made again over the buffer the cell, like the
+/// handle, writes harmlessly into the new region's words: fill it again.
+/// Threading: the cell and the handle are the same field with one writer:
+/// update through one of them, from one thread or interrupt context at a
+/// time; reads may run beside the writer.
+#[unsafe(no_mangle)]
+pub extern "C" fn mmstats_fw_float_to_cell(
+    gauge: *const mmstats_fw_float,
+    out: *mut mmstats_float_cell,
+) -> mmstats_status {
+    read(gauge, out, |gauge| mmstats_float_cell {
+        word: word_ptr(gauge.value_word()),
+    })
 }
 
 /// Sets the string to the NUL-terminated UTF-8 `value`, cut to the

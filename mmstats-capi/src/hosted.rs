@@ -25,6 +25,7 @@ use std::ffi::c_char;
 use mmstats_std::{CreateError, StatsFile};
 
 use crate::args;
+use crate::cell::{mmstats_counter_cell, mmstats_float_cell, mmstats_gauge_cell, word_ptr};
 use crate::spec::mmstats_field_spec;
 use crate::status::mmstats_status;
 
@@ -424,6 +425,25 @@ pub extern "C" fn mmstats_counter_get(
     read(counter, out, |counter| counter.inner.get())
 }
 
+/// Stores the counter's value word in `*out`, for the inline updates of
+/// `mmstats_inline.h` (`mmstats_counter_cell_incr`, `_add`, `_get`):
+/// the checked calls' update, without the call.
+///
+/// Ownership: the word belongs to the file's mapping; the cell stays valid
+/// as long as this handle does (until `mmstats_counter_free`; not after, even
+/// if the file is still open). Threading: the cell and the handle are the
+/// same field with one writer: update through one of them, from one thread
+/// at a time; reads may run beside the writer.
+#[unsafe(no_mangle)]
+pub extern "C" fn mmstats_counter_to_cell(
+    counter: *const mmstats_counter,
+    out: *mut mmstats_counter_cell,
+) -> mmstats_status {
+    read(counter, out, |counter| mmstats_counter_cell {
+        word: word_ptr(counter.inner.value_word()),
+    })
+}
+
 /// Releases the counter handle (the field stays in the file). NULL:
 /// nothing. The handle must not be used after this call.
 ///
@@ -461,6 +481,25 @@ pub extern "C" fn mmstats_gauge_get(gauge: *const mmstats_gauge, out: *mut i64) 
     read(gauge, out, |gauge| gauge.inner.get())
 }
 
+/// Stores the gauge's value word in `*out`, for the inline updates of
+/// `mmstats_inline.h` (`mmstats_gauge_cell_set`, `_add`, `_get`):
+/// the checked calls' update, without the call.
+///
+/// Ownership: the word belongs to the file's mapping; the cell stays valid
+/// as long as this handle does (until `mmstats_gauge_free`; not after, even
+/// if the file is still open). Threading: the cell and the handle are the
+/// same field with one writer: update through one of them, from one thread
+/// at a time; reads may run beside the writer.
+#[unsafe(no_mangle)]
+pub extern "C" fn mmstats_gauge_to_cell(
+    gauge: *const mmstats_gauge,
+    out: *mut mmstats_gauge_cell,
+) -> mmstats_status {
+    read(gauge, out, |gauge| mmstats_gauge_cell {
+        word: word_ptr(gauge.inner.value_word()),
+    })
+}
+
 /// Releases the gauge handle. NULL: nothing. Not used after.
 ///
 /// Ownership: releases the handle (the field stays in the file).
@@ -495,6 +534,25 @@ pub extern "C" fn mmstats_float_add(gauge: *const mmstats_float, delta: f64) -> 
 #[unsafe(no_mangle)]
 pub extern "C" fn mmstats_float_get(gauge: *const mmstats_float, out: *mut f64) -> mmstats_status {
     read(gauge, out, |gauge| gauge.inner.get())
+}
+
+/// Stores the float gauge's value word in `*out`, for the inline updates of
+/// `mmstats_inline.h` (`mmstats_float_cell_set`, `_add`, `_get`):
+/// the checked calls' update, without the call.
+///
+/// Ownership: the word belongs to the file's mapping; the cell stays valid
+/// as long as this handle does (until `mmstats_float_free`; not after, even
+/// if the file is still open). Threading: the cell and the handle are the
+/// same field with one writer: update through one of them, from one thread
+/// at a time; reads may run beside the writer.
+#[unsafe(no_mangle)]
+pub extern "C" fn mmstats_float_to_cell(
+    gauge: *const mmstats_float,
+    out: *mut mmstats_float_cell,
+) -> mmstats_status {
+    read(gauge, out, |gauge| mmstats_float_cell {
+        word: word_ptr(gauge.inner.value_word()),
+    })
 }
 
 /// Releases the float gauge handle. NULL: nothing. Not used after.

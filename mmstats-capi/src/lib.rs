@@ -21,6 +21,8 @@ extern crate std;
 #[allow(unsafe_code)]
 mod args;
 #[allow(unsafe_code)]
+pub mod cell;
+#[allow(unsafe_code)]
 pub mod firmware;
 #[cfg(feature = "std")]
 #[allow(unsafe_code)]
@@ -30,6 +32,7 @@ mod spec;
 #[allow(unsafe_code)]
 pub mod status;
 
+pub use cell::{mmstats_counter_cell, mmstats_float_cell, mmstats_gauge_cell};
 pub use spec::{mmstats_field_spec, mmstats_label, mmstats_unit};
 pub use status::{mmstats_status, mmstats_status_message, mmstats_status_name};
 

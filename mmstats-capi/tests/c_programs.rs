@@ -1,5 +1,5 @@
-//! Builds the C unit tests (`tests/c/test_abi.c`, under AddressSanitizer
-//! and UBSan) and the hosted example (`examples/counter.c`) against
+//! Builds the C unit tests (`tests/c/test_abi.c` and `tests/c/test_cells.c`,
+//! under AddressSanitizer and UBSan) and the hosted example (`examples/counter.c`) against
 //! `libmmstats.a` with `cc`, runs them, and reads the example's stats file
 //! back through the `mmstats` reader.
 //!
@@ -55,10 +55,12 @@ fn have_cc() -> bool {
     }
 }
 
-/// Compiles `source` against the static library into `out`.
-fn compile(source: &Path, out: &Path, sanitize: bool) {
+/// Compiles `source` against the static library into `out`, with `defines`
+/// (`-D` flags) added.
+fn compile(source: &Path, out: &Path, sanitize: bool, defines: &[&str]) {
     let mut cc = Command::new("cc");
     cc.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-g"]);
+    cc.args(defines);
     if sanitize {
         cc.args([
             "-fsanitize=address,undefined",
@@ -88,7 +90,7 @@ fn abi_unit_tests_pass_under_asan() {
     let build = tempfile::tempdir().unwrap();
     let stats = tempfile::tempdir().unwrap();
     let exe = build.path().join("test_abi");
-    compile(&crate_dir().join("tests/c/test_abi.c"), &exe, true);
+    compile(&crate_dir().join("tests/c/test_abi.c"), &exe, true, &[]);
     let output = Command::new(&exe).arg(stats.path()).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -106,6 +108,43 @@ fn abi_unit_tests_pass_under_asan() {
     assert_eq!(&image[..8], b"\x89MMSTAT2".as_slice(), "region magic first");
 }
 
+/// The inline cells read back the same as the checked calls, both with the
+/// host's `__atomic` builtins and with the library's portable calls (what
+/// targets without lock-free 64-bit atomics get).
+#[test]
+fn inline_cells_match_the_checked_calls_under_asan() {
+    if !have_cc() {
+        return;
+    }
+    let build = tempfile::tempdir().unwrap();
+    for (defines, mode) in [
+        (&[][..], "native __atomic cells"),
+        (&["-DMMSTATS_CELL_PORTABLE"][..], "portable cells"),
+    ] {
+        let stats = tempfile::tempdir().unwrap();
+        let exe = build.path().join("test_cells");
+        compile(
+            &crate_dir().join("tests/c/test_cells.c"),
+            &exe,
+            true,
+            defines,
+        );
+        let output = Command::new(&exe).arg(stats.path()).output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "test_cells ({mode}) failed ({}):\n{stdout}\n{stderr}",
+            output.status
+        );
+        assert!(
+            stdout.contains(&format!("{mode}: ")) && stdout.contains(" checks, 0 failures"),
+            "{stdout}"
+        );
+        assert!(stderr.is_empty(), "sanitizer or test output: {stderr}");
+    }
+}
+
 #[test]
 fn example_writes_a_file_the_reader_reads() {
     if !have_cc() {
@@ -114,7 +153,7 @@ fn example_writes_a_file_the_reader_reads() {
     let build = tempfile::tempdir().unwrap();
     let stats = tempfile::tempdir().unwrap();
     let exe = build.path().join("counter");
-    compile(&crate_dir().join("examples/counter.c"), &exe, true);
+    compile(&crate_dir().join("examples/counter.c"), &exe, true, &[]);
     let output = Command::new(&exe)
         .arg(stats.path())
         .arg("1000")

@@ -56,6 +56,16 @@ impl<'a> Counter<'a> {
     pub fn get(&self) -> u64 {
         self.word.load(Ordering::Relaxed)
     }
+
+    /// The word holding the value, for a writer in another language that
+    /// updates it exactly as this handle does (the C ABI's inline cells,
+    /// `mmstats-capi`): a `Relaxed` load and store by this field's one
+    /// writer. The word is an atomic, so using it cannot race; writing it
+    /// from anywhere but the field's one writer loses updates.
+    #[must_use]
+    pub const fn value_word(&self) -> &'a Word {
+        self.word
+    }
 }
 
 /// A monotonic `u64` counter that many threads may update at once.
@@ -149,6 +159,16 @@ impl<'a> Gauge<'a> {
     pub fn get(&self) -> i64 {
         self.word.load(Ordering::Relaxed) as i64
     }
+
+    /// The word holding the value, for a writer in another language that
+    /// updates it exactly as this handle does (the C ABI's inline cells,
+    /// `mmstats-capi`): a `Relaxed` load and store by this field's one
+    /// writer. The word is an atomic, so using it cannot race; writing it
+    /// from anywhere but the field's one writer loses updates.
+    #[must_use]
+    pub const fn value_word(&self) -> &'a Word {
+        self.word
+    }
 }
 
 /// A signed `i64` gauge that many threads may update at once (`Sync`; not
@@ -234,6 +254,16 @@ impl<'a> FloatGauge<'a> {
     #[must_use]
     pub fn get(&self) -> f64 {
         f64::from_bits(self.word.load(Ordering::Relaxed))
+    }
+
+    /// The word holding the value, for a writer in another language that
+    /// updates it exactly as this handle does (the C ABI's inline cells,
+    /// `mmstats-capi`): a `Relaxed` load and store by this field's one
+    /// writer. The word is an atomic, so using it cannot race; writing it
+    /// from anywhere but the field's one writer loses updates.
+    #[must_use]
+    pub const fn value_word(&self) -> &'a Word {
+        self.word
     }
 }
 
@@ -453,6 +483,37 @@ impl<'a> Average<'a> {
 #[cfg(test)]
 mod tests {
     use super::truncate_utf8;
+    use crate::sync::{Ordering, Word};
+    use crate::{Region, RegionOptions};
+
+    /// `value_word` is the word the handle updates: a store to it is what
+    /// `get` reads, and `add`/`set` show in it (the C ABI's inline cells
+    /// rely on both).
+    #[test]
+    fn value_word_is_the_word_the_handle_updates() {
+        let memory: std::vec::Vec<Word> = (0..1024).map(|_| Word::new(0)).collect();
+        let mut region = Region::create(&memory, &RegionOptions::default()).unwrap();
+        let counter = region.counter("hits").unwrap();
+        let gauge = region.gauge("depth").unwrap();
+        let float = region.float_gauge("temp").unwrap();
+        counter.add(5);
+        assert_eq!(counter.value_word().load(Ordering::Relaxed), 5);
+        counter.value_word().store(u64::MAX, Ordering::Relaxed);
+        counter.incr();
+        assert_eq!(counter.get(), 0);
+        gauge.set(-2);
+        assert_eq!(gauge.value_word().load(Ordering::Relaxed), (-2i64) as u64);
+        float.set(1.5);
+        assert_eq!(float.value_word().load(Ordering::Relaxed), 1.5f64.to_bits());
+        // Three fields, three distinct words inside the region.
+        let words = [counter.value_word(), gauge.value_word(), float.value_word()];
+        for (i, word) in words.iter().enumerate() {
+            assert!(memory.iter().any(|m| core::ptr::eq(m, *word)));
+            for other in &words[i + 1..] {
+                assert!(!core::ptr::eq(*word, *other));
+            }
+        }
+    }
 
     #[test]
     fn truncation_respects_char_boundaries() {
