@@ -34,8 +34,7 @@ pyo3::create_exception!(
 /// The module `mmstats._native`.
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
-    module.add_class::<field::Field>()?;
-    module.add_class::<field::StaticField>()?;
+    field::register(module)?;
     module.add_class::<model::Model>()?;
     module.add_class::<values::Counter>()?;
     module.add_class::<values::Average>()?;

@@ -7,14 +7,15 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::OnceLock;
+use std::sync::atomic::Ordering;
 
 use mmstats::StatsFile;
 use pyo3::exceptions::{PyAttributeError, PyOSError, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-use crate::field::{Field, Slot, StaticField};
-use crate::values::HandleCell;
+use crate::field::{Field, ObjectField, Slot, StaticField};
+use crate::values::{HandleCell, Removed, check_open};
 
 /// The native base of `mmstats.BaseMmStats`: `__init__` (in Python)
 /// calls `_open` once; until then the instance has no file.
@@ -26,8 +27,16 @@ pub struct Model {
 /// An opened model's file and slots.
 struct Opened {
     file: HandleCell<StatsFile>,
-    /// The slots, sorted by the definitions' ids.
-    slots: Box<[(u64, Slot)]>,
+    /// Set by `remove()`; every update checks it first.
+    removed: Removed,
+    /// The slots, in the order the fields were added.
+    slots: Box<[Slot]>,
+    /// Where each definition's slot is: `index[id - first_id]` (`u32::MAX`
+    /// for ids not on this class). Ids are dense (a process-wide counter),
+    /// so the table is about as long as the definitions made between this
+    /// class's first and last; a lookup is two loads, no search.
+    index: Box<[u32]>,
+    first_id: u64,
     path: PathBuf,
     size: usize,
     label_prefix: String,
@@ -46,9 +55,14 @@ impl Model {
             PyTypeError::new_err("mmstats fields work on instances of MmStats subclasses only")
         })?;
         let opened = model.get().opened.get().ok_or_else(not_opened)?;
-        match opened.slots.binary_search_by_key(&id, |(key, _)| *key) {
-            Ok(index) => work(&opened.slots[index].1),
-            Err(_) => Err(PyAttributeError::new_err(
+        check_open(&opened.removed)?;
+        let slot = usize::try_from(id.wrapping_sub(opened.first_id))
+            .ok()
+            .and_then(|at| opened.index.get(at))
+            .and_then(|&at| opened.slots.get(at as usize));
+        match slot {
+            Some(slot) => work(slot),
+            None => Err(PyAttributeError::new_err(
                 "this field was added to the class after the instance was made",
             )),
         }
@@ -65,15 +79,17 @@ fn not_opened() -> PyErr {
 
 /// One field definition found on the class.
 enum Definition<'py> {
-    Writable(Bound<'py, Field>),
+    Plain(Bound<'py, Field>),
+    Object(Bound<'py, ObjectField>),
     Static(Bound<'py, StaticField>),
 }
 
 impl Definition<'_> {
     fn id(&self) -> u64 {
         match self {
-            Self::Writable(field) => field.get().id,
-            Self::Static(field) => field.get().id,
+            Self::Plain(field) => field.get().id(),
+            Self::Object(field) => field.get().id(),
+            Self::Static(field) => field.get().id(),
         }
     }
 }
@@ -81,7 +97,9 @@ impl Definition<'_> {
 /// The field definitions of `class` and its bases: the most derived
 /// first, each attribute name once (a subclass's definition overrides its
 /// base's), each definition once (one object bound to two names is one
-/// field).
+/// field). Per class, the definitions the model metaclass moved out of
+/// the namespace (`__mmstats_fields__`, in definition order), then those
+/// in the namespace (set on the class later).
 fn definitions<'py>(class: &Bound<'py, PyAny>) -> PyResult<Vec<(String, Definition<'py>)>> {
     let mut found = Vec::new();
     let mut names = HashSet::new();
@@ -89,11 +107,14 @@ fn definitions<'py>(class: &Bound<'py, PyAny>) -> PyResult<Vec<(String, Definiti
     let mro = class.getattr("__mro__")?;
     for base in mro.cast::<PyTuple>()?.iter() {
         let namespace = base.getattr("__dict__")?;
+        let moved = namespace.call_method1("get", ("__mmstats_fields__", ()))?;
         let items = namespace.call_method0("items")?;
-        for item in items.try_iter()? {
+        for item in moved.try_iter()?.chain(items.try_iter()?) {
             let (name, value): (String, Bound<'py, PyAny>) = item?.extract()?;
             let definition = if let Ok(field) = value.cast::<Field>() {
-                Definition::Writable(field.clone())
+                Definition::Plain(field.clone())
+            } else if let Ok(field) = value.cast::<ObjectField>() {
+                Definition::Object(field.clone())
             } else if let Ok(field) = value.cast::<StaticField>() {
                 Definition::Static(field.clone())
             } else {
@@ -149,15 +170,38 @@ impl Model {
         let file = builder
             .create()
             .map_err(|error| PyOSError::new_err(error.to_string()))?;
+        let removed = Removed::default();
         let mut slots = Vec::with_capacity(definitions.len());
         for (attribute, definition) in &definitions {
             let slot = match definition {
-                Definition::Writable(field) => field.get().create(py, &file, attribute)?,
+                Definition::Plain(field) => field.get().create(py, &file, attribute)?,
                 Definition::Static(field) => field.get().create(py, &file, attribute)?,
+                Definition::Object(field) => {
+                    let object = field.get().create(py, &file, attribute, &removed)?;
+                    // Into the instance's namespace, where reading the
+                    // attribute finds it first (set as an attribute, so
+                    // CPython keeps the namespace in its fast form).
+                    slf.setattr(attribute.as_str(), object.clone_ref(py))
+                        .map_err(|_| {
+                            PyTypeError::new_err(
+                                "a model class needs a __dict__ (no __slots__ without it)",
+                            )
+                        })?;
+                    Slot::Object(object)
+                }
             };
-            slots.push((definition.id(), slot));
+            slots.push(slot);
         }
-        slots.sort_unstable_by_key(|(id, _)| *id);
+        let ids: Vec<u64> = definitions
+            .iter()
+            .map(|(_, definition)| definition.id())
+            .collect();
+        let first_id = ids.iter().copied().min().unwrap_or(0);
+        let span = ids.iter().map(|id| id - first_id + 1).max().unwrap_or(0);
+        let mut index = vec![u32::MAX; usize::try_from(span).unwrap_or(usize::MAX)];
+        for (at, id) in ids.iter().enumerate() {
+            index[(id - first_id) as usize] = u32::try_from(at).unwrap_or(u32::MAX);
+        }
         let opened = Opened {
             path: file.path(),
             size: size
@@ -166,7 +210,10 @@ impl Model {
                 .div_ceil(4096)
                 * 4096,
             file: HandleCell::new(file),
+            removed,
             slots: slots.into_boxed_slice(),
+            index: index.into_boxed_slice(),
+            first_id,
             label_prefix,
         };
         slf.get()
@@ -196,7 +243,8 @@ impl Model {
     /// Whether `remove()` ran.
     #[getter]
     fn removed(&self) -> PyResult<bool> {
-        Ok(self.opened()?.file.with(|_| ()).is_err())
+        // Relaxed: see `check_open`.
+        Ok(self.opened()?.removed.load(Ordering::Relaxed))
     }
 
     /// Flushes the file to its backing store (`msync`; a no-op in memory
@@ -216,14 +264,16 @@ impl Model {
     /// nothing.
     fn remove(&self, py: Python<'_>) -> PyResult<()> {
         let opened = self.opened()?;
-        for (_, slot) in opened.slots.iter() {
+        // Relaxed: see `check_open`.
+        opened.removed.store(true, Ordering::Relaxed);
+        for slot in opened.slots.iter() {
             slot.close(py);
         }
-        // The last handle: the library marks the file closed and unlinks it
-        // (even one made with `keep`, as the original's remove did).
+        // The shared handles stay (unused) until the model goes: the file
+        // is closed and unlinked now, even one made with `keep`, as the
+        // original's remove did.
         if let Some(file) = opened.file.take() {
-            file.set_keep(false);
-            drop(file);
+            file.close_now();
         }
         Ok(())
     }

@@ -2,7 +2,8 @@
 //! `CounterField` is a [`Counter`]): each holds its `mmstats` handle and
 //! does one library call per update.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use pyo3::exceptions::{PyDeprecationWarning, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -36,7 +37,7 @@ impl<H> HandleCell<H> {
     pub(crate) fn with<R>(&self, work: impl FnOnce(&H) -> R) -> PyResult<R> {
         match self.lock().as_ref() {
             Some(handle) => Ok(work(handle)),
-            None => Err(removed()),
+            None => Err(removed_error()),
         }
     }
 
@@ -46,7 +47,7 @@ impl<H> HandleCell<H> {
     pub(crate) fn with_mut<R>(&self, work: impl FnOnce(&mut H) -> R) -> PyResult<R> {
         match self.lock().as_mut() {
             Some(handle) => Ok(work(handle)),
-            None => Err(removed()),
+            None => Err(removed_error()),
         }
     }
 
@@ -58,14 +59,32 @@ impl<H> HandleCell<H> {
 }
 
 /// The error of a field used after `remove()`.
-pub(crate) fn removed() -> PyErr {
+pub(crate) fn removed_error() -> PyErr {
     PyValueError::new_err("the stats file was removed: no further updates")
 }
 
-/// The counter of a `CounterField` (kind counter: `u64`, monotonic).
+/// Whether a model's file was removed: shared by the model and the
+/// objects of its complex fields, checked before every update.
+pub(crate) type Removed = Arc<AtomicBool>;
+
+/// Fails once the model was removed.
+#[inline]
+pub(crate) fn check_open(removed: &AtomicBool) -> PyResult<()> {
+    // Relaxed: a flag set by `remove()` under the GIL, which every
+    // caller holds too; it orders nothing else.
+    if removed.load(Ordering::Relaxed) {
+        Err(removed_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// The counter of a `CounterField` (kind counter: `u64`, monotonic). A
+/// shared counter handle (`fetch_add`): no lock on the write path.
 #[pyclass(frozen, module = "mmstats._native")]
 pub struct Counter {
-    pub(crate) handle: HandleCell<mmstats::Counter>,
+    pub(crate) handle: mmstats::SharedCounter,
+    pub(crate) removed: Removed,
 }
 
 #[pymethods]
@@ -77,7 +96,9 @@ impl Counter {
             None => 1,
             Some(amount) => int_bits(amount)?,
         };
-        self.handle.with(|counter| counter.add(amount))
+        check_open(&self.removed)?;
+        self.handle.add(amount);
+        Ok(())
     }
 
     /// Deprecated spelling of `incr` (as in the original).
@@ -95,21 +116,25 @@ impl Counter {
     /// The current count.
     #[getter]
     fn value(&self) -> PyResult<u64> {
-        self.handle.with(|counter| counter.get())
+        check_open(&self.removed)?;
+        Ok(self.handle.get())
     }
 
     /// Sets the count (readers see a counter that went back as a reset).
     #[setter]
     fn set_value(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let value = int_bits(value)?;
-        self.handle
-            .with(|counter| counter.add(value.wrapping_sub(counter.get())))
+        check_open(&self.removed)?;
+        // One writer at a time (the GIL): read, then add the difference.
+        self.handle.add(value.wrapping_sub(self.handle.get()));
+        Ok(())
     }
 
     fn __repr__(&self) -> String {
-        match self.handle.with(|counter| counter.get()) {
-            Ok(value) => format!("<mmstats Counter value={value}>"),
-            Err(_) => "<mmstats Counter (removed)>".to_owned(),
+        if self.removed.load(Ordering::Relaxed) {
+            "<mmstats Counter (removed)>".to_owned()
+        } else {
+            format!("<mmstats Counter value={}>", self.handle.get())
         }
     }
 }

@@ -44,7 +44,35 @@ def _file_name(template):
     return name.format(**_substitutions()).strip('-_.')
 
 
-class BaseMmStats(_native.Model):
+class _ModelType(type):
+    """The metaclass of models.
+
+    It moves the definitions of complex fields (counters, averages,
+    timers) out of the class namespace into ``__mmstats_fields__``: the
+    instance's attribute of that name is the field's object, and CPython
+    reads an instance attribute much faster when the class has nothing of
+    that name (the field objects' type is not immutable). ``WebStats.errors``
+    still returns the definition, through ``__getattr__`` here.
+    """
+
+    def __new__(mcls, name, bases, namespace, **kwargs):
+        moved = [(key, value) for key, value in namespace.items()
+                 if isinstance(value, fields.ObjectField)]
+        for key, _ in moved:
+            del namespace[key]
+        namespace['__mmstats_fields__'] = tuple(moved)
+        return super().__new__(mcls, name, bases, namespace, **kwargs)
+
+    def __getattr__(cls, name):
+        for klass in cls.__mro__:
+            for key, value in vars(klass).get('__mmstats_fields__', ()):
+                if key == name:
+                    return value
+        raise AttributeError(
+            'type object %r has no attribute %r' % (cls.__name__, name))
+
+
+class BaseMmStats(_native.Model, metaclass=_ModelType):
     """Stats models should inherit from this (or from `MmStats`).
 
     :param path: directory for the file (default: the library's, where
