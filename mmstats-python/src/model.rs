@@ -97,9 +97,10 @@ impl Definition<'_> {
 /// The field definitions of `class` and its bases: the most derived
 /// first, each attribute name once (a subclass's definition overrides its
 /// base's), each definition once (one object bound to two names is one
-/// field). Per class, the definitions the model metaclass moved out of
-/// the namespace (`__mmstats_fields__`, in definition order), then those
-/// in the namespace (set on the class later).
+/// field). Per class, in the order of the class body as the model
+/// metaclass recorded it (`__mmstats_fields__`; the namespace's own entry
+/// wins where it still has one, so a class attribute replaced later
+/// counts), then definitions set on the class after it was made.
 fn definitions<'py>(class: &Bound<'py, PyAny>) -> PyResult<Vec<(String, Definition<'py>)>> {
     let mut found = Vec::new();
     let mut names = HashSet::new();
@@ -107,10 +108,17 @@ fn definitions<'py>(class: &Bound<'py, PyAny>) -> PyResult<Vec<(String, Definiti
     let mro = class.getattr("__mro__")?;
     for base in mro.cast::<PyTuple>()?.iter() {
         let namespace = base.getattr("__dict__")?;
-        let moved = namespace.call_method1("get", ("__mmstats_fields__", ()))?;
-        let items = namespace.call_method0("items")?;
-        for item in moved.try_iter()?.chain(items.try_iter()?) {
-            let (name, value): (String, Bound<'py, PyAny>) = item?.extract()?;
+        let recorded = namespace.call_method1("get", ("__mmstats_fields__", ()))?;
+        let mut candidates: Vec<(String, Bound<'py, PyAny>)> = Vec::new();
+        for item in recorded.try_iter()? {
+            let (name, recorded_value): (String, Bound<'py, PyAny>) = item?.extract()?;
+            let value = namespace.call_method1("get", (name.as_str(), recorded_value))?;
+            candidates.push((name, value));
+        }
+        for item in namespace.call_method0("items")?.try_iter()? {
+            candidates.push(item?.extract()?);
+        }
+        for (name, value) in candidates {
             let definition = if let Ok(field) = value.cast::<Field>() {
                 Definition::Plain(field.clone())
             } else if let Ok(field) = value.cast::<ObjectField>() {
@@ -118,6 +126,8 @@ fn definitions<'py>(class: &Bound<'py, PyAny>) -> PyResult<Vec<(String, Definiti
             } else if let Ok(field) = value.cast::<StaticField>() {
                 Definition::Static(field.clone())
             } else {
+                // Not a definition (any more): the name is taken all the same.
+                names.insert(name);
                 continue;
             };
             if names.insert(name.clone()) && ids.insert(definition.id()) {

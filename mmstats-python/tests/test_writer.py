@@ -325,3 +325,22 @@ def test_init_twice_and_fields_before_init_are_errors(stats_dir):
     with pytest.raises(RuntimeError):
         mmstats.BaseMmStats.__init__(stats, path=stats_dir, filename='other')
     stats.remove()
+
+
+def test_fields_set_on_the_class_later_count_for_new_instances(stats_dir, read):
+    class Late(mmstats.BaseMmStats):
+        a = mmstats.UIntField()
+
+    first = Late(path=stats_dir, filename='first')
+    Late.b = mmstats.IntField()
+    Late.a = mmstats.ShortField(label='a.short')  # replaces the definition
+    second = Late(path=stats_dir, filename='second')
+    second.b = -2
+    second.a = 40000
+    got = read(second.filename)
+    assert (got['b']['value'], got['a.short']['value']) == (-2, 40000 - 65536)
+    assert 'a' not in got.fields
+    with pytest.raises(AttributeError):
+        first.b = 1  # the first instance was made without it
+    first.remove()
+    second.remove()

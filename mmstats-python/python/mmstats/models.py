@@ -44,6 +44,9 @@ def _file_name(template):
     return name.format(**_substitutions()).strip('-_.')
 
 
+_DEFINITIONS = (fields.Field, fields.ObjectField, fields.StaticField)
+
+
 class _ModelType(type):
     """The metaclass of models.
 
@@ -56,17 +59,20 @@ class _ModelType(type):
     """
 
     def __new__(mcls, name, bases, namespace, **kwargs):
-        moved = [(key, value) for key, value in namespace.items()
-                 if isinstance(value, fields.ObjectField)]
-        for key, _ in moved:
-            del namespace[key]
-        namespace['__mmstats_fields__'] = tuple(moved)
+        # Every definition, in the order of the class body (the order of
+        # the fields in the file); only the complex ones leave the namespace.
+        defined = tuple((key, value) for key, value in namespace.items()
+                        if isinstance(value, _DEFINITIONS))
+        for key, value in defined:
+            if isinstance(value, fields.ObjectField):
+                del namespace[key]
+        namespace['__mmstats_fields__'] = defined
         return super().__new__(mcls, name, bases, namespace, **kwargs)
 
     def __getattr__(cls, name):
         for klass in cls.__mro__:
             for key, value in vars(klass).get('__mmstats_fields__', ()):
-                if key == name:
+                if key == name and isinstance(value, fields.ObjectField):
                     return value
         raise AttributeError(
             'type object %r has no attribute %r' % (cls.__name__, name))
