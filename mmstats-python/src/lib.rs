@@ -4,12 +4,15 @@
 //! handles. The format lives in the library alone; this crate only maps
 //! the original Python API (mmstats 0.8) onto it.
 //!
-//! Layers, bottom up: `convert` (Python values to the words the handles
-//! take), `values` (the pyclasses `Counter`, `Average`, `MovingAverage`,
-//! `Timer`), `field` (the descriptors: a field definition on a class),
-//! `model` (the instance: one stats file and its handles). The pure Python
-//! part (`python/mmstats/`) names the field classes of 0.8 and subclasses
-//! these.
+//! Layers, bottom up (a module imports only those below it): `convert`
+//! (Python values to what the handles take, as the original's ctypes
+//! stored them), `values` (the objects of complex fields: `Counter`,
+//! `Average`, `MovingAverage`, `Timer`), `slot` (an instance's side of a
+//! field: its handle), `model` (the instance: its file and slots, found by
+//! definition id), `field` (the definitions on a class, the 0.8 field
+//! classes and their descriptors), `open` (making a model's file from its
+//! class's definitions). The pure Python part (`python/mmstats/`) has the
+//! model classes and the module layout of 0.8.
 //!
 //! Threads: every handle sits behind a `Mutex`; a lock is only taken
 //! around library calls (never around a call into Python), so it is never
@@ -22,6 +25,8 @@ use pyo3::prelude::*;
 mod convert;
 mod field;
 mod model;
+mod open;
+mod slot;
 mod values;
 
 pyo3::create_exception!(
@@ -36,6 +41,7 @@ pyo3::create_exception!(
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     field::register(module)?;
     module.add_class::<model::Model>()?;
+    module.add_function(wrap_pyfunction!(open::open_model, module)?)?;
     module.add_class::<values::Counter>()?;
     module.add_class::<values::Average>()?;
     module.add_class::<values::MovingAverage>()?;

@@ -98,7 +98,8 @@ class BaseMmStats(_native.Model, metaclass=_ModelType):
     def __init__(self, path=None, filename=DEFAULT_FILENAME, label_prefix=None,
                  size=None, keep=False):
         directory = None if path is None else path.format(**_substitutions())
-        self._open(
+        _native.open_model(
+            self,
             name=_file_name(filename),
             directory=directory,
             label_prefix='' if label_prefix is None else label_prefix,
