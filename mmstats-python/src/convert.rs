@@ -10,6 +10,13 @@ use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
+pyo3::create_exception!(
+    _native,
+    DuplicateFieldName,
+    pyo3::exceptions::PyException,
+    "Cannot add 2 fields with the same name to MmStats instances"
+);
+
 /// The C integer type of an original integer field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum IntWidth {

@@ -24,11 +24,13 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-use crate::DuplicateFieldName;
-use crate::convert::{IntWidth, float_value, text_value};
+use crate::convert::{DuplicateFieldName, IntWidth, float_value, text_value};
 use crate::model::Model;
 use crate::slot::{Slot, TextState};
 use crate::values::{Average, Counter, HandleCell, MovingAverage, Removed, Timer};
+
+/// The longest string field the format holds (bytes).
+pub(crate) const MAX_STRING_SIZE: usize = 4096;
 
 /// Ids of field definitions: unique in the process, never reused.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -161,10 +163,10 @@ impl Field {
                 Slot::Bool(HandleCell::new(flag))
             }
             ScalarKind::Text { size } => {
-                if *size > crate::MAX_STRING_SIZE {
+                if *size > MAX_STRING_SIZE {
                     return Err(PyValueError::new_err(format!(
                         "string field {name:?}: size {size} is over the format's {} bytes",
-                        crate::MAX_STRING_SIZE
+                        MAX_STRING_SIZE
                     )));
                 }
                 Slot::Text(HandleCell::new(TextState {

@@ -4,9 +4,10 @@
 //! handles. The format lives in the library alone; this crate only maps
 //! the original Python API (mmstats 0.8) onto it.
 //!
-//! Layers, bottom up (a module imports only those below it): `convert`
-//! (Python values to what the handles take, as the original's ctypes
-//! stored them), `values` (the objects of complex fields: `Counter`,
+//! Layers, bottom up (a module imports only those below it; the test
+//! `tests/test_layers.py` checks it): `convert` (Python values to what the
+//! handles take, as the original's ctypes stored them, and the package's
+//! exception), `values` (the objects of complex fields: `Counter`,
 //! `Average`, `MovingAverage`, `Timer`), `slot` (an instance's side of a
 //! field: its handle), `model` (the instance: its file and slots, found by
 //! definition id), `field` (the definitions on a class, the 0.8 field
@@ -29,13 +30,6 @@ mod open;
 mod slot;
 mod values;
 
-pyo3::create_exception!(
-    _native,
-    DuplicateFieldName,
-    pyo3::exceptions::PyException,
-    "Cannot add 2 fields with the same name to MmStats instances"
-);
-
 /// The module `mmstats._native`.
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -49,13 +43,10 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<values::TimerContext>()?;
     module.add(
         "DuplicateFieldName",
-        module.py().get_type::<DuplicateFieldName>(),
+        module.py().get_type::<convert::DuplicateFieldName>(),
     )?;
     module.add("DEFAULT_DIR", mmstats::default_dir().display().to_string())?;
     module.add("DEFAULT_SIZE", mmstats::DEFAULT_SIZE)?;
-    module.add("MAX_STRING_SIZE", MAX_STRING_SIZE)?;
+    module.add("MAX_STRING_SIZE", field::MAX_STRING_SIZE)?;
     Ok(())
 }
-
-/// The longest string field the format holds (bytes).
-pub(crate) const MAX_STRING_SIZE: usize = 4096;
