@@ -125,6 +125,44 @@ fn files_are_private_named_by_pattern_and_removed_on_drop() {
 }
 
 #[test]
+fn close_now_unlinks_while_handles_live_and_frees_the_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = StatsFile::builder("gone")
+        .dir(dir.path())
+        .keep(true)
+        .create()
+        .unwrap();
+    let path = file.path();
+    let hits = file.counter("hits").unwrap();
+    let opened = std::fs::File::open(&path).unwrap();
+    file.close_now();
+    assert!(
+        !path.exists(),
+        "unlinked although handles live and keep is set"
+    );
+    hits.incr();
+    let len = opened.metadata().unwrap().len();
+    let read = mmstats::read_open_file(&path, opened, len).unwrap();
+    assert_eq!(
+        read.liveness,
+        Liveness::Closed,
+        "readers that had it open see it closed"
+    );
+    // The name is free: a new file takes it, and the old handles' final
+    // drop leaves the new file alone.
+    let again = StatsFile::builder("gone").dir(dir.path()).create().unwrap();
+    assert_eq!(again.path(), path);
+    file.close_now();
+    drop((file, hits));
+    assert!(
+        path.exists(),
+        "the new file is not removed by the old one's drop"
+    );
+    drop(again);
+    assert!(!path.exists());
+}
+
+#[test]
 fn kept_files_stay_closed() {
     let dir = tempfile::tempdir().unwrap();
     let file = StatsFile::builder("kept")

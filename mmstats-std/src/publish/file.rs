@@ -235,6 +235,20 @@ impl StatsFile {
         self.inner.keep.store(keep, Ordering::Relaxed);
     }
 
+    /// Marks the file closed for readers and unlinks it now, while
+    /// handles may still exist and whatever [`StatsFile::set_keep`] says:
+    /// for a writer that must remove its stats at a moment of its choosing
+    /// without dropping every handle first (the Python package's
+    /// `remove()`). Later updates through the handles still land in the
+    /// mapping, which no reader finds by name any more; it goes with the
+    /// last handle. The name is free for a new file at once. Calling it
+    /// again, or dropping the last handle later, removes nothing else (the
+    /// unlink checks the name still refers to this file).
+    pub fn close_now(&self) {
+        self.inner.lock().region.close();
+        self.inner.place.remove(&self.inner.file);
+    }
+
     /// Whether the file lives in memory (tmpfs or ramfs). A region on a
     /// disk-backed file system costs page write-back; prefer `/dev/shm`.
     #[must_use]
