@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use qemu_common::{
     BUILD_WATCHDOG, Board, RAM_BASE, RAM_LEN, RUN_WATCHDOG, counter, mmdump_image, qemu_present,
-    run, skip, value,
+    run, skip, the_one_region, value,
 };
 use serde_json::{Value, json};
 
@@ -143,21 +143,7 @@ fn c_firmware_stats_are_read_from_a_qemu_ram_dump() {
     board.qmp.dump_ram(&second_file);
     board.quit();
 
-    let (output, document) = mmdump_image(&second_file);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(document["schema"], 1);
-    assert_eq!(
-        document["errors"].as_array().unwrap().len(),
-        0,
-        "{document}"
-    );
-    let files = document["files"].as_array().unwrap();
-    assert_eq!(files.len(), 1, "one region in RAM: {document}");
-    let region = &files[0];
+    let region = &the_one_region(&second_file);
 
     // Where: in the SRAM, at the buffer's 128-byte alignment.
     let offset = region["offset"].as_u64().unwrap();

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use qemu_common::{
     BUILD_WATCHDOG, Board, RAM_BASE, RAM_LEN, RUN_WATCHDOG, counter, mmdump_image, qemu_present,
-    run, skip, value,
+    run, skip, the_one_region, value,
 };
 use serde_json::Value;
 
@@ -100,21 +100,7 @@ fn firmware_stats_are_read_from_a_qemu_ram_dump() {
     qmp.dump_ram(&second_file);
     board.quit();
 
-    let (output, document) = mmdump_image(&second_file);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(document["schema"], 1);
-    assert_eq!(
-        document["errors"].as_array().unwrap().len(),
-        0,
-        "{document}"
-    );
-    let files = document["files"].as_array().unwrap();
-    assert_eq!(files.len(), 1, "one region in RAM: {document}");
-    let second = &files[0];
+    let second = &the_one_region(&second_file);
 
     // Where: inside the SRAM, at the buffer's 128-byte alignment, the
     // address being the base plus the offset.

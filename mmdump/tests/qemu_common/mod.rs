@@ -223,6 +223,26 @@ pub fn mmdump_image(file: &Path) -> (Output, Value) {
     (output, document)
 }
 
+/// [`mmdump_image`] of a RAM dump that must hold exactly one region and
+/// no errors: that region's document.
+pub fn the_one_region(file: &Path) -> Value {
+    let (output, document) = mmdump_image(file);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(document["schema"], 1);
+    assert_eq!(
+        document["errors"].as_array().unwrap().len(),
+        0,
+        "{document}"
+    );
+    let files = document["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "one region in RAM: {document}");
+    files[0].clone()
+}
+
 pub fn value<'a>(region: &'a Value, name: &str) -> &'a Value {
     region["fields"]
         .as_array()

@@ -18,30 +18,7 @@
 
 #include "mmstats.h"
 
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        checks++;                                                                      \
-        if (!(cond)) {                                                                 \
-            failures++;                                                                \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-        }                                                                              \
-    } while (0)
-
-#define EXPECT(call, want)                                                             \
-    do {                                                                               \
-        mmstats_status got_ = (call);                                                  \
-        checks++;                                                                      \
-        if (got_ != (want)) {                                                          \
-            failures++;                                                                \
-            fprintf(stderr, "%s:%d: %s returned %s, expected %s\n", __FILE__, __LINE__, \
-                    #call, mmstats_status_name(got_), mmstats_status_name(want));      \
-        }                                                                              \
-    } while (0)
-
-#define OK(call) EXPECT(call, MMSTATS_OK)
+#include "check.h"
 
 static void test_zeroed_cells(void) {
     mmstats_counter_cell counter = {0};
