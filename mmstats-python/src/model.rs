@@ -166,17 +166,18 @@ impl AssignedSlot<'_> {
 /// often a pointer comparison. Up to [`FieldNames::LINEAR`] names are
 /// scanned; more are found through an open-addressing table keyed by
 /// the pointer. A name that is not the interned object (a str subclass,
-/// a call of `Model.__setattr__` with a str made at run time) is
-/// compared by its text after the pointers miss.
+/// a call of `Model.__setattr__` with a str made at run time) is not
+/// found: it goes the generic way, where the field's descriptor stores
+/// it all the same (slower, same result).
 pub(crate) struct FieldNames {
     /// The names (interned) and their slot index, in field order.
     entries: Box<[(Py<PyString>, u32)]>,
-    /// The names' text, for the comparison by text.
-    texts: Box<[Box<str>]>,
     /// Indexes into `entries` by pointer hash (`EMPTY`: free), a power
     /// of two at least twice as long as `entries`; empty for up to
     /// [`FieldNames::LINEAR`] names.
     table: Box<[u32]>,
+    /// `usize::BITS` less the table's log2: the hash keeps the top bits.
+    shift: u32,
 }
 
 impl FieldNames {
@@ -195,13 +196,14 @@ impl FieldNames {
                 )
             })
             .collect();
-        let texts = fields.iter().map(|(name, _)| Box::from(*name)).collect();
         let mut table = Vec::new();
+        let mut shift = 0;
         if entries.len() > Self::LINEAR {
             table = vec![Self::EMPTY; (entries.len() * 2).next_power_of_two()];
+            shift = usize::BITS - table.len().trailing_zeros();
             let mask = table.len() - 1;
             for (at, (name, _)) in entries.iter().enumerate() {
-                let mut probe = Self::hash(name.as_ptr()) & mask;
+                let mut probe = Self::hash(name.as_ptr(), shift);
                 while table[probe] != Self::EMPTY {
                     probe = (probe + 1) & mask;
                 }
@@ -210,16 +212,17 @@ impl FieldNames {
         }
         Self {
             entries,
-            texts,
             table: table.into_boxed_slice(),
+            shift,
         }
     }
 
-    /// Fibonacci hashing of the object's address (objects are aligned:
-    /// the low bits say nothing).
+    /// Fibonacci hashing of the object's address: the top bits of the
+    /// product, as many as index the table (`shift`: `usize::BITS` less
+    /// the table's log2), so the result is below the table's length.
     #[inline]
-    fn hash(pointer: *mut pyo3::ffi::PyObject) -> usize {
-        ((pointer as usize >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize)) >> 7
+    fn hash(pointer: *mut pyo3::ffi::PyObject, shift: u32) -> usize {
+        (pointer as usize).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize) >> shift
     }
 
     /// The slot index of the field named `name`, if it is one.
@@ -234,7 +237,7 @@ impl FieldNames {
             }
         } else {
             let mask = self.table.len() - 1;
-            let mut probe = Self::hash(wanted) & mask;
+            let mut probe = Self::hash(wanted, self.shift);
             // Ends: at most half the table is taken.
             loop {
                 let at = self.table[probe];
@@ -247,17 +250,7 @@ impl FieldNames {
                 probe = (probe + 1) & mask;
             }
         }
-        self.find_by_text(name)
-    }
-
-    /// The comparison by text, after the pointers missed.
-    #[cold]
-    fn find_by_text(&self, name: &Bound<'_, PyString>) -> Option<usize> {
-        let text = name.to_str().ok()?;
-        self.texts
-            .iter()
-            .position(|known| **known == *text)
-            .map(|at| self.entries[at].1 as usize)
+        None
     }
 }
 
