@@ -38,7 +38,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyFloat, PyInt, PyString, PyType};
+use pyo3::types::{PyFloat, PyInt, PyType};
 
 use crate::model::{AssignedSlot, Model};
 use crate::slot::Slot;
@@ -104,14 +104,19 @@ unsafe extern "C" fn model_setattro(
         // SAFETY: `object` is a live object borrowed for the call, never
         // NULL (the slot's contract); the GIL is held.
         let instance = unsafe { Borrowed::from_ptr(py, object) };
-        // SAFETY: the same for `name`.
+        // SAFETY: the same for `name` (any object: only the table's
+        // interned strs match; the generic path checks that it is a str).
         let name_object = unsafe { Borrowed::from_ptr(py, name) };
         // SAFETY: the same for `value` (not NULL: checked above).
         let value_object = unsafe { Borrowed::from_ptr(py, value) };
-        let assigned = match name_object.cast::<PyString>() {
-            Ok(name_str) => Model::assigned_slot(&instance, &name_str),
-            Err(_) => None,
-        };
+        // SAFETY: `object` is an instance of `Model`, so of `ModelBase`:
+        // CPython calls a type's `tp_setattro` for its instances only, the
+        // slot is inherited by subtypes only (a class that copies
+        // `Model.__setattr__` gets the slot function only if it is a
+        // subtype, else a wrapper that checks the type), and a subtype's
+        // instances have the base's layout.
+        let instance = unsafe { instance.cast_unchecked::<Model>() };
+        let assigned = Model::assigned_slot(&instance, &name_object);
         let Some(assigned) = assigned else {
             // SAFETY: as `generic_setattro` asks, from the slot's arguments.
             return unsafe { generic_setattro(object, name, value) };

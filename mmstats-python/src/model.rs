@@ -124,14 +124,16 @@ impl Model {
     }
 
     /// Where assigning the attribute `name` of `instance` goes: a plain
-    /// field's slot (the model is open, `name` is a plain field's), or
-    /// `None` (everything else: the generic way).
+    /// field's slot (the model is open, `name` is the interned name of a
+    /// plain field), or `None` (everything else: the generic way). `name`
+    /// may be any object (a `Model.__setattr__` call passes what it is
+    /// given): only the interned strs in the table match.
     #[inline]
     pub(crate) fn assigned_slot<'a>(
-        instance: &'a Bound<'_, PyAny>,
-        name: &Bound<'_, PyString>,
+        instance: &'a Bound<'_, Model>,
+        name: &Bound<'_, PyAny>,
     ) -> Option<AssignedSlot<'a>> {
-        let opened = instance.cast::<Model>().ok()?.get().opened.get()?;
+        let opened = instance.get().opened.get()?;
         let slot = opened.slots.get(opened.names.find(name)?)?;
         Some(AssignedSlot {
             slot,
@@ -227,7 +229,7 @@ impl FieldNames {
 
     /// The slot index of the field named `name`, if it is one.
     #[inline]
-    pub(crate) fn find(&self, name: &Bound<'_, PyString>) -> Option<usize> {
+    pub(crate) fn find(&self, name: &Bound<'_, PyAny>) -> Option<usize> {
         let wanted = name.as_ptr();
         if self.table.is_empty() {
             for (key, at) in self.entries.iter() {

@@ -136,6 +136,10 @@ def test_other_names_and_deletion_go_the_generic_way(stats_dir, read):
     assert stats.hits == 1 and hits.value == 0
     with pytest.raises(TypeError):
         setattr(stats, 5, 1)
+    with pytest.raises(TypeError):
+        mmstats._native.Model.__setattr__(stats, 5, 1)  # no str check before
+    with pytest.raises(TypeError):
+        mmstats._native.Model.__setattr__(object(), 'u32', 1)  # not a model
     got = read(stats.filename)
     assert got['static']['value'] == 3
     stats.remove()
