@@ -99,7 +99,8 @@ impl Model {
     }
 
     /// Runs `work` on `instance`'s slot of the definition `id`: the hot
-    /// path of every attribute read and assignment.
+    /// path of every field read, and of the assignments the model's own
+    /// `__setattr__` leaves to the descriptor.
     #[inline]
     pub(crate) fn with_slot<R>(
         instance: &Bound<'_, PyAny>,
