@@ -34,16 +34,21 @@ NUMBER = 1000000
 ROUNDS = 7
 
 # The operations: the counter increment and a field assignment (the
-# issue's `status2xx`, an unsigned 32-bit field; a double for floats).
+# issue's `status2xx`, an unsigned 32-bit field; a double for floats), and
+# one of a name that is no field.
 OPERATIONS = [
     ("incr", "s.requests.incr()"),
     ("assign_uint", "s.status2xx = 5"),
     ("assign_double", "s.last_hit = 1.5"),
+    # An attribute that is no field (the instance's __dict__): the price of
+    # the model's own __setattr__, which keeps CPython from specialising it.
+    ("assign_other", "s.other = 5"),
 ]
 PLAIN_OPERATIONS = {
     "incr": "s.requests += 1",
     "assign_uint": "s.status2xx = 5",
     "assign_double": "s.last_hit = 1.5",
+    "assign_other": "s.other = 5",
 }
 
 

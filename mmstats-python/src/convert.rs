@@ -40,19 +40,25 @@ impl IntWidth {
     /// The value the field holds after `value` is assigned: wrapped to the
     /// width as ctypes does (two's complement), as the gauge's `i64`.
     pub(crate) fn wrap(self, value: &Bound<'_, PyAny>) -> PyResult<i64> {
-        let bits = int_bits(value)?;
-        Ok(match self {
+        self.wrap_bits(int_bits(value)?).ok_or_else(|| {
+            PyOverflowError::new_err(
+                "a UInt64Field holds 0 to 2**63-1 (the format's gauge is a signed 64-bit word)",
+            )
+        })
+    }
+
+    /// [`IntWidth::wrap`] of an int whose low 64 bits are `bits`: `None`
+    /// where a `UInt64Field` refuses the value (2^63 and more).
+    #[inline]
+    pub(crate) fn wrap_bits(self, bits: u64) -> Option<i64> {
+        Some(match self {
             Self::I8 => i64::from(bits as i8),
             Self::I16 => i64::from(bits as i16),
             Self::U16 => i64::from(bits as u16),
             Self::I32 => i64::from(bits as i32),
             Self::U32 => i64::from(bits as u32),
             Self::I64 => bits as i64,
-            Self::U64 => i64::try_from(bits).map_err(|_| {
-                PyOverflowError::new_err(
-                    "a UInt64Field holds 0 to 2**63-1 (the format's gauge is a signed 64-bit word)",
-                )
-            })?,
+            Self::U64 => i64::try_from(bits).ok()?,
         })
     }
 }

@@ -7,6 +7,9 @@
 //! - [`Field`] (integers, floats, bools, strings): a data descriptor.
 //!   Reading the attribute returns the value, assigning it stores through
 //!   the handle; the instance's slot is found by the definition's id.
+//!   (An assignment on a model mostly never reaches `__set__`: the
+//!   model's own `__setattr__`, in `attribute`, stores plain fields
+//!   itself and leaves the descriptor the rest.)
 //! - [`ObjectField`] (counters, averages, timers): the attribute is an
 //!   object with `incr()`/`add()`/`value`. The model puts that object in
 //!   the instance's `__dict__` when it opens, so `stats.errors` is a plain

@@ -10,7 +10,9 @@
 //! exception), `values` (the objects of complex fields: `Counter`,
 //! `Average`, `MovingAverage`, `Timer`), `slot` (an instance's side of a
 //! field: its handle), `model` (the instance: its file and slots, found by
-//! definition id), `field` (the definitions on a class, the 0.8 field
+//! definition id), `attribute` (the class `Model` with the fast
+//! attribute assignment, the one module calling the C API directly),
+//! `field` (the definitions on a class, the 0.8 field
 //! classes and their descriptors), `open` (making a model's file from its
 //! class's definitions). The pure Python part (`python/mmstats/`) has the
 //! model classes and the module layout of 0.8.
@@ -23,6 +25,9 @@
 
 use pyo3::prelude::*;
 
+// The one module calling the C API directly (see its `# Safety`).
+#[allow(unsafe_code)]
+mod attribute;
 mod convert;
 mod field;
 mod model;
@@ -35,6 +40,7 @@ mod values;
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     field::register(module)?;
     module.add_class::<model::Model>()?;
+    module.add("Model", attribute::model_type(module.py())?)?;
     module.add_function(wrap_pyfunction!(open::open_model, module)?)?;
     module.add_class::<values::Counter>()?;
     module.add_class::<values::Average>()?;

@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::field::{Field, ObjectField, StaticField};
-use crate::model::{Model, Opened};
+use crate::model::{FieldNames, Model, Opened};
 use crate::slot::Slot;
 use crate::values::Removed;
 
@@ -112,9 +112,13 @@ pub(crate) fn open_model(
         .map_err(|error| PyOSError::new_err(error.to_string()))?;
     let removed = Removed::default();
     let mut slots = Vec::with_capacity(definitions.len());
+    let mut plain = Vec::new();
     for (attribute, definition) in &definitions {
         let slot = match definition {
-            Definition::Plain(field) => field.get().create(py, &file, attribute)?,
+            Definition::Plain(field) => {
+                plain.push((attribute.as_str(), slots.len()));
+                field.get().create(py, &file, attribute)?
+            }
             Definition::Static(field) => field.get().create(py, &file, attribute)?,
             Definition::Object(field) => {
                 let object = field.get().create(py, &file, attribute, &removed)?;
@@ -133,7 +137,11 @@ pub(crate) fn open_model(
         };
         slots.push((definition.id(), slot));
     }
-    model
-        .get()
-        .set_opened(Opened::new(file, removed, slots, label_prefix)?)
+    model.get().set_opened(Opened::new(
+        file,
+        removed,
+        slots,
+        FieldNames::new(py, &plain),
+        label_prefix,
+    )?)
 }

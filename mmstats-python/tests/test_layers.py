@@ -7,7 +7,7 @@ import os
 import re
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
-LAYERS = ["convert", "values", "slot", "model", "field", "open"]
+LAYERS = ["convert", "values", "slot", "model", "attribute", "field", "open"]
 
 
 def crate_paths(text):

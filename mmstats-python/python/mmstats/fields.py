@@ -15,8 +15,9 @@ of the format: ``'bytes'``, ``'seconds'``, ``'milliseconds'``,
 The families (all defined in Rust, in ``mmstats._native``):
 
 - `Field` subclasses (integers, floats, bools, strings) are data
-  descriptors: ``stats.status2xx = 5`` stores through the handle, reading
-  returns the value.
+  descriptors: ``stats.status2xx = 5`` stores through the handle (the
+  model's own ``__setattr__`` does it for plain fields, without the
+  descriptor call), reading returns the value.
 - `ObjectField` subclasses (`CounterField`, `AverageField`,
   `MovingAverageField`, `TimerField`): the instance attribute is a
   `Counter`, `Average`, `MovingAverage` or `Timer` object with
