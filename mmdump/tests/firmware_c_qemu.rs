@@ -148,7 +148,10 @@ fn c_firmware_stats_are_read_from_a_qemu_ram_dump() {
     // Where: in the SRAM, at the buffer's 128-byte alignment.
     let offset = region["offset"].as_u64().unwrap();
     assert_eq!(region["address"].as_u64().unwrap(), RAM_BASE + offset);
-    assert!(offset < RAM_LEN && offset % 128 == 0, "offset {offset:#x}");
+    assert!(
+        offset < RAM_LEN && offset.is_multiple_of(128),
+        "offset {offset:#x}"
+    );
     assert_eq!(region["byte_order"], "little");
     assert_eq!(region["writer"], "unknown");
     assert_eq!(region["pid"], Value::Null, "firmware has no pid");

@@ -107,7 +107,10 @@ fn firmware_stats_are_read_from_a_qemu_ram_dump() {
     let offset = second["offset"].as_u64().unwrap();
     let address = second["address"].as_u64().unwrap();
     assert_eq!(address, RAM_BASE + offset);
-    assert!(offset < RAM_LEN && offset % 128 == 0, "offset {offset:#x}");
+    assert!(
+        offset < RAM_LEN && offset.is_multiple_of(128),
+        "offset {offset:#x}"
+    );
     assert_eq!(first["address"], second["address"]);
     assert_eq!(second["byte_order"], "little");
     assert_eq!(second["writer"], "unknown");
