@@ -165,22 +165,7 @@ pub fn encode(families: &[Family], format: Format) -> String {
                     );
                 }
                 MetricValue::Summary { sum, count } => {
-                    write_sample(
-                        &mut out,
-                        &family.name,
-                        "_sum",
-                        labels,
-                        None,
-                        Number::Float(*sum),
-                    );
-                    write_sample(
-                        &mut out,
-                        &family.name,
-                        "_count",
-                        labels,
-                        None,
-                        Number::Int(i128::from(*count)),
-                    );
+                    write_sum_and_count(&mut out, &family.name, labels, *sum, *count);
                 }
                 MetricValue::Histogram {
                     buckets,
@@ -210,22 +195,7 @@ pub fn encode(families: &[Family], format: Format) -> String {
                             Number::Int(i128::from(*count)),
                         );
                     }
-                    write_sample(
-                        &mut out,
-                        &family.name,
-                        "_sum",
-                        labels,
-                        None,
-                        Number::Float(*sum),
-                    );
-                    write_sample(
-                        &mut out,
-                        &family.name,
-                        "_count",
-                        labels,
-                        None,
-                        Number::Int(i128::from(*count)),
-                    );
+                    write_sum_and_count(&mut out, &family.name, labels, *sum, *count);
                 }
             }
         }
@@ -234,4 +204,23 @@ pub fn encode(families: &[Family], format: Format) -> String {
         out.push_str("# EOF\n");
     }
     out
+}
+
+/// The `_sum` and `_count` samples of a summary or a histogram.
+fn write_sum_and_count(
+    out: &mut String,
+    name: &str,
+    labels: &[(String, String)],
+    sum: f64,
+    count: u64,
+) {
+    write_sample(out, name, "_sum", labels, None, Number::Float(sum));
+    write_sample(
+        out,
+        name,
+        "_count",
+        labels,
+        None,
+        Number::Int(i128::from(count)),
+    );
 }
