@@ -58,15 +58,7 @@ fn start(dir: &Path) -> (Child, PathBuf) {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = child.id();
-    std::thread::spawn(move || {
-        std::thread::sleep(WATCHDOG);
-        eprintln!("watchdog: no result after {WATCHDOG:?}; killing the example");
-        if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-        }
-        std::process::exit(1);
-    });
+    mmdump_common::kill_after(child.id(), WATCHDOG, "example");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)

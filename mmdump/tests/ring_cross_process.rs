@@ -15,9 +15,12 @@ use std::time::{Duration, Instant};
 use mmdump::tail::{Follower, Start, TailEvent, TailOptions, TailPayload};
 use mmstats::{FieldSpec, FieldValue, StatsFile, read_file};
 
+mod mmdump_common;
+
 const WRITER_ENV: &str = "MMSTATS_TEST_RING_WRITER_DIR";
 const RECORDS: u64 = 2_000_000;
 const CAPACITY: usize = 1024;
+
 const WATCHDOG: Duration = Duration::from_secs(120);
 
 /// What record `seq` carries: its event id and payload.
@@ -65,15 +68,7 @@ fn main() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = child.id();
-    std::thread::spawn(move || {
-        std::thread::sleep(WATCHDOG);
-        eprintln!("watchdog: no result after {WATCHDOG:?}; killing the writer");
-        if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-        }
-        std::process::exit(1);
-    });
+    mmdump_common::kill_after(child.id(), WATCHDOG, "writer");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)

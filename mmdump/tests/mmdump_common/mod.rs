@@ -25,6 +25,20 @@ impl Drop for ChildGuard {
     }
 }
 
+/// Kills process `pid` and ends the test process (exit 1) if the test is
+/// still running after `limit`: a watchdog for a child the test talks to
+/// instead of waiting for (`what` names it in the message).
+pub fn kill_after(pid: u32, limit: Duration, what: &'static str) {
+    std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        eprintln!("watchdog: no result after {limit:?}; killing the {what}");
+        if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+        std::process::exit(1);
+    });
+}
+
 /// Runs a command to completion, killing it if it outlives the watchdog.
 pub fn run(command: &mut Command) -> Output {
     let mut child = command
