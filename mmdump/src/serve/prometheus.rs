@@ -762,4 +762,36 @@ mod tests {
             assert_eq!(by_field, by_family, "strings: {strings}");
         }
     }
+
+    #[test]
+    fn a_name_with_more_variants_than_remembered_still_merges_right() {
+        // One name with 20 descriptions (a file made to fill the cache):
+        // past the 8 remembered, fields take the full path and the result
+        // is still what adding their families gives.
+        let mut by_field = Merger::default();
+        let mut by_family = Merger::default();
+        for program in 0..3 {
+            let group: Labels = [label("program", &program.to_string())].as_slice().into();
+            for variant in (0..20).rev() {
+                let f = Field {
+                    description: format!("variant {variant:02}"),
+                    ..field("web.requests", "", FieldValue::Counter(variant))
+                };
+                by_field.add_field(&f, &group, &options());
+                for family in families_of_shared(&f, &group, &options()) {
+                    by_family.add(family);
+                }
+            }
+        }
+        let (by_field, _) = by_field.finish();
+        let (by_family, _) = by_family.finish();
+        assert_eq!(by_field, by_family);
+        assert_eq!(by_field.len(), 1);
+        assert!(
+            by_field[0].help.starts_with("variant 00"),
+            "{}",
+            by_field[0].help
+        );
+        assert_eq!(by_field[0].metrics.len(), 3, "one series per program");
+    }
 }
